@@ -1,0 +1,3 @@
+from opendrs.cli import main
+
+raise SystemExit(main())

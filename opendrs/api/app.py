@@ -1,0 +1,77 @@
+"""The HTTP application: routes, the gateway in front, and the exception -> contract error table."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+import opendrs
+from opendrs.api import context
+from opendrs.api.gateway import ASGIApp, Gateway
+from opendrs.api.responses import Json, error_body
+from opendrs.api.routes import iam, jobs_v3, jobs_v5, operations
+from opendrs.api.validation import to_contract_error
+from opendrs.domain import errors
+from opendrs.domain.errors import OpendrsError
+from opendrs.service.container import Services
+
+log = logging.getLogger(__name__)
+
+_ROUTERS = (iam.router, jobs_v3.router, jobs_v5.router, operations.router)
+
+
+def create_app(services: Services, max_body_bytes: int) -> ASGIApp:
+    app = FastAPI(
+        title="opendrs",
+        version=opendrs.__version__,
+        description="Self-hosted Data Replication Service with the DRS v3/v5 and ECS job APIs.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.services = services
+    for router in _ROUTERS:
+        app.include_router(router)
+        # Some OTC examples put the DRS APIs under /drs (spec/API.md 1.1): an undocumented alias.
+        if router is not iam.router:
+            app.include_router(router, prefix="/drs", include_in_schema=False)
+    app.add_exception_handler(OpendrsError, _contract_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unexpected_error)
+    # The gateway wraps everything, so that even a 500 carries X-Request-Id.
+    return Gateway(app, services.iam, max_body_bytes)
+
+
+def _respond(request: Request, exc: OpendrsError) -> Response:
+    body: dict[str, object] = dict(error_body(exc, context.language(request)))
+    if request.url.path.startswith("/v3/auth"):
+        # keystoneauth reads errors as {"error": {"code", "title", "message"}}.
+        body["error"] = {"code": exc.error.http_status, "title": "Unauthorized", "message": body["error_msg"]}
+    return Json(body, status_code=exc.error.http_status)
+
+
+async def _contract_error(request: Request, exc: OpendrsError) -> Response:
+    return _respond(request, exc)
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+    return _respond(request, to_contract_error(exc.errors()[0]))
+
+
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    if exc.status_code == 405:
+        error = OpendrsError(errors.METHOD_NOT_ALLOWED, method=request.method, path=request.url.path)
+    else:
+        error = OpendrsError(errors.NOT_FOUND, path=request.url.path)
+    return _respond(request, error)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    request_id = getattr(request.state, "request_id", "")
+    log.error("unexpected error", exc_info=exc, extra={"action": "http_500", "request_id": request_id})
+    return _respond(request, OpendrsError(errors.SERVICE_ABNORMAL))

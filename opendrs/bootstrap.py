@@ -1,0 +1,58 @@
+"""Composition root: settings -> store -> services -> HTTP app / worker. The only place that wires."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import sqlalchemy as sa
+
+from opendrs.api.app import create_app
+from opendrs.api.gateway import ASGIApp
+from opendrs.engine.worker import Worker
+from opendrs.keys import Keys, load_or_create_secret
+from opendrs.service.async_jobs import AsyncJobService
+from opendrs.service.container import Services
+from opendrs.service.iam import IamService
+from opendrs.service.operations import OperationService
+from opendrs.service.tasks import TaskService
+from opendrs.settings import Settings
+from opendrs.store import database
+
+
+@dataclasses.dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    engine: sa.Engine
+    services: Services
+
+
+def open_runtime(settings: Settings) -> Runtime:
+    """Open (and migrate) the store and build the services on it."""
+    engine = database.create_engine(settings.store_url())
+    database.migrate(engine)
+    keys = Keys(_secret(settings))
+    iam = IamService(engine, keys, settings.token_ttl_seconds)
+    tasks = TaskService(engine, keys)
+    services = Services(
+        iam=iam,
+        tasks=tasks,
+        async_jobs=AsyncJobService(engine, keys, tasks),
+        operations=OperationService(engine),
+        max_batch_ids=settings.max_batch_ids,
+        public_url=settings.public_url,
+    )
+    return Runtime(settings, engine, services)
+
+
+def http_app(runtime: Runtime) -> ASGIApp:
+    return create_app(runtime.services, runtime.settings.max_body_bytes)
+
+
+def worker(runtime: Runtime) -> Worker:
+    return Worker(runtime.engine, runtime.settings.worker_poll_seconds)
+
+
+def _secret(settings: Settings) -> bytes:
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value().encode()
+    return load_or_create_secret(settings.data_dir / "secret.key")

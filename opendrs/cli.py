@@ -1,0 +1,118 @@
+"""Command line: `opendrs serve | worker | migrate | admin ...`. Parsing only; bootstrap does the wiring."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from opendrs import bootstrap, logs
+from opendrs.settings import Settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    settings = Settings()
+    logs.configure(settings.log_format, settings.log_level)
+    result: int = args.run(settings, args)
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="opendrs", description=__doc__)
+    commands = parser.add_subparsers()
+
+    serve = commands.add_parser("serve", help="run the HTTP API and a worker in one process")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--no-worker", action="store_true", help="serve the API only (workers run elsewhere)")
+    serve.set_defaults(run=_serve)
+
+    worker = commands.add_parser("worker", help="run a worker against the configured store")
+    worker.set_defaults(run=_worker)
+
+    migrate = commands.add_parser("migrate", help="bring the store's schema up to date")
+    migrate.set_defaults(run=_migrate)
+
+    admin = commands.add_parser("admin", help="administration; prints one JSON object").add_subparsers()
+    create_user = admin.add_parser("create-user", help="create a user (and its domain and project)")
+    create_user.add_argument("--domain", required=True)
+    create_user.add_argument("--user", required=True)
+    create_user.add_argument("--password", required=True)
+    create_user.add_argument("--project", required=True, help="project name, e.g. a region id like eu-de")
+    create_user.set_defaults(run=_create_user)
+    create_key = admin.add_parser("create-access-key", help="create an AK/SK pair for request signing")
+    create_key.add_argument("--domain", required=True)
+    create_key.add_argument("--user", required=True)
+    create_key.set_defaults(run=_create_access_key)
+    return parser
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    runtime = bootstrap.open_runtime(settings)
+    worker = None if args.no_worker else bootstrap.worker(runtime)
+    thread = None
+    if worker is not None:
+        thread = threading.Thread(target=worker.run, name="opendrs-worker", daemon=True)
+        thread.start()
+    try:
+        uvicorn.run(
+            bootstrap.http_app(runtime),
+            host=args.host,
+            port=args.port,
+            log_config=None,
+            access_log=False,
+            loop="uvloop",
+            http="httptools",
+        )
+    finally:
+        if worker is not None and thread is not None:
+            worker.stop()
+            thread.join(timeout=10)
+    return 0
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    runtime = bootstrap.open_runtime(settings)
+    worker = bootstrap.worker(runtime)
+
+    def stop(_signal: int, _frame: FrameType | None) -> None:
+        worker.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    worker.run()
+    return 0
+
+
+def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    bootstrap.open_runtime(settings)
+    return 0
+
+
+def _create_user(settings: Settings, args: argparse.Namespace) -> int:
+    runtime = bootstrap.open_runtime(settings)
+    created = runtime.services.iam.create_user(args.domain, args.user, args.password, args.project)
+    print(json.dumps(created))
+    return 0
+
+
+def _create_access_key(settings: Settings, args: argparse.Namespace) -> int:
+    runtime = bootstrap.open_runtime(settings)
+    try:
+        created = runtime.services.iam.create_access_key(args.domain, args.user)
+    except LookupError as exc:
+        print(json.dumps({"error": str(exc)}), file=sys.stderr)
+        return 1
+    print(json.dumps(created))
+    return 0

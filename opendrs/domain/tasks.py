@@ -1,0 +1,86 @@
+"""Task records as the service and the engine see them."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from opendrs.domain.states import TaskStatus
+
+JsonObject = dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    id: str
+    project_id: str
+    name: str
+    status: TaskStatus
+    db_use_type: str
+    engine_type: str
+    job_direction: str
+    net_type: str
+    node_type: str
+    task_type: str
+    description: str
+    source_endpoint: JsonObject  # never holds a password
+    target_endpoint: JsonObject
+    options: JsonObject  # the rest of the creation request
+    async_job_id: str | None
+    error_code: str | None
+    error_msg: str | None
+    create_time: int  # epoch ms
+    update_time: int
+    actual_start_time: int | None
+    full_transfer_complete_time: int | None
+
+
+@dataclasses.dataclass(frozen=True)
+class StatusView:
+    """The few columns batch-status needs, read without the rest of the record."""
+
+    id: str
+    status: TaskStatus
+    error_code: str | None
+    error_msg: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Progress:
+    """What the engine last measured; percentages are whole numbers, times epoch ms."""
+
+    progress: int = 0
+    struct_percent: int | None = None
+    data_percent: int | None = None
+    index_percent: int | None = None
+    struct_remaining_seconds: int | None = None
+    data_remaining_seconds: int | None = None
+    index_remaining_seconds: int | None = None
+    remaining_seconds: int | None = None
+    incre_delay_millis: int | None = None
+    apply_rows_rate: int | None = None
+    apply_bytes_rate: int | None = None
+    process_time: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ProgressView:
+    id: str
+    status: TaskStatus
+    task_type: str
+    error_code: str | None
+    error_msg: str | None
+    progress: Progress | None  # None until the engine has measured anything
+
+
+@dataclasses.dataclass(frozen=True)
+class ListFilter:
+    project_id: str
+    db_use_type: str
+    engine_type: str | None = None
+    net_type: str | None = None
+    status: str | None = None
+    names_or_ids: tuple[str, ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()
+    instance_ids: tuple[str, ...] = ()
+    instance_ip: str | None = None

@@ -1,0 +1,42 @@
+"""Configuration, read once from OPENDRS_* environment variables (or a .env file)."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class LogFormat(enum.StrEnum):
+    PLAIN = "plain"
+    JSON = "json"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OPENDRS_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path(".opendrs"), description="Where the SQLite store and the generated key live.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the store; default: SQLite in data_dir. postgresql://... for PostgreSQL."
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Signs tokens and encrypts secrets at rest. Every node sharing a store needs the same one; "
+        "when unset, one is generated into data_dir/secret.key.",
+    )
+    token_ttl_seconds: int = Field(86400, ge=60, description="How long an IAM token stays valid.")
+    public_url: str | None = Field(
+        None, description="Base URL put into the token catalog; default: the URL the client used."
+    )
+    max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="Larger request bodies answer 413.")
+    max_batch_ids: int = Field(1000, ge=1, description="Most job ids one batch request may name.")
+    worker_poll_seconds: float = Field(0.2, gt=0, description="How often an idle worker looks for work.")
+    log_format: LogFormat = LogFormat.PLAIN
+    log_level: str = "INFO"
+
+    def store_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'opendrs.db').resolve()}"

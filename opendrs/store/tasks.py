@@ -1,0 +1,188 @@
+"""Task queries. Every status change is a guarded UPDATE driven by domain.states.TRANSITIONS."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from opendrs.domain import states
+from opendrs.domain.states import TaskStatus
+from opendrs.domain.tasks import ListFilter, Progress, ProgressView, StatusView, Task
+from opendrs.store.schema import task_progress, tasks
+
+_TASK_COLUMNS = [column for column in tasks.c if column.name not in ("name_key", "secrets")]
+
+
+@dataclasses.dataclass(frozen=True)
+class NewTask:
+    task: Task
+    secrets: dict[str, str]  # secret path (domain.secrets) -> encrypted value
+
+
+def insert(connection: sa.Connection, new_tasks: Sequence[NewTask]) -> None:
+    rows = []
+    for new in new_tasks:
+        row = dataclasses.asdict(new.task)
+        row["status"] = new.task.status.value
+        row["name_key"] = new.task.name.lower()
+        row["secrets"] = new.secrets
+        rows.append(row)
+    if rows:
+        connection.execute(tasks.insert(), rows)
+
+
+def taken_names(connection: sa.Connection, project_id: str, names: Iterable[str]) -> set[str]:
+    """The lower-cased names, among `names`, that a task not deleted already has in the project."""
+    keys = {name.lower() for name in names}
+    if not keys:
+        return set()
+    query = sa.select(tasks.c.name_key).where(
+        tasks.c.project_id == project_id,
+        tasks.c.name_key.in_(keys),
+        tasks.c.status != TaskStatus.DELETED.value,
+    )
+    return set(connection.scalars(query))
+
+
+def get_many(connection: sa.Connection, project_id: str, ids: Sequence[str]) -> dict[str, Task]:
+    """The project's tasks among `ids`, deleted ones included, keyed by id."""
+    if not ids:
+        return {}
+    query = sa.select(*_TASK_COLUMNS).where(tasks.c.project_id == project_id, tasks.c.id.in_(set(ids)))
+    return {row.id: _task(row) for row in connection.execute(query)}
+
+
+def statuses(connection: sa.Connection, project_id: str, ids: Sequence[str]) -> dict[str, StatusView]:
+    if not ids:
+        return {}
+    query = sa.select(tasks.c.id, tasks.c.status, tasks.c.error_code, tasks.c.error_msg).where(
+        tasks.c.project_id == project_id, tasks.c.id.in_(set(ids))
+    )
+    return {
+        row.id: StatusView(row.id, TaskStatus(row.status), row.error_code, row.error_msg)
+        for row in connection.execute(query)
+    }
+
+
+def progress_views(connection: sa.Connection, project_id: str, ids: Sequence[str]) -> dict[str, ProgressView]:
+    if not ids:
+        return {}
+    measured = [column for column in task_progress.c if column.name not in ("task_id", "updated_at")]
+    query = (
+        sa.select(
+            tasks.c.id,
+            tasks.c.status,
+            tasks.c.task_type,
+            tasks.c.error_code,
+            tasks.c.error_msg,
+            task_progress.c.updated_at,
+            *measured,
+        )
+        .select_from(tasks.outerjoin(task_progress, task_progress.c.task_id == tasks.c.id))
+        .where(tasks.c.project_id == project_id, tasks.c.id.in_(set(ids)))
+    )
+    views = {}
+    for row in connection.execute(query):
+        progress = None
+        if row.updated_at is not None:
+            progress = Progress(**{column.name: getattr(row, column.name) for column in measured})
+        views[row.id] = ProgressView(
+            row.id, TaskStatus(row.status), row.task_type, row.error_code, row.error_msg, progress
+        )
+    return views
+
+
+def save_progress(connection: sa.Connection, task_id: str, progress: Progress, now: int) -> None:
+    values = dataclasses.asdict(progress) | {"updated_at": now}
+    updated = connection.execute(task_progress.update().where(task_progress.c.task_id == task_id).values(**values))
+    if updated.rowcount == 0:
+        connection.execute(task_progress.insert().values(task_id=task_id, **values))
+
+
+def list_page(connection: sa.Connection, where: ListFilter, offset: int, limit: int | None) -> tuple[int, list[Task]]:
+    """(total matching, one page of tasks newest first); limit None = all."""
+    query = sa.select(*_TASK_COLUMNS).where(*_column_conditions(where)).order_by(tasks.c.create_time.desc(), tasks.c.id)
+    if where.tags or where.instance_ids or where.instance_ip:
+        # These match inside JSON documents, which SQLite and PostgreSQL query differently; they are
+        # rare, so filter in Python and page the result.
+        matching = [task for task in map(_task, connection.execute(query)) if _matches_documents(task, where)]
+        end = None if limit is None else offset + limit
+        return len(matching), matching[offset:end]
+    total = connection.scalar(sa.select(sa.func.count()).select_from(tasks).where(*_column_conditions(where)))
+    return total or 0, [_task(row) for row in connection.execute(query.offset(offset).limit(limit))]
+
+
+def _column_conditions(where: ListFilter) -> list[sa.ColumnElement[bool]]:
+    conditions: list[sa.ColumnElement[bool]] = [
+        tasks.c.project_id == where.project_id,
+        tasks.c.status != TaskStatus.DELETED.value,
+        tasks.c.db_use_type == where.db_use_type,
+    ]
+    if where.engine_type:
+        conditions.append(tasks.c.engine_type == where.engine_type)
+    if where.net_type:
+        conditions.append(tasks.c.net_type == where.net_type)
+    if where.status:
+        conditions.append(tasks.c.status == where.status)
+    if where.names_or_ids:
+        conditions.append(
+            sa.or_(
+                tasks.c.id.in_(where.names_or_ids),
+                tasks.c.name_key.in_([name.lower() for name in where.names_or_ids]),
+            )
+        )
+    return conditions
+
+
+def _matches_documents(task: Task, where: ListFilter) -> bool:
+    tags = {(tag.get("key"), tag.get("value")) for tag in task.options.get("tags") or []}
+    if any(tag not in tags for tag in where.tags):
+        return False
+    endpoints = (task.source_endpoint, task.target_endpoint)
+    if where.instance_ids and not any(e.get("inst_id") in where.instance_ids for e in endpoints):
+        return False
+    return not where.instance_ip or any(e.get("ip") == where.instance_ip for e in endpoints)
+
+
+def transition(
+    connection: sa.Connection,
+    project_id: str | None,
+    task_id: str,
+    event: states.Event,
+    now: int,
+    **values: Any,
+) -> TaskStatus | None:
+    """Apply `event` to the task if its current status allows it; the new status, or None if not.
+
+    The UPDATE is guarded by the status the decision was made on: a concurrent change makes it
+    match no row rather than being overwritten.
+    """
+    conditions = [tasks.c.id == task_id]
+    if project_id is not None:
+        conditions.append(tasks.c.project_id == project_id)
+    current = connection.scalar(sa.select(tasks.c.status).where(*conditions))
+    if current is None:
+        return None
+    target = states.target_of(event, TaskStatus(current))
+    if target is None:
+        return None
+    updated = connection.execute(
+        tasks.update()
+        .where(*conditions, tasks.c.status == current)
+        .values(status=target.value, update_time=now, **values)
+    )
+    return target if updated.rowcount == 1 else None
+
+
+def ids_in_status(connection: sa.Connection, status: TaskStatus, limit: int) -> list[str]:
+    query = sa.select(tasks.c.id).where(tasks.c.status == status.value).order_by(tasks.c.create_time).limit(limit)
+    return list(connection.scalars(query))
+
+
+def _task(row: sa.Row[Any]) -> Task:
+    values = row._asdict()
+    values["status"] = TaskStatus(values["status"])
+    return Task(**values)
