@@ -49,7 +49,7 @@ def http_app(runtime: Runtime) -> ASGIApp:
 
 
 def worker(runtime: Runtime) -> Worker:
-    return Worker(runtime.engine, runtime.settings.worker_poll_seconds)
+    return Worker(runtime.engine, runtime.settings.worker_poll_seconds, runtime.settings.operation_retention_seconds)
 
 
 def _secret(settings: Settings) -> bytes:

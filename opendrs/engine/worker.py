@@ -17,6 +17,7 @@ from opendrs.domain.async_jobs import Entry
 from opendrs.domain.states import AsyncJobStatus, Event, TaskStatus
 from opendrs.domain.times import now_ms
 from opendrs.store import async_jobs as async_store
+from opendrs.store import database
 from opendrs.store import operations as operation_store
 from opendrs.store import tasks as task_store
 
@@ -26,9 +27,10 @@ BATCH = 200  # most records one pass handles per kind; the next pass takes the r
 
 
 class Worker:
-    def __init__(self, engine: sa.Engine, poll_seconds: float) -> None:
+    def __init__(self, engine: sa.Engine, poll_seconds: float, operation_retention_seconds: float) -> None:
         self._engine = engine
         self._poll_seconds = poll_seconds
+        self._operation_retention_ms = int(operation_retention_seconds * 1000)
         self._stopping = threading.Event()
 
     def run(self) -> None:
@@ -47,11 +49,13 @@ class Worker:
         self._stopping.set()
 
     def run_once(self) -> bool:
-        """One pass over every kind of pending work; True if anything was done."""
+        """One pass over every kind of pending work; True if anything was done.
+
+        Each kind is looked for with a read first, so an idle worker never takes SQLite's write lock.
+        """
         done = self._provision() + self._release()
         done += self._validate_async_jobs()
-        with self._engine.begin() as connection:
-            done += operation_store.settle(connection, now_ms())
+        done += self._settle_operations()
         return done > 0
 
     def _provision(self) -> int:
@@ -63,18 +67,37 @@ class Worker:
         return self._apply_to_all(TaskStatus.RELEASE_RESOURCE_STARTED, Event.RELEASED)
 
     def _apply_to_all(self, status: TaskStatus, event: Event) -> int:
+        with self._engine.connect() as connection:
+            task_ids = task_store.ids_in_status(connection, status, BATCH)
         moved = 0
-        with self._engine.begin() as connection:
-            for task_id in task_store.ids_in_status(connection, status, BATCH):
+        if not task_ids:
+            return moved
+        with database.writing(self._engine) as connection:
+            for task_id in task_ids:
                 if task_store.transition(connection, None, task_id, event, now_ms()) is not None:
                     moved += 1
                     log.info("task %s: %s", task_id, event.value, extra={"action": event.value, "task_id": task_id})
         return moved
 
+    def _settle_operations(self) -> int:
+        now = now_ms()
+        with self._engine.connect() as connection:
+            pending = operation_store.has_pending(connection)
+            expired = operation_store.has_finished_before(connection, now - self._operation_retention_ms)
+        if not (pending or expired):
+            return 0
+        with database.writing(self._engine) as connection:
+            operation_store.purge_finished_before(connection, now - self._operation_retention_ms)
+            return operation_store.settle(connection, now) if pending else 0
+
     def _validate_async_jobs(self) -> int:
+        with self._engine.connect() as connection:
+            waiting = async_store.ids_in_status(connection, AsyncJobStatus.VALIDATING, BATCH)
         validated = 0
-        with self._engine.begin() as connection:
-            for project_id, async_job_id in async_store.ids_in_status(connection, AsyncJobStatus.VALIDATING, BATCH):
+        if not waiting:
+            return validated
+        with database.writing(self._engine) as connection:
+            for project_id, async_job_id in waiting:
                 job = async_store.get(connection, project_id, async_job_id)
                 if job is None:
                     continue

@@ -16,6 +16,7 @@ from opendrs.domain.times import now_ms
 from opendrs.keys import Keys
 from opendrs.service.tasks import Outcome, TaskService
 from opendrs.store import async_jobs as store
+from opendrs.store import database
 
 _NOT_VALIDATED = Text(
     "commit needs status AUTO_PARAM_VALIDATE_SUCCESS, the async job is {status}",
@@ -77,7 +78,7 @@ class AsyncJobService:
         now = now_ms()
         entries = tuple(self._entry(ids.new_job_id(), spec) for spec in specs)
         job = AsyncJob(ids.new_uuid(), project_id, domain_name, user_name, AsyncJobStatus.VALIDATING, entries, now, now)
-        with self._engine.begin() as connection:
+        with database.writing(self._engine) as connection:
             store.insert(connection, job)
         return job.id
 
@@ -93,7 +94,7 @@ class AsyncJobService:
             return store.list_page(connection, query)
 
     def update(self, project_id: str, async_job_id: str, updates: Sequence[Update]) -> list[UpdateResult]:
-        with self._engine.begin() as connection:
+        with database.writing(self._engine) as connection:
             job = store.get(connection, project_id, async_job_id, for_update=True)
             if job is None:
                 raise errors.NotFoundError(errors.V5_JOB_NOT_FOUND, id=async_job_id)
@@ -107,7 +108,7 @@ class AsyncJobService:
         return results
 
     def commit(self, project_id: str, async_job_id: str) -> CommitResult:
-        with self._engine.begin() as connection:
+        with database.writing(self._engine) as connection:
             job = store.get(connection, project_id, async_job_id, for_update=True)
             if job is None:
                 raise errors.NotFoundError(errors.V5_JOB_NOT_FOUND, id=async_job_id)

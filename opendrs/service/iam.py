@@ -13,6 +13,7 @@ from opendrs.domain import errors, ids, tokens
 from opendrs.domain.errors import OpendrsError, Text
 from opendrs.domain.times import now_ms
 from opendrs.keys import Keys
+from opendrs.store import database
 from opendrs.store import iam as store
 from opendrs.store.iam import Named, Project, User
 
@@ -74,7 +75,7 @@ class IamService:
     def create_user(self, domain_name: str, user_name: str, password: str, project_name: str) -> dict[str, str]:
         """Create the user (and its domain and project where missing); a known user gets the new password."""
         now = now_ms()
-        with self._engine.begin() as connection:
+        with database.writing(self._engine) as connection:
             domain = store.find_domain(connection, name=domain_name)
             if domain is None:
                 domain = Named(ids.new_hex32(), domain_name)
@@ -93,7 +94,7 @@ class IamService:
         return {"domain_id": domain.id, "user_id": user.id, "project_id": project.id}
 
     def create_access_key(self, domain_name: str, user_name: str) -> dict[str, str]:
-        with self._engine.begin() as connection:
+        with database.writing(self._engine) as connection:
             domain = store.find_domain(connection, name=domain_name)
             user = store.find_user(connection, domain_id=domain.id, name=user_name) if domain else None
             if user is None:

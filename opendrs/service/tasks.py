@@ -18,6 +18,7 @@ from opendrs.domain.states import Event, TaskStatus
 from opendrs.domain.tasks import JsonObject, ListFilter, ProgressView, StatusView, Task
 from opendrs.domain.times import now_ms
 from opendrs.keys import Keys
+from opendrs.store import database
 from opendrs.store import operations as operation_store
 from opendrs.store import tasks as task_store
 
@@ -78,7 +79,7 @@ class TaskService:
     def create(self, project_id: str, specs: Sequence[JsonObject]) -> tuple[list[Outcome], str]:
         """Create one task per spec (status CREATING); returns the outcomes and the operation id."""
         _refuse_duplicates("name", [spec["name"].lower() for spec in specs])
-        with self._engine.begin() as connection:
+        with database.writing(self._engine) as connection:
             return self.create_in(connection, project_id, specs, "batchCreateJobs")
 
     def create_in(
@@ -160,7 +161,7 @@ class TaskService:
     def delete(self, project_id: str, deletions: Sequence[Deletion]) -> tuple[list[Outcome], str]:
         _refuse_duplicates("job_id", [deletion.job_id for deletion in deletions])
         now = now_ms()
-        with self._engine.begin() as connection:
+        with database.writing(self._engine) as connection:
             outcomes = [self._delete_one(connection, project_id, deletion, now) for deletion in deletions]
             planned = [
                 _deletion_sub_job(deletion, outcome) for deletion, outcome in zip(deletions, outcomes, strict=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +46,24 @@ def _sqlite_engine(url: sa.URL) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: sa.Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A writer takes the write lock up front: upgrading a read transaction to a write fails at once
+        # (SQLITE_BUSY) instead of waiting. Readers begin deferred and never block each other.
+        writes = connection.get_execution_options().get(_WRITES, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
     return engine
+
+
+_WRITES = "opendrs_writes"
+
+
+@contextlib.contextmanager
+def writing(engine: Engine) -> Iterator[sa.Connection]:
+    """A transaction that will write: committed at the end, rolled back on error."""
+    with engine.connect() as connection:
+        connection = connection.execution_options(**{_WRITES: True})
+        with connection.begin():
+            yield connection
 
 
 def alembic_config(connection: sa.Connection | None = None) -> Config:
@@ -58,7 +75,7 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision; safe to run from several nodes at once."""
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
         command.upgrade(alembic_config(connection), "head")

@@ -72,6 +72,26 @@ def get(connection: sa.Connection, project_id: str, operation_id: str) -> Operat
     )
 
 
+def has_pending(connection: sa.Connection) -> bool:
+    query = sa.select(operations.c.id).where(operations.c.status.in_(_PENDING)).limit(1)
+    return connection.scalar(query) is not None
+
+
+def has_finished_before(connection: sa.Connection, cutoff: int) -> bool:
+    return connection.scalar(sa.select(operations.c.id).where(_finished_before(cutoff)).limit(1)) is not None
+
+
+def purge_finished_before(connection: sa.Connection, cutoff: int) -> None:
+    """Forget operations that finished before `cutoff` (the ECS contract keeps them one day)."""
+    expired = sa.select(operations.c.id).where(_finished_before(cutoff))
+    connection.execute(sub_jobs.delete().where(sub_jobs.c.operation_id.in_(expired)))
+    connection.execute(operations.delete().where(_finished_before(cutoff)))
+
+
+def _finished_before(cutoff: int) -> sa.ColumnElement[bool]:
+    return sa.and_(operations.c.status.notin_(_PENDING), operations.c.end_time < cutoff)
+
+
 def settle(connection: sa.Connection, now: int) -> int:
     """Move pending sub-jobs whose task reached their success or failure status, then their parents.
 

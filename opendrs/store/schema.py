@@ -141,6 +141,7 @@ operations = Table(
     Column("error_code", String(32), nullable=True),
     Column("fail_reason", Text, nullable=True),
     Index("ix_operations_status", "status"),
+    Index("ix_operations_end_time", "end_time"),
 )
 
 sub_jobs = Table(
@@ -151,7 +152,7 @@ sub_jobs = Table(
     Column("position", Integer, nullable=False),
     Column("job_type", String(64), nullable=False),
     Column("task_id", String(36), nullable=True, index=True),
-    Column("status", String(16), nullable=False),
+    Column("status", String(16), nullable=False, index=True),
     # The task status that completes this sub-job, and the one that fails it.
     Column("success_status", String(40), nullable=True),
     Column("failure_status", String(40), nullable=True),
