@@ -1,0 +1,65 @@
+"""Connections to MySQL/MariaDB servers, and the server facts every part needs."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+import pymysql
+import pymysql.cursors
+
+from opendrs.domain.replication import Endpoint
+
+if TYPE_CHECKING:
+    # Generic only in the type stubs.
+    Connection = pymysql.connections.Connection[pymysql.cursors.Cursor]
+else:
+    Connection = pymysql.connections.Connection
+
+CONNECT_TIMEOUT = 10  # seconds
+# Long enough for a big chunk to load, short enough that a dead peer is noticed.
+READ_TIMEOUT = 600  # seconds
+
+
+def connect(endpoint: Endpoint, *, database: str | None = None, autocommit: bool = True, **options: Any) -> Connection:
+    """A PyMySQL connection in utf8mb4 with LOAD DATA LOCAL enabled; `options` go to pymysql.connect."""
+    return pymysql.connect(
+        host=endpoint.host,
+        port=endpoint.port,
+        user=endpoint.user,
+        password=endpoint.password,
+        database=database if database is not None else endpoint.database,
+        charset="utf8mb4",
+        autocommit=autocommit,
+        local_infile=True,
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        write_timeout=READ_TIMEOUT,
+        ssl={} if endpoint.ssl else None,
+        **options,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerInfo:
+    version: str  # e.g. "10.11.6-MariaDB-0+deb12u1"
+    is_mariadb: bool
+    server_id: int
+
+    @property
+    def flavour(self) -> str:
+        return "mariadb" if self.is_mariadb else "mysql"
+
+
+def server_info(connection: Connection) -> ServerInfo:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT VERSION(), @@server_id")
+        row = cursor.fetchone()
+    assert row is not None
+    version = str(row[0])
+    return ServerInfo(version, "mariadb" in version.lower(), int(row[1]))
+
+
+def quote_identifier(name: str) -> str:
+    """`name` as a MySQL identifier: backquoted, backquotes doubled."""
+    return "`" + name.replace("`", "``") + "`"

@@ -1,0 +1,106 @@
+"""What replication connectors and the engine exchange: endpoints, objects, positions, changes.
+
+Connectors turn their drivers' types into these at their boundary; nothing driver-specific leaves them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True)
+class Endpoint:
+    """A database server to connect to. `password` is the plain secret: never log or return it."""
+
+    host: str
+    port: int
+    user: str
+    password: str = dataclasses.field(repr=False)
+    database: str | None = None
+    ssl: bool = False
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class TableRef:
+    schema: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Selection:
+    """Which source objects a task replicates, and the target names they map to.
+
+    `databases`: whole databases; `tables`: single tables; both empty: the whole instance (system schemas
+    excepted). `renames` maps a source database to a target database name.
+    """
+
+    databases: tuple[str, ...] = ()
+    tables: tuple[TableRef, ...] = ()
+    renames: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def whole_instance(self) -> bool:
+        return not self.databases and not self.tables
+
+    def includes(self, table: TableRef) -> bool:
+        return self.whole_instance or table.schema in self.databases or table in self.tables
+
+    def includes_schema(self, schema: str) -> bool:
+        return self.whole_instance or schema in self.databases or any(t.schema == schema for t in self.tables)
+
+    def target_of(self, table: TableRef) -> TableRef:
+        return TableRef(self.renames.get(table.schema, table.schema), table.name)
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class BinlogPosition:
+    """A point in the source's binlog: file and offset, and the GTID state there when the server has one.
+
+    `gtid` is MariaDB's GTID list ("0-1-42,1-2-7") or MySQL's GTID set text.
+    """
+
+    file: str
+    offset: int
+    gtid: str | None = None
+
+    def encode(self) -> dict[str, Any]:
+        return {"v": 1, "file": self.file, "pos": self.offset, "gtid": self.gtid}
+
+    @classmethod
+    def decode(cls, data: Mapping[str, Any]) -> BinlogPosition:
+        return cls(str(data["file"]), int(data["pos"]), data.get("gtid"))
+
+
+Row = dict[str, Any]  # column name -> Python value as the driver decoded it
+
+
+@dataclasses.dataclass(frozen=True)
+class RowChange:
+    """One row changed by a source transaction. `before` for update/delete, `after` for insert/update."""
+
+    table: TableRef
+    kind: str  # "insert" | "update" | "delete"
+    before: Row | None
+    after: Row | None
+
+
+@dataclasses.dataclass(frozen=True)
+class SchemaChange:
+    """A DDL statement the source ran on a selected object, as its text."""
+
+    schema: str
+    statement: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Transaction:
+    """One source transaction, in commit order, with the position just after its commit."""
+
+    changes: tuple[RowChange | SchemaChange, ...]
+    end: BinlogPosition
+    commit_time: float  # epoch seconds of the source commit (binlog event timestamp)
