@@ -78,12 +78,34 @@ class Event(enum.StrEnum):
 
     PROVISIONED = "provisioned"
     PROVISION_FAILED = "provision_failed"
+    SCHEDULE = "schedule"  # batch-starting with a start_time in the future
+    START = "start"  # batch-starting now, or the scheduled time reached
+    START_FAILED = "start_failed"
+    FULL_STARTED = "full_started"
+    FULL_COMPLETED = "full_completed"
+    FULL_FAILED = "full_failed"
+    INCREMENTAL_STARTED = "incremental_started"
+    INCREMENTAL_FAILED = "incremental_failed"
+    PAUSE = "pause"
+    RETRY = "retry"  # batch-retry-task: resume a paused or failed task where it stopped
     TERMINATE = "terminate"
     FORCE_TERMINATE = "force_terminate"
     RELEASED = "released"
     RELEASE_FAILED = "release_failed"
     DELETE = "delete"
 
+
+PAUSABLE = frozenset(
+    {
+        S.FULL_TRANSFER_STARTED,
+        S.FULL_TRANSFER_FAILED,
+        S.FULL_TRANSFER_COMPLETE,
+        S.INCRE_TRANSFER_STARTED,
+        S.INCRE_TRANSFER_FAILED,
+    }
+)
+# Statuses in which a worker holds the task and moves data.
+RUNNABLE = frozenset({S.STARTJOBING, S.FULL_TRANSFER_STARTED, S.FULL_TRANSFER_COMPLETE, S.INCRE_TRANSFER_STARTED})
 
 _STOPPABLE = frozenset(
     {
@@ -112,6 +134,25 @@ def _all_to(sources: frozenset[TaskStatus], target: TaskStatus) -> Mapping[TaskS
 TRANSITIONS: Mapping[Event, Mapping[TaskStatus, TaskStatus]] = {
     Event.PROVISIONED: {S.CREATING: S.CONFIGURATION},
     Event.PROVISION_FAILED: {S.CREATING: S.CREATE_FAILED},
+    Event.SCHEDULE: {S.CONFIGURATION: S.WAITING_FOR_START},
+    Event.START: {S.CONFIGURATION: S.STARTJOBING, S.WAITING_FOR_START: S.STARTJOBING},
+    Event.START_FAILED: {S.STARTJOBING: S.START_JOB_FAILED},
+    Event.FULL_STARTED: {S.STARTJOBING: S.FULL_TRANSFER_STARTED},
+    Event.FULL_COMPLETED: {S.FULL_TRANSFER_STARTED: S.FULL_TRANSFER_COMPLETE},
+    Event.FULL_FAILED: {S.FULL_TRANSFER_STARTED: S.FULL_TRANSFER_FAILED, S.STARTJOBING: S.START_JOB_FAILED},
+    Event.INCREMENTAL_STARTED: {
+        S.STARTJOBING: S.INCRE_TRANSFER_STARTED,
+        S.FULL_TRANSFER_COMPLETE: S.INCRE_TRANSFER_STARTED,
+    },
+    Event.INCREMENTAL_FAILED: {S.INCRE_TRANSFER_STARTED: S.INCRE_TRANSFER_FAILED},
+    Event.PAUSE: _all_to(PAUSABLE, S.PAUSING),
+    # From PAUSING the task goes back to where it was paused: see resume_status().
+    Event.RETRY: {
+        S.START_JOB_FAILED: S.STARTJOBING,
+        S.FULL_TRANSFER_FAILED: S.FULL_TRANSFER_STARTED,
+        S.INCRE_TRANSFER_FAILED: S.INCRE_TRANSFER_STARTED,
+        S.PAUSING: S.PAUSING,
+    },
     Event.TERMINATE: _all_to(_STOPPABLE, S.RELEASE_RESOURCE_STARTED),
     Event.FORCE_TERMINATE: _all_to(_STOPPABLE, S.RELEASE_RESOURCE_STARTED),
     Event.RELEASED: {S.RELEASE_RESOURCE_STARTED: S.RELEASE_RESOURCE_COMPLETE},
@@ -123,18 +164,38 @@ TRANSITIONS: Mapping[Event, Mapping[TaskStatus, TaskStatus]] = {
 }
 
 
-def target_of(event: Event, status: TaskStatus) -> TaskStatus | None:
-    """The status `event` moves a task in `status` to, or None where the event is illegal."""
-    return TRANSITIONS[event].get(status)
+def target_of(event: Event, status: TaskStatus, paused_from: TaskStatus | None = None) -> TaskStatus | None:
+    """The status `event` moves a task in `status` to, or None where the event is illegal.
+
+    `paused_from` is the status a PAUSING task was paused in; RETRY resumes it there.
+    """
+    target = TRANSITIONS[event].get(status)
+    if event is Event.RETRY and status is S.PAUSING:
+        return resume_status(paused_from)
+    return target
+
+
+def resume_status(paused_from: TaskStatus | None) -> TaskStatus | None:
+    """Where a paused task resumes: its phase, running again (a failed phase is retried)."""
+    if paused_from in (S.FULL_TRANSFER_STARTED, S.FULL_TRANSFER_FAILED):
+        return S.FULL_TRANSFER_STARTED
+    if paused_from in (S.INCRE_TRANSFER_STARTED, S.INCRE_TRANSFER_FAILED):
+        return S.INCRE_TRANSFER_STARTED
+    if paused_from is S.FULL_TRANSFER_COMPLETE:
+        return S.FULL_TRANSFER_COMPLETE
+    return None
 
 
 # The list API's job_action: console action name -> the event behind it.
 ACTIONS: Mapping[str, Event] = {
     "DELETE": Event.DELETE,
     "FREE_RESOURCE": Event.TERMINATE,
+    "START": Event.START,
+    "PAUSE": Event.PAUSE,
+    "RETRY": Event.RETRY,
 }
 # Actions that exist in the cloud console but that opendrs does not offer (yet) on any status.
-UNOFFERED_ACTIONS = ("CHOOSE_OBJECT", "PRE_CHECK", "START", "PAUSE", "RETRY", "RESET", "CLONE")
+UNOFFERED_ACTIONS = ("RESET", "CLONE")
 
 
 def available_actions(status: TaskStatus) -> list[str]:

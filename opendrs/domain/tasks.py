@@ -33,6 +33,9 @@ class Task:
     update_time: int
     actual_start_time: int | None
     full_transfer_complete_time: int | None
+    objects: JsonObject | None = None  # the selection (batch-select-objects); None = whole instance
+    scheduled_start: int | None = None  # epoch ms, for WAITING_FOR_START
+    paused_from: TaskStatus | None = None
 
 
 @dataclasses.dataclass(frozen=True)

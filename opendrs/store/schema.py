@@ -96,6 +96,14 @@ tasks = Table(
     Column("update_time", BigInteger, nullable=False),
     Column("actual_start_time", BigInteger, nullable=True),
     Column("full_transfer_complete_time", BigInteger, nullable=True),
+    # Lifecycle (batch-select-objects, batch-starting, batch-pause-task).
+    Column("objects", JSON, nullable=True),  # the selection; None = whole instance
+    Column("scheduled_start", BigInteger, nullable=True),  # epoch ms of a WAITING_FOR_START task
+    Column("paused_from", String(40), nullable=True),  # where a PAUSING task resumes
+    # The lease of the worker running the task; lease_version is the fencing token.
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_expires_at", BigInteger, nullable=True),
+    Column("lease_version", Integer, nullable=False, server_default="0"),
     Index("ix_tasks_project_id_create_time", "project_id", "create_time"),
     Index("ix_tasks_status", "status"),
     Index(
@@ -176,4 +184,54 @@ async_jobs = Table(
     Column("create_time", BigInteger, nullable=False),
     Column("update_time", BigInteger, nullable=False),
     Index("ix_async_jobs_project_id_create_time", "project_id", "create_time"),
+)
+
+
+# Prechecks (batch-precheck / batch-precheck-result): run by a worker, results per check item.
+prechecks = Table(
+    "prechecks",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("task_id", String(36), ForeignKey("tasks.id"), nullable=False, index=True),
+    Column("mode", String(16), nullable=False),
+    Column("status", String(16), nullable=False),  # pending | running | done
+    Column("items", JSON, nullable=False),  # [{item, group, result, failed_reason, data}]
+    Column("created_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger, nullable=True),
+    Index("ix_prechecks_status", "status"),
+)
+
+# A running task's own state, written only by its lease holder: where the snapshot was taken, which
+# tables exist on the target, which chunks are copied. A new holder resumes from it.
+task_checkpoints = Table(
+    "task_checkpoints",
+    metadata,
+    Column("task_id", String(36), ForeignKey("tasks.id"), primary_key=True),
+    Column("state", JSON, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+task_tables = Table(
+    "task_tables",
+    metadata,
+    Column("task_id", String(36), ForeignKey("tasks.id"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("source_schema", String(64), nullable=False),
+    Column("source_name", String(64), nullable=False),
+    Column("target_schema", String(64), nullable=False),
+    Column("target_name", String(64), nullable=False),
+    Column("rows_estimate", BigInteger, nullable=False),
+    Column("rows_copied", BigInteger, nullable=False, server_default="0"),
+    Column("structure_done", Integer, nullable=False, server_default="0"),
+    Column("data_done", Integer, nullable=False, server_default="0"),
+    Column("index_done", Integer, nullable=False, server_default="0"),
+)
+
+task_chunks = Table(
+    "task_chunks",
+    metadata,
+    Column("task_id", String(36), ForeignKey("tasks.id"), primary_key=True),
+    Column("chunk_id", String(200), primary_key=True),
+    Column("rows", BigInteger, nullable=False),
+    Column("done_at", BigInteger, nullable=False),
 )

@@ -13,7 +13,12 @@ from opendrs.domain.states import TaskStatus
 from opendrs.domain.tasks import ListFilter, Progress, ProgressView, StatusView, Task
 from opendrs.store.schema import task_progress, tasks
 
-_TASK_COLUMNS = [column for column in tasks.c if column.name not in ("name_key", "secrets")]
+# What a Task record holds: not the name key, the secrets, nor the lease (the engine's business).
+_TASK_COLUMNS = [
+    column
+    for column in tasks.c
+    if column.name not in ("name_key", "secrets", "lease_owner", "lease_expires_at", "lease_version")
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,4 +190,6 @@ def ids_in_status(connection: sa.Connection, status: TaskStatus, limit: int) -> 
 def _task(row: sa.Row[Any]) -> Task:
     values = row._asdict()
     values["status"] = TaskStatus(values["status"])
+    if values["paused_from"] is not None:
+        values["paused_from"] = TaskStatus(values["paused_from"])
     return Task(**values)
