@@ -13,6 +13,7 @@ from opendrs.keys import Keys, load_or_create_secret
 from opendrs.service.async_jobs import AsyncJobService
 from opendrs.service.container import Services
 from opendrs.service.iam import IamService
+from opendrs.service.lifecycle import LifecycleService
 from opendrs.service.operations import OperationService
 from opendrs.service.tasks import TaskService
 from opendrs.settings import Settings
@@ -23,6 +24,7 @@ from opendrs.store import database
 class Runtime:
     settings: Settings
     engine: sa.Engine
+    keys: Keys
     services: Services
 
 
@@ -36,12 +38,13 @@ def open_runtime(settings: Settings) -> Runtime:
     services = Services(
         iam=iam,
         tasks=tasks,
+        lifecycle=LifecycleService(engine, keys),
         async_jobs=AsyncJobService(engine, keys, tasks),
         operations=OperationService(engine),
         max_batch_ids=settings.max_batch_ids,
         public_url=settings.public_url,
     )
-    return Runtime(settings, engine, services)
+    return Runtime(settings, engine, keys, services)
 
 
 def http_app(runtime: Runtime) -> ASGIApp:
@@ -49,7 +52,8 @@ def http_app(runtime: Runtime) -> ASGIApp:
 
 
 def worker(runtime: Runtime) -> Worker:
-    return Worker(runtime.engine, runtime.settings.worker_poll_seconds, runtime.settings.operation_retention_seconds)
+    settings = runtime.settings
+    return Worker(runtime.engine, runtime.keys, settings.worker_poll_seconds, settings.operation_retention_seconds)
 
 
 def _secret(settings: Settings) -> bytes:

@@ -103,6 +103,18 @@ TASK_BUSY = _code(
     "The task is {status}; {hint}.",
     "迁移任务正在进行其他操作或迁移任务异常。任务状态为{status}；{hint}。",
 )
+START_TIME_EQUALS_END = _code(
+    "DRS.M00306", 400, "Start time cannot be the same as end time: {value}.", "开始时间不能与结束时间相同：{value}。"
+)
+NO_FLOW_CONTROL = _code(
+    "DRS.M00403",
+    400,
+    "This task does not support flow control: {hint}.",
+    "该任务不支持限速：{hint}。",
+)
+CONNECTION_FAILED = _code(
+    "DRS.M05101", 400, "Failed to connect to the database: {reason}.", "连接数据库失败：{reason}。"
+)
 TASK_NOT_FOUND = _code("DRS.M05003", 400, "Task information not found: {id}.", "未找到任务信息：{id}。")
 TASK_DELETED = _code(
     "DRS.M05004",

@@ -104,3 +104,29 @@ class Transaction:
     changes: tuple[RowChange | SchemaChange, ...]
     end: BinlogPosition
     commit_time: float  # epoch seconds of the source commit (binlog event timestamp)
+
+
+def endpoint_from(config: Mapping[str, Any], password: str) -> Endpoint | None:
+    """The endpoint a task's stored endpoint document describes; None until it names a host."""
+    host = config.get("ip")
+    if not host:
+        return None
+    return Endpoint(
+        host=str(host),
+        port=int(config.get("db_port") or 3306),
+        user=str(config.get("db_user") or ""),
+        password=password,
+        database=config.get("db_name") or None,
+        ssl=bool(config.get("ssl_link")),
+    )
+
+
+def selection_from(objects: Mapping[str, Any] | None) -> Selection:
+    """The selection a task's stored `objects` document describes; None means the whole instance."""
+    if not objects:
+        return Selection()
+    return Selection(
+        databases=tuple(objects.get("databases", ())),
+        tables=tuple(TableRef(schema, name) for schema, name in objects.get("tables", ())),
+        renames=dict(objects.get("renames", {})),
+    )

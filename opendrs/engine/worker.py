@@ -9,16 +9,21 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import sqlalchemy as sa
 
 from opendrs.domain import async_jobs as async_domain
 from opendrs.domain.async_jobs import Entry
+from opendrs.domain.prechecks import Precheck
 from opendrs.domain.states import AsyncJobStatus, Event, TaskStatus
 from opendrs.domain.times import now_ms
+from opendrs.engine import prechecks
+from opendrs.keys import Keys
 from opendrs.store import async_jobs as async_store
 from opendrs.store import database
 from opendrs.store import operations as operation_store
+from opendrs.store import prechecks as precheck_store
 from opendrs.store import tasks as task_store
 
 log = logging.getLogger(__name__)
@@ -27,11 +32,14 @@ BATCH = 200  # most records one pass handles per kind; the next pass takes the r
 
 
 class Worker:
-    def __init__(self, engine: sa.Engine, poll_seconds: float, operation_retention_seconds: float) -> None:
+    def __init__(self, engine: sa.Engine, keys: Keys, poll_seconds: float, operation_retention_seconds: float) -> None:
         self._engine = engine
+        self._keys = keys
         self._poll_seconds = poll_seconds
         self._operation_retention_ms = int(operation_retention_seconds * 1000)
         self._stopping = threading.Event()
+        # Prechecks wait on remote servers (connection timeouts): they run beside the loop, not in it.
+        self._checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="opendrs-precheck")
 
     def run(self) -> None:
         log.info("worker started", extra={"action": "worker_start"})
@@ -47,13 +55,15 @@ class Worker:
 
     def stop(self) -> None:
         self._stopping.set()
+        self._checks.shutdown(wait=False, cancel_futures=True)
 
     def run_once(self) -> bool:
         """One pass over every kind of pending work; True if anything was done.
 
         Each kind is looked for with a read first, so an idle worker never takes SQLite's write lock.
         """
-        done = self._provision() + self._release()
+        done = self._provision() + self._release() + self._start_scheduled()
+        done += self._run_prechecks()
         done += self._validate_async_jobs()
         done += self._settle_operations()
         return done > 0
@@ -65,6 +75,40 @@ class Worker:
     def _release(self) -> int:
         """RELEASE_RESOURCE_STARTED -> COMPLETE once nothing runs the task any more."""
         return self._apply_to_all(TaskStatus.RELEASE_RESOURCE_STARTED, Event.RELEASED)
+
+    def _start_scheduled(self) -> int:
+        """WAITING_FOR_START -> STARTJOBING once the start_time has come."""
+        now = now_ms()
+        with self._engine.connect() as connection:
+            due = task_store.due_schedules(connection, now, BATCH)
+        if not due:
+            return 0
+        with database.writing(self._engine) as connection:
+            started = [
+                task_id
+                for task_id in due
+                if task_store.transition(connection, None, task_id, Event.START, now, actual_start_time=now)
+            ]
+        return len(started)
+
+    def _run_prechecks(self) -> int:
+        with self._engine.connect() as connection:
+            waiting = precheck_store.pending(connection, BATCH)
+        claimed = 0
+        for precheck in waiting:
+            with database.writing(self._engine) as connection:
+                if not precheck_store.claim(connection, precheck.id):
+                    continue
+            claimed += 1
+            self._checks.submit(self._precheck, precheck)
+        return claimed
+
+    def _precheck(self, precheck: Precheck) -> None:
+        try:
+            prechecks.run(self._engine, self._keys, precheck)
+        except Exception:
+            # The precheck stays "running" and the user sees no result: log why, loudly.
+            log.exception("precheck %s failed to run", precheck.id, extra={"task_id": precheck.task_id})
 
     def _apply_to_all(self, status: TaskStatus, event: Event) -> int:
         with self._engine.connect() as connection:

@@ -6,6 +6,7 @@ import dataclasses
 
 from opendrs.service.async_jobs import AsyncJobService
 from opendrs.service.iam import IamService
+from opendrs.service.lifecycle import LifecycleService
 from opendrs.service.operations import OperationService
 from opendrs.service.tasks import TaskService
 
@@ -14,6 +15,7 @@ from opendrs.service.tasks import TaskService
 class Services:
     iam: IamService
     tasks: TaskService
+    lifecycle: LifecycleService
     async_jobs: AsyncJobService
     operations: OperationService
     max_batch_ids: int

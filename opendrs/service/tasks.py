@@ -61,6 +61,7 @@ class Outcome:
     error: OpendrsError | None = None
     task: Task | None = None
     name: str | None = None
+    precheck_id: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -193,3 +193,46 @@ def _task(row: sa.Row[Any]) -> Task:
     if values["paused_from"] is not None:
         values["paused_from"] = TaskStatus(values["paused_from"])
     return Task(**values)
+
+
+def update_configuration(connection: sa.Connection, project_id: str, task_id: str, now: int, **values: Any) -> bool:
+    """Change a task's configuration; only while it is CONFIGURATION. False if it is not (any more)."""
+    if "name" in values:
+        values["name_key"] = values["name"].lower()
+    updated = connection.execute(
+        tasks.update()
+        .where(
+            tasks.c.id == task_id,
+            tasks.c.project_id == project_id,
+            tasks.c.status == TaskStatus.CONFIGURATION.value,
+        )
+        .values(update_time=now, **values)
+    )
+    return updated.rowcount == 1
+
+
+def secrets_of(connection: sa.Connection, task_id: str) -> dict[str, str]:
+    """The task's encrypted secrets by path (domain.secrets)."""
+    found: dict[str, str] | None = connection.scalar(sa.select(tasks.c.secrets).where(tasks.c.id == task_id))
+    return dict(found or {})
+
+
+def due_schedules(connection: sa.Connection, now: int, limit: int) -> list[str]:
+    query = (
+        sa.select(tasks.c.id)
+        .where(tasks.c.status == TaskStatus.WAITING_FOR_START.value, tasks.c.scheduled_start <= now)
+        .limit(limit)
+    )
+    return list(connection.scalars(query))
+
+
+def set_options(connection: sa.Connection, task_id: str, options: dict[str, Any], now: int) -> None:
+    connection.execute(tasks.update().where(tasks.c.id == task_id).values(options=options, update_time=now))
+
+
+def get_many_by_id(connection: sa.Connection, ids: Sequence[str]) -> dict[str, Task]:
+    """Tasks by id, whatever their project: for the engine, which acts on every project's tasks."""
+    if not ids:
+        return {}
+    query = sa.select(*_TASK_COLUMNS).where(tasks.c.id.in_(set(ids)))
+    return {row.id: _task(row) for row in connection.execute(query)}

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from opendrs.api import context
+from opendrs.api.batch import check_count, job_result, unique_ids
 from opendrs.api.responses import Json, error_body
 from opendrs.api.schemas import v3
 from opendrs.api.schemas.common import JobIds, PagedJobIds
@@ -18,7 +19,6 @@ from opendrs.service.tasks import Deletion, Outcome
 
 router = APIRouter(tags=["DRS v3 tasks"])
 
-_TOO_MANY = Text("must name at most {limit} jobs", "最多{limit}个任务")
 _TOO_MANY_NAMES = Text("must name at most 100 ids", "最多100个ID")
 
 
@@ -29,7 +29,7 @@ _TOO_MANY_NAMES = Text("must name at most 100 ids", "最多100个ID")
     summary="Create tasks (status CREATING, then CONFIGURATION)",
 )
 def batch_create(project_id: str, body: v3.BatchCreate, request: Request) -> Json:
-    _check_count(body.jobs, request)
+    check_count(body.jobs, request)
     specs = [job.model_dump(exclude_none=True) for job in body.jobs]
     outcomes, operation_id = context.services(request).tasks.create(project_id, specs)
     language = context.language(request)
@@ -82,7 +82,7 @@ def batch_detail(project_id: str, body: PagedJobIds, request: Request) -> Json:
     summary="Progress and incremental delay of tasks",
 )
 def batch_progress(project_id: str, body: JobIds, request: Request) -> Json:
-    job_ids = _unique_ids(body.jobs, request)
+    job_ids = unique_ids(body.jobs, request)
     views = context.services(request).tasks.progress(project_id, job_ids)
     language = context.language(request)
     results = [
@@ -124,7 +124,7 @@ def list_jobs(project_id: str, body: v3.ListJobs, request: Request) -> Json:
     summary="Stop (terminate, force_terminate) or delete tasks",
 )
 def batch_delete(project_id: str, body: v3.BatchDelete, request: Request) -> Json:
-    _check_count(body.jobs, request)
+    check_count(body.jobs, request)
     deletions = [Deletion(job.job_id, job.delete_type) for job in body.jobs]
     outcomes, operation_id = context.services(request).tasks.delete(project_id, deletions)
     language = context.language(request)
@@ -133,13 +133,6 @@ def batch_delete(project_id: str, body: v3.BatchDelete, request: Request) -> Jso
 
 
 # Shaping answers -----------------------------------------------------------------------------------
-
-
-def job_result(outcome: Outcome, language: Language) -> dict[str, Any]:
-    """The generic per-job result of a batch mutation (spec/API.md 1.9)."""
-    if outcome.error is None:
-        return {"id": outcome.id, "status": "success"}
-    return {"id": outcome.id, "status": "failed", **error_body(outcome.error, language)}
 
 
 def _created(outcome: Outcome, language: Language) -> dict[str, Any]:
@@ -155,24 +148,8 @@ def _not_found(job_id: str, language: Language, message_key: str) -> dict[str, s
     return {"error_code": body["error_code"], message_key: body["error_msg"]}
 
 
-def _check_count(items: Sequence[object], request: Request) -> None:
-    limit = context.services(request).max_batch_ids
-    if len(items) > limit:
-        raise OpendrsError(errors.PARAMETER_INVALID, field="jobs", hint=_TOO_MANY(limit=limit))
-
-
-def _unique_ids(job_ids: list[str], request: Request) -> list[str]:
-    _check_count(job_ids, request)
-    seen: set[str] = set()
-    for job_id in job_ids:
-        if job_id in seen:
-            raise OpendrsError(errors.DUPLICATES, field="jobs", value=job_id)
-        seen.add(job_id)
-    return job_ids
-
-
 def _page(body: PagedJobIds, request: Request) -> Sequence[str]:
-    job_ids = _unique_ids(body.jobs, request)
+    job_ids = unique_ids(body.jobs, request)
     page_request = None
     if body.page_req is not None:
         page_request = paging.PageRequest(body.page_req.cur_page, body.page_req.per_page)

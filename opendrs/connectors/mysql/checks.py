@@ -1,0 +1,252 @@
+"""Connection tests and prechecks for MySQL/MariaDB endpoints: real queries, one result per check item.
+
+Each precheck item is named like the cloud's (`srcBinlogFormatCheck`...) and answers PASSED, ALARM or FAILED
+with a reason that says what to change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Callable, Sequence
+
+import pymysql
+
+from opendrs.connectors.mysql import connection as mysql
+from opendrs.domain.replication import Endpoint, Selection, TableRef
+
+SYSTEM_SCHEMAS = frozenset({"mysql", "information_schema", "performance_schema", "sys"})
+
+
+class Verdict(enum.StrEnum):
+    PASSED = "PASSED"
+    ALARM = "ALARM"
+    FAILED = "FAILED"
+
+
+@dataclasses.dataclass(frozen=True)
+class ConnectionResult:
+    ok: bool
+    reason: str  # empty when ok
+    auth_failed: bool = False
+    version: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckItem:
+    item: str
+    group: str
+    result: Verdict
+    reason: str = ""
+    data: str = ""
+
+
+def check_connection(endpoint: Endpoint) -> ConnectionResult:
+    """Connect and log in: reachability, credentials, server version."""
+    try:
+        connection = mysql.connect(endpoint)
+    except pymysql.err.OperationalError as exc:
+        code = exc.args[0] if exc.args else 0
+        return ConnectionResult(False, _describe(exc), auth_failed=code == 1045)
+    with connection:
+        return ConnectionResult(True, "", version=mysql.server_info(connection).version)
+
+
+def _describe(exc: pymysql.err.MySQLError) -> str:
+    code, message = (*exc.args, "")[:2] if exc.args else (0, str(exc))
+    return f"MySQL error {code}: {message}"
+
+
+def precheck(
+    source: Endpoint, target: Endpoint, selection: Selection, *, full: bool, incremental: bool
+) -> list[CheckItem]:
+    """Every check for a MySQL -> MySQL task; a check that cannot run is FAILED with the reason.
+
+    `full`: the task copies data first (the target must not hold the tables yet); `incremental`: it then
+    follows the binlog (the source's binlog settings matter).
+    """
+    items: list[CheckItem] = []
+    for role, endpoint in (("src", source), ("dst", target)):
+        result = check_connection(endpoint)
+        verdict = Verdict.PASSED if result.ok else Verdict.FAILED
+        items.append(CheckItem(f"{role}DbConnectionCheck", "db_connection", verdict, result.reason, result.version))
+    if any(item.result is Verdict.FAILED for item in items):
+        return items
+    with mysql.connect(source) as src, mysql.connect(target) as dst:
+        checks: list[Callable[[], CheckItem]] = [
+            lambda: _version_check(src, dst),
+            lambda: _privileges_check(src, "src", _SOURCE_PRIVILEGES if incremental else _SNAPSHOT_PRIVILEGES),
+            lambda: _privileges_check(dst, "dst", _TARGET_PRIVILEGES),
+            lambda: _objects_exist_check(src, selection),
+            lambda: _keyless_tables_check(src, selection),
+            lambda: _charset_check(src, dst, selection),
+        ]
+        if full:
+            checks.append(lambda: _existing_objects_check(dst, src, selection))
+        if incremental:
+            checks = [
+                lambda: _variable_check(src, "log_bin", ("1", "ON"), "srcBinlogOpenCheck", "set log_bin on the source"),
+                lambda: _variable_check(
+                    src, "binlog_format", ("ROW",), "srcBinlogFormatCheck", "set binlog_format=ROW on the source"
+                ),
+                lambda: _variable_check(
+                    src,
+                    "binlog_row_image",
+                    ("FULL",),
+                    "srcBinlogRowImageCheck",
+                    "set binlog_row_image=FULL on the source",
+                ),
+                lambda: _row_metadata_check(src),
+                lambda: _server_id_check(src),
+                *checks,
+            ]
+        items.extend(_run(check) for check in checks)
+    return items
+
+
+def _run(check: Callable[[], CheckItem]) -> CheckItem:
+    try:
+        return check()
+    except pymysql.err.MySQLError as exc:
+        return CheckItem("checkError", "db_params", Verdict.FAILED, _describe(exc))
+
+
+def _value(connection: mysql.Connection, query: str) -> str | None:
+    with connection.cursor() as cursor:
+        cursor.execute(query)
+        row = cursor.fetchone()
+    return None if row is None or row[0] is None else str(row[0])
+
+
+def _variable_check(
+    connection: mysql.Connection, name: str, allowed: Sequence[str], item: str, advice: str
+) -> CheckItem:
+    value = _value(connection, f"SELECT @@{name}") or ""
+    if value.upper() in allowed:
+        return CheckItem(item, "db_params", Verdict.PASSED, data=value)
+    return CheckItem(item, "db_params", Verdict.FAILED, f"{name} is {value or 'unset'}: {advice}", value)
+
+
+def _row_metadata_check(connection: mysql.Connection) -> CheckItem:
+    item = "srcBinlogRowMetadataCheck"
+    if not mysql.server_info(connection).is_mariadb:
+        return CheckItem(item, "db_params", Verdict.PASSED, data="not MariaDB")
+    value = _value(connection, "SELECT @@binlog_row_metadata") or ""
+    if value.upper() == "FULL":
+        return CheckItem(item, "db_params", Verdict.PASSED, data=value)
+    reason = f"binlog_row_metadata is {value}: set it to FULL, or row events do not carry column names"
+    return CheckItem(item, "db_params", Verdict.FAILED, reason, value)
+
+
+def _server_id_check(connection: mysql.Connection) -> CheckItem:
+    value = _value(connection, "SELECT @@server_id") or "0"
+    if int(value) > 0:
+        return CheckItem("srcServerIdCheck", "db_params", Verdict.PASSED, data=value)
+    return CheckItem(
+        "srcServerIdCheck", "db_params", Verdict.FAILED, "server_id is 0: give the source a server_id", value
+    )
+
+
+def _version_check(src: mysql.Connection, dst: mysql.Connection) -> CheckItem:
+    source, target = mysql.server_info(src), mysql.server_info(dst)
+    data = f"source {source.version}, target {target.version}"
+    if source.flavour == target.flavour and _major(target.version) >= _major(source.version):
+        return CheckItem("versionCheck", "db_version", Verdict.PASSED, data=data)
+    reason = "the target is older than the source or of another flavour: check that every type and DDL is supported"
+    return CheckItem("versionCheck", "db_version", Verdict.ALARM, reason, data)
+
+
+def _major(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("-")[0].split(".")[:2] if part.isdigit())
+
+
+_SNAPSHOT_PRIVILEGES = ("SELECT", "RELOAD")
+_SOURCE_PRIVILEGES = ("SELECT", "RELOAD", "REPLICATION SLAVE", "BINLOG MONITOR|REPLICATION CLIENT")
+_TARGET_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "INDEX")
+
+
+def _privileges_check(connection: mysql.Connection, role: str, needed: Sequence[str]) -> CheckItem:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW GRANTS")
+        grants = " ".join(str(row[0]).upper() for row in cursor.fetchall())
+    # Only global grants count: a replication user needs them on *.*.
+    global_grants = " ".join(grant for grant in grants.split(" TO ") if " ON *.* " in f"{grant} ")
+    has_all = "ALL PRIVILEGES ON *.*" in grants
+    missing = [
+        privilege
+        for privilege in needed
+        if not has_all and not any(option in global_grants for option in privilege.split("|"))
+    ]
+    item = f"{role}UserPrivilegeCheck"
+    if not missing:
+        return CheckItem(item, "db_privileges", Verdict.PASSED)
+    reason = f"the user lacks {', '.join(missing)} ON *.*: grant them"
+    return CheckItem(item, "db_privileges", Verdict.FAILED, reason, ", ".join(missing))
+
+
+def _selected_tables(connection: mysql.Connection, selection: Selection) -> list[tuple[TableRef, str]]:
+    """(table, engine) for every base table the selection covers."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_schema, table_name, engine FROM information_schema.tables WHERE table_type = 'BASE TABLE'"
+        )
+        rows = cursor.fetchall()
+    tables = [(TableRef(str(schema), str(name)), str(engine)) for schema, name, engine in rows]
+    return [
+        (table, engine) for table, engine in tables if table.schema not in SYSTEM_SCHEMAS and selection.includes(table)
+    ]
+
+
+def _objects_exist_check(connection: mysql.Connection, selection: Selection) -> CheckItem:
+    found = {table for table, _ in _selected_tables(connection, selection)}
+    schemas = {table.schema for table in found}
+    missing = [db for db in selection.databases if db not in schemas]
+    missing += [str(table) for table in selection.tables if table not in found]
+    if missing:
+        reason = f"selected objects do not exist on the source: {', '.join(missing)}"
+        return CheckItem("srcObjectsExistCheck", "db_objects", Verdict.FAILED, reason)
+    if not found:
+        return CheckItem("srcObjectsExistCheck", "db_objects", Verdict.ALARM, "the selection covers no table")
+    return CheckItem("srcObjectsExistCheck", "db_objects", Verdict.PASSED, data=f"{len(found)} tables")
+
+
+def _keyless_tables_check(connection: mysql.Connection, selection: Selection) -> CheckItem:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT t.table_schema, t.table_name FROM information_schema.tables t"
+            " WHERE t.table_type = 'BASE TABLE' AND NOT EXISTS (SELECT 1 FROM information_schema.statistics s"
+            " WHERE s.table_schema = t.table_schema AND s.table_name = t.table_name AND s.non_unique = 0)"
+        )
+        keyless = [TableRef(str(schema), str(name)) for schema, name in cursor.fetchall()]
+    keyless = [table for table in keyless if table.schema not in SYSTEM_SCHEMAS and selection.includes(table)]
+    if not keyless:
+        return CheckItem("tableWithoutPrimaryKeyCheck", "db_objects", Verdict.PASSED)
+    names = ", ".join(str(table) for table in keyless[:20])
+    reason = f"tables without a primary or unique key are copied whole and matched on full rows (slower): {names}"
+    return CheckItem("tableWithoutPrimaryKeyCheck", "db_objects", Verdict.ALARM, reason, names)
+
+
+def _existing_objects_check(dst: mysql.Connection, src: mysql.Connection, selection: Selection) -> CheckItem:
+    wanted = {selection.target_of(table) for table, _ in _selected_tables(src, selection)}
+    existing = {table for table, _ in _selected_tables(dst, Selection())}
+    clashes = sorted(wanted & existing)
+    if not clashes:
+        return CheckItem("dstObjectsNotExistCheck", "db_objects", Verdict.PASSED)
+    names = ", ".join(str(table) for table in clashes[:20])
+    reason = f"tables already exist on the target and would be overwritten: {names}; drop them or map to other names"
+    return CheckItem("dstObjectsNotExistCheck", "db_objects", Verdict.FAILED, reason, names)
+
+
+def _charset_check(src: mysql.Connection, dst: mysql.Connection, selection: Selection) -> CheckItem:
+    with src.cursor() as cursor:
+        cursor.execute("SELECT schema_name, default_character_set_name FROM information_schema.schemata")
+        source_sets = {str(name): str(charset) for name, charset in cursor.fetchall()}
+    with dst.cursor() as cursor:
+        cursor.execute("SELECT character_set_name FROM information_schema.character_sets")
+        target_sets = {str(row[0]) for row in cursor.fetchall()}
+    used = {charset for schema, charset in source_sets.items() if selection.includes_schema(schema)}
+    unsupported = sorted(used - target_sets)
+    if not unsupported:
+        return CheckItem("charsetCheck", "db_params", Verdict.PASSED, data=", ".join(sorted(used)))
+    reason = f"the target does not support the character sets {', '.join(unsupported)}"
+    return CheckItem("charsetCheck", "db_params", Verdict.FAILED, reason)
