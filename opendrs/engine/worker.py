@@ -21,7 +21,7 @@ from opendrs.domain.times import now_ms
 from opendrs.engine import prechecks
 from opendrs.keys import Keys
 from opendrs.store import async_jobs as async_store
-from opendrs.store import database
+from opendrs.store import database, leases
 from opendrs.store import operations as operation_store
 from opendrs.store import prechecks as precheck_store
 from opendrs.store import tasks as task_store
@@ -73,8 +73,10 @@ class Worker:
         return self._apply_to_all(TaskStatus.CREATING, Event.PROVISIONED)
 
     def _release(self) -> int:
-        """RELEASE_RESOURCE_STARTED -> COMPLETE once nothing runs the task any more."""
-        return self._apply_to_all(TaskStatus.RELEASE_RESOURCE_STARTED, Event.RELEASED)
+        """RELEASE_RESOURCE_STARTED -> COMPLETE once no worker holds the task any more."""
+        with self._engine.connect() as connection:
+            task_ids = leases.unleased(connection, TaskStatus.RELEASE_RESOURCE_STARTED, now_ms(), BATCH)
+        return self._apply(task_ids, Event.RELEASED)
 
     def _start_scheduled(self) -> int:
         """WAITING_FOR_START -> STARTJOBING once the start_time has come."""
@@ -113,6 +115,9 @@ class Worker:
     def _apply_to_all(self, status: TaskStatus, event: Event) -> int:
         with self._engine.connect() as connection:
             task_ids = task_store.ids_in_status(connection, status, BATCH)
+        return self._apply(task_ids, event)
+
+    def _apply(self, task_ids: list[str], event: Event) -> int:
         moved = 0
         if not task_ids:
             return moved

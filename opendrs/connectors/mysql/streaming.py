@@ -15,6 +15,7 @@ waits on the target server, the reader decodes.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import queue
@@ -442,8 +443,8 @@ def _column_metadata(types: list[int], raw: bytes) -> tuple[list[int], list[int]
     for type_ in types:
         size = values.METADATA_SIZE.get(type_, 0)
         if type_ == values.FieldType.STRING:
-            # Two bytes, real type first. CHAR lengths above 255 borrow two bits of the real type byte, which
-            # reads as an ENUM/SET-less STRING type once they are put back (sql/field.cc Field_string::save_field_metadata).
+            # Two bytes, real type first. CHAR lengths above 255 borrow two bits of the real type byte
+            # (sql/field.cc Field_string::save_field_metadata); put them back to read the real type.
             real, length = raw[pos], raw[pos + 1]
             if real & 0x30 != 0x30:
                 length |= ((real & 0x30) ^ 0x30) << 4
@@ -522,7 +523,9 @@ def _is_text_column(type_: int) -> bool:
     )
 
 
-def _charsets(types: Sequence[int], fields: dict[int, bytes], charsets: dict[int, str], enum_set: bool) -> dict[int, str]:
+def _charsets(
+    types: Sequence[int], fields: dict[int, bytes], charsets: dict[int, str], enum_set: bool
+) -> dict[int, str]:
     """Column index -> character set name, for text (or ENUM/SET) columns.
 
     The source writes either a default collation plus (index, collation) exceptions, or one collation per
@@ -697,14 +700,20 @@ def _open_dump(endpoint: Endpoint, start: BinlogPosition, server_id: int, heartb
                     row = cursor.fetchone()
                     gtid = str(row[0]) if row and row[0] is not None else None
         payload = struct.pack("<IHI", start.offset, DUMP_FLAGS, server_id) + start.file.encode()
-        conn._execute_command(COM_BINLOG_DUMP, payload)
-        assert conn._sock is not None
+        driver: Any = conn  # PyMySQL has no public API for replication commands
+        driver._execute_command(COM_BINLOG_DUMP, payload)
         # Heartbeats arrive every heartbeat_interval when idle: silence far longer than that is a dead source.
-        conn._sock.settimeout(max(10.0, 5 * heartbeat_interval))
+        _socket_of(conn).settimeout(max(10.0, 5 * heartbeat_interval))
         return _Dump(conn, charsets, checksum, gtid)
     except BaseException:
         conn.close()
         raise
+
+
+def _socket_of(conn: mysql_connection.Connection) -> socket.socket:
+    sock = getattr(conn, "_sock", None)
+    assert isinstance(sock, socket.socket), "the connection is closed"
+    return sock
 
 
 def _query_settings(conn: mysql_connection.Connection) -> dict[str, Any]:
@@ -718,8 +727,11 @@ def _query_settings(conn: mysql_connection.Connection) -> dict[str, Any]:
 
 def _check_settings(settings: dict[str, Any]) -> None:
     required = {"log_bin": "ON", "binlog_format": "ROW", "binlog_row_image": "FULL", "binlog_row_metadata": "FULL"}
-    wrong = [f"{name}={settings.get(name)} (need {want})" for name, want in required.items()
-             if str(settings.get(name, "")).upper() != want]
+    wrong = [
+        f"{name}={settings.get(name)} (need {want})"
+        for name, want in required.items()
+        if str(settings.get(name, "")).upper() != want
+    ]
     if wrong:
         raise errors.SourceConfigError("the source cannot be replicated: " + ", ".join(wrong))
 
@@ -947,11 +959,9 @@ class BinlogStream:
         """Stop reading and close the connection; iteration after this raises."""
         self._closed.set()
         conn = self._conn
-        if conn is not None and conn._sock is not None:
-            try:
-                conn._sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        if conn is not None:
+            with contextlib.suppress(OSError, AssertionError):
+                _socket_of(conn).shutdown(socket.SHUT_RDWR)
         while self._thread.is_alive():
             try:
                 self._queue.get_nowait()  # unblock a reader waiting for room
@@ -990,7 +1000,6 @@ class BinlogStream:
         self._conn = dump.connection
         if self._closed.is_set():
             return
-        assert dump.connection._sock is not None
         logger.info(
             "binlog stream started at %s:%s",
             self.start.file,
@@ -999,7 +1008,7 @@ class BinlogStream:
         )
         context = _Context(self.selection, dump.charsets, dump.checksum)
         assembler = _Assembler(self.start, dump.gtid, context, self.heartbeat_interval)
-        reader = _PacketReader(dump.connection._sock)
+        reader = _PacketReader(_socket_of(dump.connection))
         chunk: list[Item] = []
         while not self._closed.is_set():
             if chunk and (len(chunk) >= CHUNK_ITEMS or not reader.buffered_packet()):
@@ -1015,7 +1024,8 @@ def _next_event(reader: _PacketReader, context: _Context, assembler: _Assembler)
     status = packet[0]
     if status == 0xFF:
         code = int.from_bytes(packet[1:3], "little")
-        message = packet[9:].decode("utf-8", "replace") if packet[3:4] == b"#" else packet[3:].decode("utf-8", "replace")
+        # Error packet: 0xFF, code (2), then "#" and a 5-character SQL state (protocol 4.1), then the message.
+        message = (packet[9:] if packet[3:4] == b"#" else packet[3:]).decode("utf-8", "replace")
         raise errors.binlog_error(code, message)
     if status == 0xFE and len(packet) < 9:
         raise errors.RetriableError("the source ended the binlog stream")
