@@ -36,6 +36,15 @@ class Settings(BaseSettings):
     operation_retention_seconds: float = Field(
         86400, gt=0, description="How long finished operations stay readable (GET /v1/{project_id}/jobs/{job_id})."
     )
+    max_tasks_per_worker: int = Field(4, ge=1, description="How many tasks one worker runs at once.")
+    lease_ttl_seconds: float = Field(
+        30,
+        gt=1,
+        description="A worker renews its task leases every third of this; a dead worker's tasks move on after it.",
+    )
+    retry_window_seconds: float = Field(
+        300, ge=0, description="How long a task retries a lost connection before it fails."
+    )
     log_format: LogFormat = LogFormat.PLAIN
     log_level: str = "INFO"
 

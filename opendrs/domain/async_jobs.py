@@ -137,7 +137,7 @@ def _check_endpoints(
 
 
 def _problem(field: str, text: Text) -> Problem:
-    return Problem(field, f"{field} {text.render(Language.EN)}", f"{field}{text.render(Language.ZH)}")
+    return Problem(field, f"{field} {text.render(Language.EN)}", f"{field}：{text.render(Language.ZH)}")
 
 
 @dataclasses.dataclass(frozen=True)

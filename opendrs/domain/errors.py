@@ -115,6 +115,19 @@ NO_FLOW_CONTROL = _code(
 CONNECTION_FAILED = _code(
     "DRS.M05101", 400, "Failed to connect to the database: {reason}.", "连接数据库失败：{reason}。"
 )
+SOURCE_FAILED = _code("DRS.M05201", 400, "The source database failed: {reason}.", "源数据库异常：{reason}。")
+TARGET_FAILED = _code("DRS.M05202", 400, "The target database failed: {reason}.", "目标数据库异常：{reason}。")
+BINLOG_PURGED = _code(
+    "DRS.M05203",
+    400,
+    "The source no longer has the binlog to resume from: {reason}. Stop the task and start a new one with a full "
+    "transfer.",
+    "源库已不再保留续传所需的binlog：{reason}。请结束任务并新建全量+增量任务。",
+)
+TRANSFER_FAILED = _code("DRS.M05204", 400, "The transfer failed: {reason}.", "迁移失败：{reason}。")
+TARGET_DIVERGED = _code(
+    "DRS.M05205", 400, "The target has diverged from the source: {reason}.", "目标库数据与源库不一致：{reason}。"
+)
 TASK_NOT_FOUND = _code("DRS.M05003", 400, "Task information not found: {id}.", "未找到任务信息：{id}。")
 TASK_DELETED = _code(
     "DRS.M05004",

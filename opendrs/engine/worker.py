@@ -147,8 +147,9 @@ class Worker:
             return validated
         with database.writing(self._engine) as connection:
             for project_id, async_job_id in waiting:
-                job = async_store.get(connection, project_id, async_job_id)
-                if job is None:
+                # Locked, and checked again: a PUT may have changed the specs since the look.
+                job = async_store.get(connection, project_id, async_job_id, for_update=True)
+                if job is None or job.status is not AsyncJobStatus.VALIDATING:
                     continue
                 entries = _validated_entries(connection, project_id, job.entries)
                 failed = any(entry.problems for entry in entries)

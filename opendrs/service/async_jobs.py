@@ -30,6 +30,17 @@ _WHICH_ENTRY = Text(
     "params.job_id must name one of the async job's jobs", "params.job_id必须是该异步任务中的一个任务ID"
 )
 _CREATED = Text("{created} of {total} tasks created", "已创建{created}/{total}个任务")
+_REVALIDATING = Text(
+    "a task can no longer be created ({reason}); the async job is being validated again",
+    "有任务已无法创建（{reason}）；异步任务正在重新校验",
+)
+
+
+class _CommitRefusedError(Exception):
+    def __init__(self, hint: Text) -> None:
+        super().__init__(hint.en)
+        self.hint = hint
+
 
 # PUT type -> the spec keys its params replace ("all" replaces every key it carries).
 _UPDATABLE: dict[str, tuple[str, ...]] = {
@@ -45,6 +56,8 @@ _UPDATABLE: dict[str, tuple[str, ...]] = {
     "re_create": (),
 }
 UPDATE_TYPES = ("all", *_UPDATABLE)
+# PUT types that change one field of base_info and keep the others.
+_BASE_INFO_FIELDS = {"name": "name", "description": "description", "expired_days": "expired_days"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,6 +121,19 @@ class AsyncJobService:
         return results
 
     def commit(self, project_id: str, async_job_id: str) -> CommitResult:
+        """Create every task of a validated async job, or none: a task that cannot be created any more (its
+        name was taken since validation) sends the async job back to validation, which names the problem."""
+        try:
+            return self._commit(project_id, async_job_id)
+        except _CommitRefusedError as refused:
+            with database.writing(self._engine) as connection:
+                job = store.get(connection, project_id, async_job_id, for_update=True)
+                if job is not None and job.status is AsyncJobStatus.VALIDATE_SUCCESS:
+                    again = dataclasses.replace(job, status=AsyncJobStatus.VALIDATING, update_time=now_ms())
+                    store.save(connection, again, job.status)
+            raise OpendrsError(errors.V5_FAILED, hint=refused.hint) from None
+
+    def _commit(self, project_id: str, async_job_id: str) -> CommitResult:
         with database.writing(self._engine) as connection:
             job = store.get(connection, project_id, async_job_id, for_update=True)
             if job is None:
@@ -123,10 +149,12 @@ class AsyncJobService:
                 encrypted=[_v3_secrets(entry.secrets) for entry in job.entries],
                 async_job_id=job.id,
             )
+            refused = next((outcome.error for outcome in outcomes if outcome.error is not None), None)
+            if refused is not None:
+                raise _CommitRefusedError(_REVALIDATING(reason=str(refused)))  # rolls the whole commit back
             committed = dataclasses.replace(job, status=AsyncJobStatus.COMMIT_SUCCESS, update_time=now_ms())
             store.save(connection, committed, job.status)
-        created = sum(outcome.error is None for outcome in outcomes)
-        return CommitResult(committed, _CREATED(created=created, total=len(outcomes)), operation_id, outcomes)
+        return CommitResult(committed, _CREATED(created=len(outcomes), total=len(outcomes)), operation_id, outcomes)
 
     def _entry(self, entry_id: str, spec: JsonObject) -> Entry:
         clean, found = secrets.split(spec)
@@ -141,8 +169,14 @@ class AsyncJobService:
         name = (entry.spec.get("base_info") or {}).get("name")
         if job.status is AsyncJobStatus.COMMIT_SUCCESS:
             return UpdateResult(entry.id, name, OpendrsError(errors.V5_FAILED, hint=_COMMITTED))
-        keys = _UPDATABLE.get(update.type) or tuple(key for key in update.params if key != "job_id")
-        merged = {**entry.spec, **{key: update.params[key] for key in keys if key in update.params}}
+        if update.type in _BASE_INFO_FIELDS:
+            field = _BASE_INFO_FIELDS[update.type]
+            given = update.params.get("base_info") or {}
+            base = {**(entry.spec.get("base_info") or {}), **({field: given[field]} if field in given else {})}
+            merged = {**entry.spec, "base_info": base}
+        else:
+            keys = _UPDATABLE.get(update.type) or tuple(key for key in update.params if key != "job_id")
+            merged = {**entry.spec, **{key: update.params[key] for key in keys if key in update.params}}
         replaced = self._entry(entry.id, merged)
         entries[position] = Entry(entry.id, replaced.spec, {**entry.secrets, **replaced.secrets})
         return UpdateResult(entry.id, (replaced.spec.get("base_info") or {}).get("name"), None)

@@ -1,0 +1,739 @@
+"""Applying source transactions to a MySQL/MariaDB target, exactly once.
+
+Each call to `Applier.apply` writes a run of consecutive source transactions and the binlog position they end at
+(the checkpoint, in `opendrs_meta.checkpoints`) in ONE target transaction: after a crash the target holds either
+all of them and their position, or none; `load_checkpoint` says where to resume, and transactions that end at or
+before the checkpoint are skipped if they are offered again.
+
+Rows are written by name. Inserts to the same table in a row become one multi-row INSERT; everything of a batch
+goes to the server as multi-statement queries (one round trip per few MB of SQL). Updates and deletes find the
+row by the primary key, else by a unique key (NULL-safe), else by the whole before-image with LIMIT 1. In
+"idempotent" mode (catching up over a region the full copy may already contain) inserts are upserts, updates
+are delete + upsert, and rows missing for an update or delete are not an error.
+
+DDL is not transactional: before running a DDL statement we commit a marker (the DDL transaction's end position)
+in the checkpoint row, then run it, then commit the checkpoint past it. If we crash in between, the marker tells
+the next run that this DDL may already be done, and "already exists / does not exist" errors of that one
+statement are ignored (MariaDB >= 10.6 and MySQL 8 DDL is atomic: done or not, never half done).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime
+import decimal
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import pymysql
+from pymysql.constants import CLIENT
+
+from opendrs.connectors.mysql import connection as mysql_connection
+from opendrs.connectors.mysql import errors, values
+from opendrs.connectors.mysql.connection import quote_identifier
+from opendrs.domain.replication import (
+    BinlogPosition,
+    Endpoint,
+    RowChange,
+    SchemaChange,
+    Selection,
+    TableRef,
+    Transaction,
+)
+
+logger = logging.getLogger(__name__)
+
+META_SCHEMA = "opendrs_meta"
+CHECKPOINTS = f"`{META_SCHEMA}`.`checkpoints`"
+MAX_QUERY_BYTES = 4 << 20  # SQL text per round trip, at most (and at most half the target's max_allowed_packet)
+
+# Strict, so that a value that does not fit the target column fails loudly instead of being truncated; but zero
+# and invalid dates pass, as the source stored them, and an explicit 0 in an AUTO_INCREMENT column stays 0.
+SESSION_SQL_MODE = "STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,ALLOW_INVALID_DATES,NO_ENGINE_SUBSTITUTION"
+# For the rare row holding an ENUM's error value (index 0), which strict mode refuses to write.
+LENIENT_SQL_MODE = "NO_AUTO_VALUE_ON_ZERO,ALLOW_INVALID_DATES,NO_ENGINE_SUBSTITUTION"
+
+CHECKPOINT_TABLE_DDL = f"""
+CREATE TABLE IF NOT EXISTS {CHECKPOINTS} (
+    task_id VARCHAR(191) NOT NULL PRIMARY KEY,
+    file VARCHAR(255) NULL COMMENT 'NULL: nothing applied yet (only a DDL marker)',
+    pos BIGINT UNSIGNED NULL,
+    gtid TEXT NULL,
+    source_commit_time DOUBLE NULL COMMENT 'epoch seconds of the last applied source commit',
+    applied_at DATETIME(6) NOT NULL COMMENT 'UTC',
+    ddl_file VARCHAR(255) NULL COMMENT 'set while the DDL transaction ending here is being applied',
+    ddl_pos BIGINT UNSIGNED NULL
+) ENGINE=InnoDB
+"""
+
+# Errors a DDL statement gets when it was already applied: tolerated only when re-running a DDL that a crash
+# interrupted, or in idempotent mode.
+ALREADY_APPLIED_DDL_CODES: dict[int, str] = {
+    1007: "ER_DB_CREATE_EXISTS",
+    1008: "ER_DB_DROP_EXISTS",
+    1050: "ER_TABLE_EXISTS_ERROR",
+    1051: "ER_BAD_TABLE_ERROR",
+    1054: "ER_BAD_FIELD_ERROR",
+    1060: "ER_DUP_FIELDNAME",
+    1061: "ER_DUP_KEYNAME",
+    1091: "ER_CANT_DROP_FIELD_OR_KEY",
+    1146: "ER_NO_SUCH_TABLE",
+    1176: "ER_KEY_DOES_NOT_EXITS",
+    1826: "ER_FK_DUP_NAME",
+}
+
+
+# --- checkpoints ------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Checkpoint:
+    """What the target says was applied last: the position, and a DDL transaction that may be half done."""
+
+    position: BinlogPosition | None  # None: nothing applied yet, but a DDL marker was set
+    source_commit_time: float | None
+    ddl_in_progress: BinlogPosition | None
+
+
+def position_key(position: BinlogPosition) -> tuple[str, int, int]:
+    """A sort key of binlog positions: base name, file sequence number, offset (file names grow past 999999)."""
+    base, _, number = position.file.rpartition(".")
+    return (base, int(number), position.offset) if number.isdigit() else (position.file, 0, position.offset)
+
+
+def load_checkpoint(endpoint: Endpoint, task_id: str) -> BinlogPosition | None:
+    """The position the target has applied up to for `task_id`, or None if it never applied anything."""
+    conn = mysql_connection.connect(endpoint)
+    try:
+        checkpoint = _read_checkpoint(conn, task_id)
+        return checkpoint.position if checkpoint else None
+    finally:
+        conn.close()
+
+
+def _read_checkpoint(conn: mysql_connection.Connection, task_id: str) -> Checkpoint | None:
+    with conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s",
+            (META_SCHEMA, "checkpoints"),
+        )
+        found = cursor.fetchone()
+        if not found or not found[0]:
+            return None
+        cursor.execute(
+            f"SELECT file, pos, gtid, source_commit_time, ddl_file, ddl_pos FROM {CHECKPOINTS} WHERE task_id=%s",
+            (task_id,),
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    position = BinlogPosition(str(row[0]), int(row[1]), row[2]) if row[0] is not None else None
+    commit_time = float(row[3]) if row[3] is not None else None
+    ddl = BinlogPosition(str(row[4]), int(row[5])) if row[4] is not None else None
+    return Checkpoint(position, commit_time, ddl)
+
+
+# --- values as SQL literals -------------------------------------------------------------------------------------
+
+_ESCAPES = str.maketrans({"\0": "\\0", "\n": "\\n", "\r": "\\r", "\x1a": "\\Z", "'": "\\'", '"': '\\"', "\\": "\\\\"})
+
+
+def _str_literal(value: str) -> str:
+    # The connection is utf8mb4 and NO_BACKSLASH_ESCAPES is off; the server converts to the column's charset.
+    return "'" + value.translate(_ESCAPES) + "'"
+
+
+def _bytes_literal(value: bytes) -> str:
+    # A binary string: copied byte for byte into any column, whatever its charset.
+    return "X'" + value.hex() + "'"
+
+
+def _float_literal(value: float) -> str:
+    # repr() is the shortest text that reads back as the same double; the exponent makes MySQL read it as a
+    # double (correctly rounded) rather than as a DECIMAL.
+    text = repr(value)
+    return text if "e" in text else text + "e0"
+
+
+def _decimal_literal(value: decimal.Decimal) -> str:
+    return format(value, "f")  # never exponent notation, which MySQL would read as a double
+
+
+def _datetime_literal(value: datetime.datetime) -> str:
+    if value.tzinfo is not None:  # TIMESTAMP: written in UTC, the session's time zone
+        value = value.astimezone(datetime.UTC).replace(tzinfo=None)
+    return "'" + value.isoformat(" ") + "'"
+
+
+def _date_literal(value: datetime.date) -> str:
+    return "'" + value.isoformat() + "'"
+
+
+def _time_literal(value: datetime.timedelta) -> str:
+    micro = (value.days * 86400 + value.seconds) * 1_000_000 + value.microseconds
+    sign = "-" if micro < 0 else ""
+    seconds, micro = divmod(abs(micro), 1_000_000)
+    return f"'{sign}{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}.{micro:06d}'"
+
+
+def _set_literal(value: frozenset[str]) -> str:
+    return _str_literal(",".join(sorted(value)))
+
+
+_LITERALS: dict[type, Callable[[Any], str]] = {
+    type(None): lambda _: "NULL",
+    int: str,
+    str: _str_literal,
+    values.JsonText: _str_literal,
+    bytes: _bytes_literal,
+    bytearray: _bytes_literal,
+    float: _float_literal,
+    decimal.Decimal: _decimal_literal,
+    datetime.datetime: _datetime_literal,
+    datetime.date: _date_literal,
+    datetime.timedelta: _time_literal,
+    frozenset: _set_literal,
+    values.TemporalText: lambda v: "'" + v.text + "'",
+}
+
+
+def literal(value: Any) -> str:
+    """`value` (as the stream decodes it) as an SQL literal that writes it back exactly."""
+    try:
+        return _LITERALS[type(value)](value)
+    except KeyError:
+        raise errors.UnsupportedEventError(f"cannot write a {type(value).__name__} value") from None
+
+
+# --- target tables ----------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class TargetTable:
+    """What the applier needs to know about a target table, read from information_schema."""
+
+    ref: TableRef
+    sql_name: str  # `schema`.`table`
+    writable: frozenset[str]  # columns that are not generated
+    key: tuple[str, ...]  # primary key, else a unique key; () for none
+    key_nullable: bool  # the key may hold NULLs (a unique key on nullable columns)
+    text_charsets: dict[str, str]  # character set of each text column
+    binary_lengths: dict[str, int]  # BINARY(n) columns: n, for padding in comparisons
+    enums: frozenset[str]  # ENUM columns
+
+    def where(self, row: dict[str, Any]) -> tuple[str, bool]:
+        """The condition finding `row` on the target, and whether it needs LIMIT 1 (no usable key)."""
+        key = self.key
+        if key and not (self.key_nullable and any(row.get(c) is None for c in key)):
+            return " AND ".join(f"{quote_identifier(c)}={literal(row[c])}" for c in key), False
+        parts = [self._match(column, value) for column, value in row.items() if column in self.writable]
+        return " AND ".join(parts) or "1", True
+
+    def _match(self, column: str, value: Any) -> str:
+        name = quote_identifier(column)
+        if value is None:
+            return f"{name} IS NULL"
+        charset = self.text_charsets.get(column)
+        if charset is not None and isinstance(value, str):
+            # Byte-exact, unlike the collation's comparison ('a' = 'A ' in a _ci PAD SPACE collation), so that
+            # of two near-identical rows of a keyless table we touch the one the source touched.
+            return f"BINARY {name} = BINARY CONVERT({literal(value)} USING {charset})"
+        length = self.binary_lengths.get(column)
+        if length is not None and isinstance(value, bytes):
+            value = value.ljust(length, b"\0")  # the binlog drops BINARY(n)'s trailing NUL padding
+        return f"{name} <=> {literal(value)}"
+
+
+def _read_table(conn: mysql_connection.Connection, ref: TableRef) -> TargetTable:
+    with conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_SET_NAME, CHARACTER_OCTET_LENGTH, IS_NULLABLE, "
+            "COALESCE(GENERATION_EXPRESSION, '') <> '' OR EXTRA LIKE '%%GENERATED%%' "
+            "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s ORDER BY ORDINAL_POSITION",
+            (ref.schema, ref.name),
+        )
+        columns = cursor.fetchall()
+        if not columns:
+            raise errors.FatalError(f"table {ref} does not exist on the target")
+        cursor.execute(
+            "SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS "
+            "WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s AND NON_UNIQUE=0 ORDER BY INDEX_NAME, SEQ_IN_INDEX",
+            (ref.schema, ref.name),
+        )
+        indexes: dict[str, list[str]] = {}
+        for index, column in cursor.fetchall():
+            indexes.setdefault(str(index), []).append(str(column))
+    generated = {str(c[0]) for c in columns if c[5]}
+    nullable = {str(c[0]) for c in columns if c[4] == "YES"}
+    key, key_nullable = _choose_key(indexes, generated, nullable)
+    return TargetTable(
+        ref,
+        f"{quote_identifier(ref.schema)}.{quote_identifier(ref.name)}",
+        frozenset(str(c[0]) for c in columns) - generated,
+        key,
+        key_nullable,
+        {str(c[0]): str(c[2]) for c in columns if c[2] is not None},
+        {str(c[0]): int(c[3]) for c in columns if c[1] == "binary"},
+        frozenset(str(c[0]) for c in columns if c[1] == "enum"),
+    )
+
+
+def _choose_key(indexes: dict[str, list[str]], generated: set[str], nullable: set[str]) -> tuple[tuple[str, ...], bool]:
+    if "PRIMARY" in indexes:
+        return tuple(indexes["PRIMARY"]), False
+    usable = [cols for cols in indexes.values() if not generated.intersection(cols)]
+    not_null = [cols for cols in usable if not nullable.intersection(cols)]
+    if not_null:
+        shortest: list[str] = min(not_null, key=len)
+        return tuple(shortest), False
+    if usable:
+        shortest = min(usable, key=len)
+        return tuple(shortest), True
+    return (), False
+
+
+# --- schema renames in DDL --------------------------------------------------------------------------------------
+
+# Strings and comments are kept as they are; a `schema`. or schema. prefix is renamed.
+_DDL_TOKENS = re.compile(
+    r"""(?P<keep>'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*"|/\*.*?\*/|--[^\n]*|\#[^\n]*)"""
+    r"""|(?P<ident>`(?:[^`]|``)+`|[\w$]+)(?P<dot>\s*\.)""",
+    re.S,
+)
+
+
+def rename_schemas(statement: str, renames: dict[str, str]) -> str:
+    """`statement` with every schema-qualified name of a renamed schema pointing at its target schema."""
+    if not renames:
+        return statement
+
+    def replace(match: re.Match[str]) -> str:
+        if match["keep"] is not None:
+            return match["keep"]
+        ident = match["ident"]
+        name = ident[1:-1].replace("``", "`") if ident.startswith("`") else ident
+        target = renames.get(name)
+        return (quote_identifier(target) if target is not None else ident) + match["dot"]
+
+    return _DDL_TOKENS.sub(replace, statement)
+
+
+# --- statements ----------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Batch:
+    """SQL statements of one target transaction so far, with the affected-row count each must report."""
+
+    statements: list[str] = dataclasses.field(default_factory=list)
+    expected: list[int | None] = dataclasses.field(default_factory=list)
+    size: int = 0
+    insert_prefix: str | None = None  # the INSERT the last statement is, while more rows may join it
+    insert_rows: list[str] = dataclasses.field(default_factory=list)
+    insert_suffix: str = ""
+
+    def add(self, statement: str, expected: int | None = None) -> None:
+        self.close_insert()
+        self.statements.append(statement)
+        self.expected.append(expected)
+        self.size += len(statement)
+
+    def add_insert_row(self, prefix: str, row: str, suffix: str) -> None:
+        if prefix != self.insert_prefix or suffix != self.insert_suffix:
+            self.close_insert()
+            self.insert_prefix, self.insert_suffix = prefix, suffix
+            self.size += len(prefix) + len(suffix)
+        self.insert_rows.append(row)
+        self.size += len(row) + 1
+
+    def close_insert(self) -> None:
+        if self.insert_prefix is not None:
+            self.statements.append(self.insert_prefix + ",".join(self.insert_rows) + self.insert_suffix)
+            self.expected.append(None)
+            self.insert_prefix, self.insert_rows, self.insert_suffix = None, [], ""
+
+    def take(self) -> tuple[list[str], list[int | None]]:
+        self.close_insert()
+        taken = self.statements, self.expected
+        self.statements, self.expected, self.size = [], [], 0
+        return taken
+
+
+@dataclasses.dataclass(frozen=True)
+class ApplyResult:
+    """What one `apply` call wrote."""
+
+    transactions: int  # source transactions applied (skipped ones not counted)
+    rows: int  # row changes applied
+    position: BinlogPosition | None  # the checkpoint now (None: nothing applied yet)
+    commit_time: float | None  # source commit time (epoch seconds) of the last applied transaction
+
+
+@dataclasses.dataclass
+class ApplierMetrics:
+    """Totals since the applier was created. Lag = source's current time - `last_commit_time`."""
+
+    transactions: int = 0
+    rows: int = 0
+    inserts: int = 0
+    updates: int = 0
+    deletes: int = 0
+    ddl: int = 0
+    skipped_transactions: int = 0  # offered again after they were applied: skipped
+    last_commit_time: float | None = None
+    last_applied_at: float | None = None  # local epoch seconds of the last target commit
+
+
+class Applier:
+    """Writes source transactions to the target with their checkpoint, exactly once (see the module doc).
+
+    `idempotent` may be switched by the engine between calls. `fault` is for tests: called with the name of a
+    point ("before_commit", "before_ddl", "after_ddl") where a crash can be simulated by raising.
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        task_id: str,
+        selection: Selection,
+        *,
+        idempotent: bool = False,
+        fault: Callable[[str], None] | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.task_id = task_id
+        self.selection = selection
+        self.idempotent = idempotent
+        self.metrics = ApplierMetrics()
+        self._fault = fault or (lambda point: None)
+        self._conn: mysql_connection.Connection | None = None
+        self._checkpoint: Checkpoint | None = None
+        self._tables: dict[TableRef, TargetTable] = {}
+        self._max_query = MAX_QUERY_BYTES
+        self._renames = dict(selection.renames)
+
+    def __enter__(self) -> Applier:
+        self._connection()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            with contextlib.suppress(pymysql.err.Error):
+                conn.close()
+
+    @property
+    def connection_id(self) -> int | None:
+        """The target session's id (for tests that kill it)."""
+        driver: Any = self._conn
+        return int(driver.thread_id()) if driver is not None else None
+
+    def load_checkpoint(self) -> BinlogPosition | None:
+        """Where to resume the stream: the end of the last applied transaction, or None."""
+        self._connection()
+        return self._checkpoint.position if self._checkpoint else None
+
+    # -- applying --
+
+    def apply(self, transactions: Sequence[Transaction]) -> ApplyResult:
+        """Apply consecutive source transactions, in order, in as few target transactions as DDL allows."""
+        try:
+            return self._apply(transactions)
+        except BaseException as exc:
+            self._abandon()
+            error = errors.classify(exc)
+            if error is exc:
+                raise
+            raise error from exc
+
+    def advance(self, position: BinlogPosition, commit_time: float | None = None) -> None:
+        """Record that everything before `position` is applied (a heartbeat past unselected changes)."""
+        try:
+            if self._is_applied(position):
+                return
+            conn = self._connection()
+            self._run(conn, [self._checkpoint_statement(position, commit_time, None)], [None])
+            conn.commit()
+            self._set_checkpoint(position, commit_time)
+        except BaseException as exc:
+            self._abandon()
+            error = errors.classify(exc)
+            if error is exc:
+                raise
+            raise error from exc
+
+    def _apply(self, transactions: Sequence[Transaction]) -> ApplyResult:
+        conn = self._connection()
+        batch = _Batch()
+        pending: Transaction | None = None  # the last transaction whose statements are in `batch`
+        applied = rows = 0
+        for transaction in transactions:
+            if self._is_applied(transaction.end):
+                self.metrics.skipped_transactions += 1
+                continue
+            if any(isinstance(c, SchemaChange) for c in transaction.changes):
+                if pending is not None:
+                    self._commit(conn, batch, pending)
+                    pending = None
+                self._apply_ddl_transaction(conn, transaction)
+            else:
+                for change in transaction.changes:
+                    assert isinstance(change, RowChange)
+                    self._add_row(batch, change)
+                pending = transaction
+                if batch.size >= self._max_query:
+                    self._run(conn, *batch.take())
+            applied += 1
+            rows += len(transaction.changes)
+        if pending is not None:
+            self._commit(conn, batch, pending)
+        self.metrics.transactions += applied
+        self.metrics.rows += rows
+        checkpoint = self._checkpoint
+        return ApplyResult(applied, rows, checkpoint.position if checkpoint else None, self.metrics.last_commit_time)
+
+    def _commit(self, conn: mysql_connection.Connection, batch: _Batch, last: Transaction) -> None:
+        batch.add(self._checkpoint_statement(last.end, last.commit_time, None))
+        self._run(conn, *batch.take())
+        self._fault("before_commit")
+        conn.commit()
+        self._set_checkpoint(last.end, last.commit_time)
+
+    def _set_checkpoint(self, position: BinlogPosition, commit_time: float | None) -> None:
+        self._checkpoint = Checkpoint(position, commit_time, None)
+        if commit_time is not None:
+            self.metrics.last_commit_time = commit_time
+        self.metrics.last_applied_at = time.time()
+
+    def _is_applied(self, position: BinlogPosition) -> bool:
+        applied = self._checkpoint.position if self._checkpoint else None
+        return applied is not None and position_key(position) <= position_key(applied)
+
+    # -- row changes --
+
+    def _add_row(self, batch: _Batch, change: RowChange) -> None:
+        table = self._table(self.selection.target_of(change.table))
+        if change.kind == "insert":
+            assert change.after is not None
+            self._add_insert(batch, table, change.after)
+            self.metrics.inserts += 1
+        elif change.kind == "update":
+            assert change.before is not None and change.after is not None
+            self._add_update(batch, table, change.before, change.after)
+            self.metrics.updates += 1
+        else:
+            assert change.before is not None
+            where, limit = table.where(change.before)
+            statement = f"DELETE FROM {table.sql_name} WHERE {where}" + (" LIMIT 1" if limit else "")
+            self._add_statement(batch, table, change.before, statement, None if self.idempotent else 1)
+            self.metrics.deletes += 1
+
+    def _add_insert(self, batch: _Batch, table: TargetTable, row: dict[str, Any]) -> None:
+        columns = [c for c in row if c in table.writable]
+        names = ",".join(quote_identifier(c) for c in columns)
+        prefix = f"INSERT INTO {table.sql_name} ({names}) VALUES "
+        suffix = ""
+        if self.idempotent and table.key:
+            suffix = " ON DUPLICATE KEY UPDATE " + ",".join(
+                f"{quote_identifier(c)}=VALUES({quote_identifier(c)})" for c in columns
+            )
+        row_sql = "(" + ",".join([literal(row[c]) for c in columns]) + ")"
+        if self._has_enum_error_value(table, row):
+            self._add_lenient(batch, prefix + row_sql + suffix, None)
+        else:
+            batch.add_insert_row(prefix, row_sql, suffix)
+
+    def _add_update(self, batch: _Batch, table: TargetTable, before: dict[str, Any], after: dict[str, Any]) -> None:
+        if self.idempotent and table.key:
+            # The row may be missing or newer on the target: remove the old key's row, then upsert the new one.
+            if any(not _same(before.get(c), after.get(c)) for c in table.key):
+                where, _ = table.where(before)
+                batch.add(f"DELETE FROM {table.sql_name} WHERE {where}")
+            self._add_insert(batch, table, after)
+            return
+        changed = [c for c, v in after.items() if c in table.writable and not _same(before.get(c), v)]
+        if not changed:
+            return  # only generated columns differ: the target computes them
+        where, limit = table.where(before)
+        assignments = ",".join(f"{quote_identifier(c)}={literal(after[c])}" for c in changed)
+        statement = f"UPDATE {table.sql_name} SET {assignments} WHERE {where}" + (" LIMIT 1" if limit else "")
+        self._add_statement(batch, table, after, statement, None if self.idempotent else 1)
+
+    def _add_statement(
+        self, batch: _Batch, table: TargetTable, row: dict[str, Any], statement: str, expected: int | None
+    ) -> None:
+        if self._has_enum_error_value(table, row):
+            self._add_lenient(batch, statement, expected)
+        else:
+            batch.add(statement, expected)
+
+    @staticmethod
+    def _has_enum_error_value(table: TargetTable, row: dict[str, Any]) -> bool:
+        return bool(table.enums) and any(type(row.get(c)) is int for c in table.enums)
+
+    @staticmethod
+    def _add_lenient(batch: _Batch, statement: str, expected: int | None) -> None:
+        batch.add(f"SET SESSION sql_mode='{LENIENT_SQL_MODE}'")
+        batch.add(statement, expected)
+        batch.add(f"SET SESSION sql_mode='{SESSION_SQL_MODE}'")
+
+    def _table(self, ref: TableRef) -> TargetTable:
+        table = self._tables.get(ref)
+        if table is None:
+            assert self._conn is not None
+            table = self._tables[ref] = _read_table(self._conn, ref)
+        return table
+
+    # -- DDL --
+
+    def _apply_ddl_transaction(self, conn: mysql_connection.Connection, transaction: Transaction) -> None:
+        checkpoint = self._checkpoint
+        redo = checkpoint is not None and checkpoint.ddl_in_progress == BinlogPosition(
+            transaction.end.file, transaction.end.offset
+        )
+        # The marker first: if we crash after the DDL, the next run knows this DDL may be done already.
+        position = checkpoint.position if checkpoint else None
+        commit_time = checkpoint.source_commit_time if checkpoint else None
+        self._run(conn, [self._checkpoint_statement(position, commit_time, transaction.end)], [None])
+        conn.commit()
+        self._fault("before_ddl")
+        batch = _Batch()
+        for change in transaction.changes:
+            if isinstance(change, SchemaChange):
+                self._run(conn, *batch.take())
+                self._execute_ddl(conn, change, tolerant=redo or self.idempotent)
+                self._tables.clear()
+                self.metrics.ddl += 1
+            else:
+                self._add_row(batch, change)
+        self._fault("after_ddl")
+        self._commit(conn, batch, transaction)
+
+    def _execute_ddl(self, conn: mysql_connection.Connection, change: SchemaChange, *, tolerant: bool) -> None:
+        statement = rename_schemas(change.statement, self._renames)
+        default = change.schema
+        use = self.selection.target_of(TableRef(default, "")).schema if default else None
+        if default and not self.selection.includes_schema(default):
+            use = META_SCHEMA  # a neutral default: the statement names its (selected) tables in full
+        with conn.cursor() as cursor:
+            if use is not None:
+                cursor.execute(f"USE {quote_identifier(use)}")
+            try:
+                cursor.execute(statement)
+            except pymysql.err.MySQLError as exc:
+                code = exc.args[0] if exc.args else None
+                if not (tolerant and code in ALREADY_APPLIED_DDL_CODES):
+                    raise
+                logger.warning(
+                    "DDL already applied, skipped: %s (%s)",
+                    statement,
+                    exc,
+                    extra={"action": "ddl_already_applied", "task_id": self.task_id},
+                )
+        logger.info("applied DDL: %s", statement, extra={"action": "ddl_applied", "task_id": self.task_id})
+
+    # -- connection and SQL --
+
+    def _connection(self) -> mysql_connection.Connection:
+        if self._conn is None:
+            conn = mysql_connection.connect(
+                self.endpoint, autocommit=False, client_flag=CLIENT.MULTI_STATEMENTS | CLIENT.FOUND_ROWS
+            )
+            try:
+                self._prepare(conn)
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
+        return self._conn
+
+    def _prepare(self, conn: mysql_connection.Connection) -> None:
+        with conn.cursor() as cursor:
+            # TIMESTAMPs travel in UTC; foreign keys were checked on the source, in the same order.
+            cursor.execute(f"SET SESSION time_zone='+00:00', sql_mode='{SESSION_SQL_MODE}', foreign_key_checks=0")
+            cursor.execute("SELECT @@max_allowed_packet")
+            row = cursor.fetchone()
+            self._max_query = min(MAX_QUERY_BYTES, int(row[0]) // 2) if row else MAX_QUERY_BYTES
+            cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{META_SCHEMA}`")
+            cursor.execute(CHECKPOINT_TABLE_DDL)
+        conn.commit()
+        self._checkpoint = _read_checkpoint(conn, self.task_id)
+        self._tables.clear()
+
+    def _abandon(self) -> None:
+        """After an error: drop the connection (the server rolls back) and forget cached state."""
+        if self._conn is not None:
+            with contextlib.suppress(pymysql.err.Error):
+                self._conn.rollback()
+        self.close()
+
+    def _checkpoint_statement(
+        self, position: BinlogPosition | None, commit_time: float | None, ddl: BinlogPosition | None
+    ) -> str:
+        """The upsert of this task's checkpoint row: position (None: none yet), commit time, DDL marker."""
+        fields = {
+            "file": literal(position.file if position else None),
+            "pos": literal(position.offset if position else None),
+            "gtid": literal(position.gtid if position else None),
+            "source_commit_time": literal(commit_time),
+            "applied_at": "UTC_TIMESTAMP(6)",
+            "ddl_file": literal(ddl.file if ddl else None),
+            "ddl_pos": literal(ddl.offset if ddl else None),
+        }
+        names = ",".join(fields)
+        updates = ",".join(f"{name}=VALUES({name})" for name in fields)
+        return (
+            f"INSERT INTO {CHECKPOINTS} (task_id,{names}) VALUES ({literal(self.task_id)},{','.join(fields.values())}) "
+            f"ON DUPLICATE KEY UPDATE {updates}"
+        )
+
+    def _run(self, conn: mysql_connection.Connection, statements: list[str], expected: list[int | None]) -> None:
+        """Send statements in multi-statement queries of at most `_max_query` bytes; check affected rows."""
+        for chunk, checks in _chunks(statements, expected, self._max_query):
+            driver: Any = conn
+            driver.query(";\n".join(chunk))
+            counts = [driver.affected_rows()]
+            while driver._result is not None and driver._result.has_next:
+                driver.next_result()
+                counts.append(driver.affected_rows())
+            self._check_counts(chunk, checks, counts)
+
+    def _check_counts(self, chunk: list[str], checks: list[int | None], counts: list[int]) -> None:
+        if len(counts) != len(chunk):
+            raise errors.FatalError(f"{len(chunk)} statements sent, {len(counts)} results received")
+        for statement, want, got in zip(chunk, checks, counts, strict=True):
+            if want is not None and got != want:
+                raise errors.TargetDivergedError(
+                    f"expected {want} row(s) to change on the target, {got} did: {statement[:300]}"
+                )
+
+
+def _chunks(
+    statements: list[str], expected: list[int | None], limit: int
+) -> Iterator[tuple[list[str], list[int | None]]]:
+    chunk: list[str] = []
+    checks: list[int | None] = []
+    size = 0
+    for statement, want in zip(statements, expected, strict=True):
+        if chunk and size + len(statement) > limit:
+            yield chunk, checks
+            chunk, checks, size = [], [], 0
+        chunk.append(statement)
+        checks.append(want)
+        size += len(statement) + 2
+    if chunk:
+        yield chunk, checks
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal and of the same type; floats also by sign (0.0 vs -0.0 are different bytes)."""
+    if type(a) is not type(b) or a != b:
+        return False
+    return not isinstance(a, float) or str(a) == str(b)

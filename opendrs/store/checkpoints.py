@@ -1,0 +1,90 @@
+"""A running task's resumable state: its checkpoint document, its tables, and its finished chunks.
+
+Written only inside fenced transactions (store.leases.check) by the task's lease holder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from opendrs.store.schema import task_checkpoints, task_chunks, task_tables
+
+
+@dataclasses.dataclass(frozen=True)
+class TableProgress:
+    position: int
+    source_schema: str
+    source_name: str
+    target_schema: str
+    target_name: str
+    rows_estimate: int
+    rows_copied: int = 0
+    structure_done: bool = False
+    data_done: bool = False
+    index_done: bool = False
+
+
+def load_state(connection: sa.Connection, task_id: str) -> dict[str, Any]:
+    state = connection.scalar(sa.select(task_checkpoints.c.state).where(task_checkpoints.c.task_id == task_id))
+    return dict(state or {})
+
+
+def save_state(connection: sa.Connection, task_id: str, state: dict[str, Any], now: int) -> None:
+    updated = connection.execute(
+        task_checkpoints.update().where(task_checkpoints.c.task_id == task_id).values(state=state, updated_at=now)
+    )
+    if updated.rowcount == 0:
+        connection.execute(task_checkpoints.insert().values(task_id=task_id, state=state, updated_at=now))
+
+
+def tables(connection: sa.Connection, task_id: str) -> list[TableProgress]:
+    rows = connection.execute(
+        sa.select(task_tables).where(task_tables.c.task_id == task_id).order_by(task_tables.c.position)
+    )
+    return [
+        TableProgress(
+            row.position,
+            row.source_schema,
+            row.source_name,
+            row.target_schema,
+            row.target_name,
+            row.rows_estimate,
+            row.rows_copied,
+            bool(row.structure_done),
+            bool(row.data_done),
+            bool(row.index_done),
+        )
+        for row in rows
+    ]
+
+
+def add_tables(connection: sa.Connection, task_id: str, new: Sequence[TableProgress]) -> None:
+    rows = [{**dataclasses.asdict(table), "task_id": task_id} for table in new]
+    if rows:
+        connection.execute(task_tables.insert(), rows)
+
+
+def mark_table(connection: sa.Connection, task_id: str, position: int, **flags: bool) -> None:
+    connection.execute(
+        task_tables.update()
+        .where(task_tables.c.task_id == task_id, task_tables.c.position == position)
+        .values(**{name: int(value) for name, value in flags.items()})
+    )
+
+
+def done_chunks(connection: sa.Connection, task_id: str) -> set[str]:
+    return set(connection.scalars(sa.select(task_chunks.c.chunk_id).where(task_chunks.c.task_id == task_id)))
+
+
+def record_chunk(connection: sa.Connection, task_id: str, position: int, chunk_id: str, rows: int, now: int) -> None:
+    """A chunk is copied: remember it (a restart skips it) and count its rows for the table."""
+    connection.execute(task_chunks.insert().values(task_id=task_id, chunk_id=chunk_id, rows=rows, done_at=now))
+    connection.execute(
+        task_tables.update()
+        .where(task_tables.c.task_id == task_id, task_tables.c.position == position)
+        .values(rows_copied=task_tables.c.rows_copied + rows)
+    )
