@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from opendrs.api.app import create_app
 from opendrs.api.gateway import ASGIApp
-from opendrs.engine.worker import Worker
+from opendrs.engine.worker import Worker, WorkerSettings
 from opendrs.keys import Keys, load_or_create_secret
 from opendrs.service.async_jobs import AsyncJobService
 from opendrs.service.container import Services
@@ -53,7 +53,14 @@ def http_app(runtime: Runtime) -> ASGIApp:
 
 def worker(runtime: Runtime) -> Worker:
     settings = runtime.settings
-    return Worker(runtime.engine, runtime.keys, settings.worker_poll_seconds, settings.operation_retention_seconds)
+    worker_settings = WorkerSettings(
+        poll_seconds=settings.worker_poll_seconds,
+        operation_retention_seconds=settings.operation_retention_seconds,
+        max_tasks=settings.max_tasks_per_worker,
+        lease_ttl_seconds=settings.lease_ttl_seconds,
+        retry_window_seconds=settings.retry_window_seconds,
+    )
+    return Worker(runtime.engine, runtime.keys, worker_settings)
 
 
 def _secret(settings: Settings) -> bytes:

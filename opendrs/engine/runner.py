@@ -28,6 +28,8 @@ from opendrs.store.leases import Lease, LeaseLostError
 
 log = logging.getLogger(__name__)
 
+HEARTBEAT_SECONDS = 1.0  # at most this long between lease renewals (and checks for pause or stop)
+
 # Where a failure in each status leads.
 _FAILURE_EVENTS = {
     TaskStatus.STARTJOBING: Event.START_FAILED,
@@ -159,8 +161,9 @@ class Runner:
             context.move(event, error_code=failure.code.code, error_msg=message)
 
     def _heartbeat(self) -> None:
-        """Renew the lease every third of its time to live; stop the task when it is no longer ours to run."""
-        while not self._heartbeat_stop.wait(self._ttl_ms / 3000):
+        """Renew the lease; stop the task when it is no longer ours to run (paused, stopped, taken over)."""
+        # Renewing often also notices a pause or stop quickly; a third of the TTL leaves two chances to renew.
+        while not self._heartbeat_stop.wait(min(self._ttl_ms / 3000, HEARTBEAT_SECONDS)):
             try:
                 with database.writing(self._engine) as connection:
                     status = leases.renew(connection, self._lease, now_ms(), self._ttl_ms)

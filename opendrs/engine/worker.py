@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import socket
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import sqlalchemy as sa
@@ -18,7 +21,8 @@ from opendrs.domain.async_jobs import Entry
 from opendrs.domain.prechecks import Precheck
 from opendrs.domain.states import AsyncJobStatus, Event, TaskStatus
 from opendrs.domain.times import now_ms
-from opendrs.engine import prechecks
+from opendrs.engine import phases, prechecks
+from opendrs.engine.runner import Runner
 from opendrs.keys import Keys
 from opendrs.store import async_jobs as async_store
 from opendrs.store import database, leases
@@ -31,12 +35,24 @@ log = logging.getLogger(__name__)
 BATCH = 200  # most records one pass handles per kind; the next pass takes the rest
 
 
+@dataclasses.dataclass(frozen=True)
+class WorkerSettings:
+    poll_seconds: float
+    operation_retention_seconds: float
+    max_tasks: int
+    lease_ttl_seconds: float
+    retry_window_seconds: float
+
+
 class Worker:
-    def __init__(self, engine: sa.Engine, keys: Keys, poll_seconds: float, operation_retention_seconds: float) -> None:
+    def __init__(self, engine: sa.Engine, keys: Keys, settings: WorkerSettings) -> None:
         self._engine = engine
         self._keys = keys
-        self._poll_seconds = poll_seconds
-        self._operation_retention_ms = int(operation_retention_seconds * 1000)
+        self._settings = settings
+        self._poll_seconds = settings.poll_seconds
+        self._operation_retention_ms = int(settings.operation_retention_seconds * 1000)
+        self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self._runners: dict[str, tuple[Runner, threading.Thread]] = {}
         self._stopping = threading.Event()
         # Prechecks wait on remote servers (connection timeouts): they run beside the loop, not in it.
         self._checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="opendrs-precheck")
@@ -54,15 +70,20 @@ class Worker:
         log.info("worker stopped", extra={"action": "worker_stop"})
 
     def stop(self) -> None:
+        """Stop every running task at its next step and wait for them (they keep their checkpoints)."""
         self._stopping.set()
         self._checks.shutdown(wait=False, cancel_futures=True)
+        for runner, _ in self._runners.values():
+            runner.stop.set()
+        for _, thread in self._runners.values():
+            thread.join(timeout=self._settings.lease_ttl_seconds)
 
     def run_once(self) -> bool:
         """One pass over every kind of pending work; True if anything was done.
 
         Each kind is looked for with a read first, so an idle worker never takes SQLite's write lock.
         """
-        done = self._provision() + self._release() + self._start_scheduled()
+        done = self._provision() + self._release() + self._start_scheduled() + self._run_tasks()
         done += self._run_prechecks()
         done += self._validate_async_jobs()
         done += self._settle_operations()
@@ -77,6 +98,32 @@ class Worker:
         with self._engine.connect() as connection:
             task_ids = leases.unleased(connection, TaskStatus.RELEASE_RESOURCE_STARTED, now_ms(), BATCH)
         return self._apply(task_ids, Event.RELEASED)
+
+    def _run_tasks(self) -> int:
+        """Claim runnable tasks nobody holds, up to this worker's limit; each runs in its own thread."""
+        self._runners = {task_id: entry for task_id, entry in self._runners.items() if entry[1].is_alive()}
+        room = self._settings.max_tasks - len(self._runners)
+        if room <= 0 or self._stopping.is_set():
+            return 0
+        now = now_ms()
+        with self._engine.connect() as connection:
+            candidates = leases.claimable(connection, now, room)
+        started = 0
+        for task_id, version in candidates:
+            if task_id in self._runners:
+                continue
+            ttl_ms = int(self._settings.lease_ttl_seconds * 1000)
+            with database.writing(self._engine) as connection:
+                lease = leases.claim(connection, task_id, version, self.worker_id, now, ttl_ms)
+            if lease is None:
+                continue  # another worker was quicker
+            runner = Runner(self._engine, self._keys, lease, phases.PHASES, ttl_ms, self._settings.retry_window_seconds)
+            thread = threading.Thread(target=runner.run, name=f"task-{task_id}", daemon=True)
+            self._runners[task_id] = (runner, thread)
+            thread.start()
+            started += 1
+            log.info("task %s claimed by %s", task_id, self.worker_id, extra={"task_id": task_id})
+        return started
 
     def _start_scheduled(self) -> int:
         """WAITING_FOR_START -> STARTJOBING once the start_time has come."""

@@ -168,10 +168,12 @@ def transition(
     conditions = [tasks.c.id == task_id]
     if project_id is not None:
         conditions.append(tasks.c.project_id == project_id)
-    current = connection.scalar(sa.select(tasks.c.status).where(*conditions))
-    if current is None:
+    row = connection.execute(sa.select(tasks.c.status, tasks.c.paused_from).where(*conditions)).first()
+    if row is None:
         return None
-    target = states.target_of(event, TaskStatus(current))
+    current = row.status
+    paused_from = TaskStatus(row.paused_from) if row.paused_from else None
+    target = states.target_of(event, TaskStatus(current), paused_from)
     if target is None:
         return None
     updated = connection.execute(

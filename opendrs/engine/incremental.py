@@ -1,0 +1,163 @@
+"""The incremental phase: binlog -> target, exactly once, with true lag.
+
+Where to start: the checkpoint on the target (written with the data it covers) or, on the first run, the
+position the full copy's snapshot was taken at. Until the stream passes the last snapshot a resumed copy
+was taken at, changes are applied idempotently (the copy may already hold them); tables copied whole in a
+later snapshot skip the changes that copy already contains.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import zlib
+from collections.abc import Callable, Mapping
+from typing import TypeVar
+
+from opendrs.connectors.mysql import errors as mysql_errors
+from opendrs.connectors.mysql.applier import Applier, load_checkpoint, position_key
+from opendrs.connectors.mysql.streaming import BinlogStream, Heartbeat, current_position
+from opendrs.domain import errors
+from opendrs.domain.replication import BinlogPosition, Endpoint, RowChange, TableRef, Transaction
+from opendrs.domain.tasks import Progress
+from opendrs.domain.times import now_ms
+from opendrs.engine.runner import TaskContext, TransferError
+from opendrs.store import checkpoints
+from opendrs.store import tasks as task_store
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+PROGRESS_EVERY = 1.0  # seconds between progress reports
+
+
+def capture_start(context: TaskContext) -> None:
+    """For an incremental-only task: start from the source's position now, remembered once."""
+    source, _ = endpoints(context)
+    with context.engine.connect() as connection:
+        state = checkpoints.load_state(connection, context.task.id)
+    if "start_position" in state:
+        return
+    position = _guard(lambda: current_position(source))
+    with context.fenced() as connection:
+        checkpoints.save_state(connection, context.task.id, {**state, "start_position": position.encode()}, now_ms())
+
+
+def run(context: TaskContext) -> None:
+    """Stream and apply until the task is paused, stopped or fails."""
+    source, target = endpoints(context)
+    task = context.task
+    with context.engine.connect() as connection:
+        state = checkpoints.load_state(connection, task.id)
+    start = _guard(lambda: load_checkpoint(target, task.id)) or BinlogPosition.decode(state["start_position"])
+    idempotent_until = _position_or_none(state.get("idempotent_until"))
+    skips = {TableRef(*key.split(".", 1)): BinlogPosition.decode(at) for key, at in state.get("copied_at", {}).items()}
+    selection = context.wiring.selection
+    log.info("task %s: incremental from %s", task.id, start, extra={"task_id": task.id})
+    reporter = _Reporter(context)
+    try:
+        with (
+            BinlogStream(source, start, selection, server_id_for(task.id)) as stream,
+            Applier(target, task.id, selection) as applier,
+        ):
+            for item in stream.batches():
+                context.check_stop()
+                if isinstance(item, Heartbeat):
+                    applier.advance(item.position)
+                    reporter.caught_up(item.time)
+                else:
+                    batch = [_without_copied(transaction, skips) for transaction in item]
+                    applier.idempotent = idempotent_until is not None and position_key(batch[-1].end) <= position_key(
+                        idempotent_until
+                    )
+                    result = applier.apply(batch)
+                    reporter.applied(result.rows, result.commit_time)
+                reporter.maybe_report()
+    except mysql_errors.ReplicationError as exc:
+        raise _transfer_error(exc) from exc
+
+
+def endpoints(context: TaskContext) -> tuple[Endpoint, Endpoint]:
+    source, target = context.wiring.source, context.wiring.target
+    if source is None or target is None:
+        missing = "source" if source is None else "target"
+        reason = f"the {missing} endpoint has no ip: set it with batch-modification"
+        raise TransferError(errors.TRANSFER_FAILED, reason, retriable=False)
+    return source, target
+
+
+def server_id_for(task_id: str) -> int:
+    """A replica server_id of the task's own, stable across restarts, far from ones people choose."""
+    return 1_000_000_000 + zlib.crc32(task_id.encode()) % 1_000_000_000
+
+
+def _without_copied(transaction: Transaction, skips: Mapping[TableRef, BinlogPosition]) -> Transaction:
+    """The transaction without row changes of tables whose copy was taken after it."""
+    if not skips:
+        return transaction
+    end = position_key(transaction.end)
+    kept = tuple(
+        change
+        for change in transaction.changes
+        if not (isinstance(change, RowChange) and change.table in skips and end <= position_key(skips[change.table]))
+    )
+    return Transaction(kept, transaction.end, transaction.commit_time)
+
+
+def _position_or_none(data: Mapping[str, object] | None) -> BinlogPosition | None:
+    return BinlogPosition.decode(data) if data else None
+
+
+class _Reporter:
+    """Keeps the task's progress true: lag = now - source commit time of the last applied transaction,
+    or ~0 when a heartbeat says the source has nothing more; rows/s over the last report interval."""
+
+    def __init__(self, context: TaskContext) -> None:
+        self._context = context
+        self._last_commit: float | None = None
+        self._caught_up_at: float | None = None
+        self._rows = 0
+        self._since = time.monotonic()
+
+    def applied(self, rows: int, commit_time: float | None) -> None:
+        self._rows += rows
+        if commit_time is not None:
+            self._last_commit = commit_time
+            self._caught_up_at = None
+
+    def caught_up(self, at: float) -> None:
+        self._caught_up_at = at
+
+    def maybe_report(self) -> None:
+        elapsed = time.monotonic() - self._since
+        if elapsed < PROGRESS_EVERY:
+            return
+        now = time.time()
+        reference = self._caught_up_at or self._last_commit
+        delay_ms = 0 if reference is None else max(0, int((now - reference) * 1000))
+        progress = Progress(
+            progress=100,
+            incre_delay_millis=delay_ms,
+            apply_rows_rate=int(self._rows / elapsed),
+            process_time=now_ms(),
+            remaining_seconds=0,
+        )
+        with self._context.fenced() as connection:
+            task_store.save_progress(connection, self._context.task.id, progress, now_ms())
+        self._rows, self._since = 0, time.monotonic()
+
+
+def _guard(call: Callable[[], T]) -> T:
+    try:
+        return call()
+    except mysql_errors.ReplicationError as exc:
+        raise _transfer_error(exc) from exc
+
+
+def _transfer_error(exc: mysql_errors.ReplicationError) -> TransferError:
+    reason = str(exc)
+    if isinstance(exc, mysql_errors.BinlogPurgedError):
+        return TransferError(errors.BINLOG_PURGED, reason, retriable=False)
+    if isinstance(exc, mysql_errors.TargetDivergedError):
+        return TransferError(errors.TARGET_DIVERGED, reason, retriable=False)
+    return TransferError(errors.TRANSFER_FAILED, reason, retriable=exc.retriable)

@@ -1,0 +1,36 @@
+"""What a worker does in each running status of a task (the Runner's phase table)."""
+
+from __future__ import annotations
+
+from opendrs.connectors.mysql import checks
+from opendrs.domain import errors
+from opendrs.domain.states import Event, TaskStatus
+from opendrs.engine import incremental
+from opendrs.engine.runner import Phase, TaskContext, TransferError
+
+
+def start(context: TaskContext) -> None:
+    """STARTJOBING: both databases answer; then the first phase of the task type."""
+    source, target = incremental.endpoints(context)
+    for endpoint, code in ((source, errors.SOURCE_FAILED), (target, errors.TARGET_FAILED)):
+        result = checks.check_connection(endpoint)
+        if not result.ok:
+            raise TransferError(code, result.reason, retriable=not result.auth_failed)
+    if context.task.task_type == "INCR_TRANS":
+        incremental.capture_start(context)
+        context.move(Event.INCREMENTAL_STARTED)
+    else:
+        context.move(Event.FULL_STARTED)
+
+
+def after_full(context: TaskContext) -> None:
+    """FULL_TRANSFER_COMPLETE: a full+incremental task goes on from its snapshot position."""
+    if context.task.task_type == "FULL_INCR_TRANS":
+        context.move(Event.INCREMENTAL_STARTED)
+
+
+PHASES: dict[TaskStatus, Phase] = {
+    TaskStatus.STARTJOBING: start,
+    TaskStatus.FULL_TRANSFER_COMPLETE: after_full,
+    TaskStatus.INCRE_TRANSFER_STARTED: incremental.run,
+}
