@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,11 +17,12 @@ from opendrs.api.responses import Json, error_body
 from opendrs.api.routes import iam, jobs_v3, jobs_v5, lifecycle_v3, operations
 from opendrs.api.validation import to_contract_error
 from opendrs.domain import errors
-from opendrs.domain.errors import OpendrsError
+from opendrs.domain.errors import OpendrsError, Text
 from opendrs.service.container import Services
 
 log = logging.getLogger(__name__)
 
+_UNREADABLE_BODY = Text("the body is not UTF-8 encoded JSON", "请求体不是UTF-8编码的JSON")
 _ROUTERS = (iam.router, jobs_v3.router, lifecycle_v3.router, jobs_v5.router, operations.router)
 
 
@@ -49,9 +51,13 @@ def create_app(services: Services, max_body_bytes: int) -> ASGIApp:
 
 def _respond(request: Request, exc: OpendrsError) -> Response:
     body: dict[str, object] = dict(error_body(exc, context.language(request)))
+    if request.url.path.startswith(("/v1/", "/drs/v1/")):
+        # The ECS contract reports a failed query as code/message (spec/API.md 2.4); the SDK reads either.
+        body |= {"code": body["error_code"], "message": body["error_msg"]}
     if request.url.path.startswith("/v3/auth"):
         # keystoneauth reads errors as {"error": {"code", "title", "message"}}.
-        body["error"] = {"code": exc.error.http_status, "title": "Unauthorized", "message": body["error_msg"]}
+        status = exc.error.http_status
+        body["error"] = {"code": status, "title": HTTPStatus(status).phrase, "message": body["error_msg"]}
     return Json(body, status_code=exc.error.http_status)
 
 
@@ -66,9 +72,13 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
 async def _http_error(request: Request, exc: HTTPException) -> Response:
     if exc.status_code == 405:
         error = OpendrsError(errors.METHOD_NOT_ALLOWED, method=request.method, path=request.url.path)
-    else:
+    elif exc.status_code == 404:
         error = OpendrsError(errors.NOT_FOUND, path=request.url.path)
-    return _respond(request, error)
+    else:  # FastAPI's own 400: "There was an error parsing the body"
+        error = OpendrsError(errors.INVALID_REQUEST, hint=_UNREADABLE_BODY)
+    response = _respond(request, error)
+    response.headers.update(exc.headers or {})  # 405 carries Allow
+    return response
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:

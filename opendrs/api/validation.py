@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -44,6 +45,17 @@ _NOT_JSON = Text(
 )
 
 
+def _tag_error(kind: str, field: str, context: dict[str, Any]) -> OpendrsError | None:
+    """Tags have codes of their own (spec/API.md 1.8)."""
+    if kind == "tag_key_duplicate":
+        return OpendrsError(errors.TAG_KEY_NOT_UNIQUE, field=field, key=context.get("key", ""))
+    if kind == "too_long" and _TAGS.search(field):
+        return OpendrsError(errors.TOO_MANY_TAGS, field=field, hint=_HINTS[kind](**context))
+    if kind == "string_too_long" and _TAG_PART.search(field):
+        return OpendrsError(errors.TAG_TOO_LONG, field=field, hint=_HINTS[kind](**context))
+    return None
+
+
 def field_path(location: Sequence[int | str]) -> str:
     """('body', 'jobs', 2, 'name') -> 'jobs[2].name'; the body itself is 'body'."""
     parts = [part for part in location if part not in ("body", "query", "path")] or ["body"]
@@ -53,11 +65,18 @@ def field_path(location: Sequence[int | str]) -> str:
     return path
 
 
+_TAGS = re.compile(r"(^|\.)tags$")
+_TAG_PART = re.compile(r"(^|\.)tags\[\d+\]\.(key|value)$")
+
+
 def to_contract_error(error: Mapping[str, Any]) -> OpendrsError:
     """The contract error for the first of pydantic's errors."""
     kind = error["type"]
     field = field_path(error["loc"])
     context = dict(error.get("ctx") or {})
+    tag_error = _tag_error(kind, field, context)
+    if tag_error is not None:
+        return tag_error
     if kind == "json_invalid":
         position = error["loc"][-1] if error["loc"] else 0
         return OpendrsError(errors.INVALID_REQUEST, hint=_NOT_JSON(detail=context.get("error", ""), position=position))

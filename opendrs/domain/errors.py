@@ -71,6 +71,21 @@ PAGE_TOO_LARGE = _code(
     "The value of Page exceeds the upper limit: {hint}.",
     "分页参数超过上限：{hint}。",
 )
+TAG_KEY_NOT_UNIQUE = _code(
+    "DRS.M00269", 400, "The tag key must be unique: {field} repeats {key}.", "标签键必须唯一：{field}重复了{key}。"
+)
+TAG_TOO_LONG = _code(
+    "DRS.M00270",
+    400,
+    "The tag key or value exceeds the maximum length allowed: {field} {hint}.",
+    "标签键或值超过允许的最大长度：{field}{hint}。",
+)
+TOO_MANY_TAGS = _code(
+    "DRS.M00271",
+    400,
+    "The maximum number of tags has been reached: {field} {hint}.",
+    "标签数量已达上限：{field}{hint}。",
+)
 INVALID_PROJECT = _code(
     "DRS.M00261",
     403,

@@ -27,17 +27,22 @@ class PageRequest:
     per_page: int = DEFAULT_PER_PAGE
 
 
-def page(items: Sequence[T], request: PageRequest | None) -> Sequence[T]:
-    """The requested page of `items`, in their order. No request, per_page 0 or cur_page 0: all."""
-    if request is None:
-        return items
+def check(request: PageRequest) -> None:
+    """Refuse page values outside the contract's ranges (DRS.M00210)."""
     if not 0 <= request.per_page <= MAX_PER_PAGE:
         raise OpendrsError(errors.PAGE_INVALID, hint=_PER_PAGE_RANGE)
     if request.cur_page < 0:
         raise OpendrsError(errors.PAGE_INVALID, hint=_CUR_PAGE_NEGATIVE)
+    if request.per_page == 0 and request.cur_page > 1:
+        raise OpendrsError(errors.PAGE_INVALID, hint=_CUR_PAGE_WITH_ALL)
+
+
+def page(items: Sequence[T], request: PageRequest | None) -> Sequence[T]:
+    """The requested page of `items`, in their order. No request, per_page 0 or cur_page 0: all."""
+    if request is None:
+        return items
+    check(request)
     if request.per_page == 0:
-        if request.cur_page > 1:
-            raise OpendrsError(errors.PAGE_INVALID, hint=_CUR_PAGE_WITH_ALL)
         return items
     if request.cur_page == 0:
         return items

@@ -20,9 +20,9 @@ def split(document: Any, path: str = "") -> tuple[Any, dict[str, str]]:
         clean = {}
         for key, value in document.items():
             child = f"{path}.{key}" if path else key
-            if is_secret_key(key) and isinstance(value, str):
-                if value:
-                    secrets[child] = value
+            if is_secret_key(key) and not isinstance(value, dict | list):
+                if value is not None and value != "":
+                    secrets[child] = str(value)
                 continue
             clean[key], found = split(value, child)
             secrets.update(found)

@@ -49,6 +49,9 @@ def decode(token: str, key: bytes) -> Claims:
         mac = _unb64(mac_part)
     except (ValueError, binascii.Error) as exc:
         raise TokenError("malformed token") from exc
+    # base64 leaves spare bits in a last character: only the canonical spelling of a token is that token.
+    if _b64(payload) != payload_part or _b64(mac) != mac_part:
+        raise TokenError("malformed token")
     if not hmac.compare_digest(mac, hmac.new(key, payload, hashlib.sha256).digest()):
         raise TokenError("bad token signature")
     data = json.loads(payload)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from opendrs.connectors.mysql import checks
 from opendrs.domain import errors
 from opendrs.domain.states import Event, TaskStatus
-from opendrs.engine import incremental
+from opendrs.domain.times import now_ms
+from opendrs.engine import full_copy, incremental
 from opendrs.engine.runner import Phase, TaskContext, TransferError
 
 
@@ -23,6 +24,12 @@ def start(context: TaskContext) -> None:
         context.move(Event.FULL_STARTED)
 
 
+def full(context: TaskContext) -> None:
+    """FULL_TRANSFER_STARTED: structure, data, indexes; resumable chunk by chunk."""
+    full_copy.run(context)
+    context.move(Event.FULL_COMPLETED, full_transfer_complete_time=now_ms())
+
+
 def after_full(context: TaskContext) -> None:
     """FULL_TRANSFER_COMPLETE: a full+incremental task goes on from its snapshot position."""
     if context.task.task_type == "FULL_INCR_TRANS":
@@ -31,6 +38,7 @@ def after_full(context: TaskContext) -> None:
 
 PHASES: dict[TaskStatus, Phase] = {
     TaskStatus.STARTJOBING: start,
+    TaskStatus.FULL_TRANSFER_STARTED: full,
     TaskStatus.FULL_TRANSFER_COMPLETE: after_full,
     TaskStatus.INCRE_TRANSFER_STARTED: incremental.run,
 }

@@ -182,6 +182,10 @@ class TaskService:
         if task_store.transition(connection, project_id, task.id, event, now) is None:
             hint = _STOP_FIRST if event is Event.DELETE else _CANNOT_STOP
             return Outcome(task.id, OpendrsError(errors.TASK_BUSY, status=task.status.value, hint=hint))
+        if task.status is TaskStatus.CREATING:
+            # Stopped before it was ready: its creation will never complete.
+            stopped = OpendrsError(errors.TASK_DELETED, id=task.id)
+            operation_store.fail_pending(connection, task.id, "createJob", stopped.error.code, str(stopped), now)
         return Outcome(task.id)
 
 

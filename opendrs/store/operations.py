@@ -72,6 +72,15 @@ def get(connection: sa.Connection, project_id: str, operation_id: str) -> Operat
     )
 
 
+def fail_pending(connection: sa.Connection, task_id: str, job_type: str, code: str, reason: str, now: int) -> None:
+    """End a task's pending sub-jobs of `job_type` as failed: what they waited for will not happen."""
+    connection.execute(
+        sub_jobs.update()
+        .where(sub_jobs.c.task_id == task_id, sub_jobs.c.job_type == job_type, sub_jobs.c.status.in_(_PENDING))
+        .values(status=OperationStatus.FAIL.value, end_time=now, error_code=code, fail_reason=reason)
+    )
+
+
 def has_pending(connection: sa.Connection) -> bool:
     query = sa.select(operations.c.id).where(operations.c.status.in_(_PENDING)).limit(1)
     return connection.scalar(query) is not None
@@ -99,17 +108,18 @@ def settle(connection: sa.Connection, now: int) -> int:
     """
     task_status = sa.select(tasks.c.status).where(tasks.c.id == sub_jobs.c.task_id).scalar_subquery()
     pending = sub_jobs.c.status.in_(_PENDING)
+    end = _end(sub_jobs.c.begin_time, now)
     connection.execute(
         sub_jobs.update()
         .where(pending, sub_jobs.c.success_status == task_status)
-        .values(status=OperationStatus.SUCCESS.value, end_time=now)
+        .values(status=OperationStatus.SUCCESS.value, end_time=end)
     )
     connection.execute(
         sub_jobs.update()
         .where(pending, sub_jobs.c.failure_status == task_status)
         .values(
             status=OperationStatus.FAIL.value,
-            end_time=now,
+            end_time=end,
             error_code=sa.select(tasks.c.error_code).where(tasks.c.id == sub_jobs.c.task_id).scalar_subquery(),
             fail_reason=sa.select(tasks.c.error_msg).where(tasks.c.id == sub_jobs.c.task_id).scalar_subquery(),
         )
@@ -118,7 +128,7 @@ def settle(connection: sa.Connection, now: int) -> int:
     connection.execute(
         sub_jobs.update()
         .where(pending, sub_jobs.c.success_status.is_(None))
-        .values(status=OperationStatus.SUCCESS.value, end_time=now)
+        .values(status=OperationStatus.SUCCESS.value, end_time=end)
     )
     connection.execute(
         sub_jobs.update()
@@ -128,10 +138,17 @@ def settle(connection: sa.Connection, now: int) -> int:
     return _settle_parents(connection, now)
 
 
+def _end(begin: sa.ColumnElement[int], now: int) -> sa.ColumnElement[int]:
+    """`now`, or the begin time when that is later: `now` was read before this transaction saw the row."""
+    return sa.case((begin > now, begin), else_=now)
+
+
 def _settle_parents(connection: sa.Connection, now: int) -> int:
-    open_ids = list(connection.scalars(sa.select(operations.c.id).where(operations.c.status.in_(_PENDING))))
+    open_rows = connection.execute(
+        sa.select(operations.c.id, operations.c.begin_time).where(operations.c.status.in_(_PENDING))
+    ).all()
     finished = 0
-    for operation_id in open_ids:
+    for operation_id, begin_time in open_rows:
         subs = connection.execute(
             sa.select(sub_jobs.c.status, sub_jobs.c.error_code, sub_jobs.c.fail_reason)
             .where(sub_jobs.c.operation_id == operation_id)
@@ -140,7 +157,7 @@ def _settle_parents(connection: sa.Connection, now: int) -> int:
         status = overall_status([OperationStatus(sub.status) for sub in subs])
         values: dict[str, Any] = {"status": status.value}
         if status in OPERATION_DONE:
-            values["end_time"] = now
+            values["end_time"] = max(now, begin_time)
             finished += 1
         if status is OperationStatus.FAIL:
             first_failure = next(sub for sub in subs if sub.status == OperationStatus.FAIL.value)

@@ -98,6 +98,7 @@ def batch_progress(project_id: str, body: JobIds, request: Request) -> Json:
     summary="List the project's tasks",
 )
 def list_jobs(project_id: str, body: v3.ListJobs, request: Request) -> Json:
+    paging.check(paging.PageRequest(body.cur_page, body.per_page))
     names = tuple(name.strip() for name in (body.name or "").split(",") if name.strip())
     if len(names) > 100:
         raise OpendrsError(errors.PARAMETER_INVALID, field="name", hint=_TOO_MANY_NAMES)
@@ -194,8 +195,12 @@ def _progress(view: ProgressView) -> dict[str, Any]:
     return result
 
 
+# Fields batch-detail sets only when they hold something: a stored option must never stand in for them.
+_DETAIL_OWN = frozenset({"base_info", "error_code", "error_message", "failed_reason", "async_job_id"})
+
+
 def _detail(task: Task) -> dict[str, Any]:
-    options = {key: value for key, value in task.options.items() if key != "base_info"}
+    options = {key: value for key, value in task.options.items() if key not in _DETAIL_OWN}
     detail = {
         **options,
         "id": task.id,

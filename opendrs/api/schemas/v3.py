@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 
 from opendrs.api.schemas.common import JobId, Model, Port, SafeText, Strict, TaskName
 
@@ -69,6 +70,18 @@ class ResourceTag(Model):
     value: str = Field(max_length=43)
 
 
+def _unique_tag_keys(tags: list[ResourceTag]) -> list[ResourceTag]:
+    keys = [tag.key for tag in tags]
+    for key in keys:
+        if keys.count(key) > 1:
+            raise PydanticCustomError("tag_key_duplicate", "tag key {key} repeats", {"key": key})
+    return tags
+
+
+# The list's filters: an empty string means "any" (the OTC example sends "" for every filter).
+Blank = BeforeValidator(lambda value: None if value == "" else value)
+
+
 class Endpoint(Model):
     db_type: DbType | None = None
     ip: str | None = None
@@ -93,7 +106,7 @@ class CreateJob(Model):
     source_endpoint: Endpoint
     target_endpoint: Endpoint
     description: SafeText | None = None
-    tags: list[ResourceTag] | None = Field(None, max_length=20)
+    tags: Annotated[list[ResourceTag], AfterValidator(_unique_tag_keys)] | None = Field(None, max_length=20)
     customize_sutnet_id: str | None = Field(None, description="Cloud only: accepted and stored.")
     bind_eip: bool | None = None
     is_target_readonly: bool | None = None
@@ -117,13 +130,13 @@ class BatchDelete(Strict):
 
 
 class ListJobs(Strict):
-    cur_page: int = Field(1, ge=0, description="1-based page; 0 = all.")
-    per_page: int = Field(10, ge=0, le=100, description="0 = all.")
+    cur_page: int = Field(1, description="1-based page; 0 = all.")
+    per_page: int = Field(10, description="0 to 100; 0 = all.")
     db_use_type: DbUseType
-    engine_type: EngineType | Literal[""] | None = None
+    engine_type: Annotated[EngineType | None, Blank] = None
     name: str | None = Field(None, description="A name, or up to 100 comma-separated ids.")
-    net_type: NetType | Literal[""] | None = None
-    status: TaskStatusName | Literal[""] | None = None
+    net_type: Annotated[NetType | None, Blank] = None
+    status: Annotated[TaskStatusName | None, Blank] = None
     enterprise_project_id: str | None = None
     service_name: str | None = None
     tags: dict[str, str] | list[ResourceTag] | None = None

@@ -21,20 +21,19 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime
-import decimal
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pymysql
 from pymysql.constants import CLIENT
 
 from opendrs.connectors.mysql import connection as mysql_connection
-from opendrs.connectors.mysql import errors, values
+from opendrs.connectors.mysql import errors
 from opendrs.connectors.mysql.connection import quote_identifier
+from opendrs.connectors.mysql.values import literal
 from opendrs.domain.replication import (
     BinlogPosition,
     Endpoint,
@@ -137,78 +136,6 @@ def _read_checkpoint(conn: mysql_connection.Connection, task_id: str) -> Checkpo
     return Checkpoint(position, commit_time, ddl)
 
 
-# --- values as SQL literals -------------------------------------------------------------------------------------
-
-_ESCAPES = str.maketrans({"\0": "\\0", "\n": "\\n", "\r": "\\r", "\x1a": "\\Z", "'": "\\'", '"': '\\"', "\\": "\\\\"})
-
-
-def _str_literal(value: str) -> str:
-    # The connection is utf8mb4 and NO_BACKSLASH_ESCAPES is off; the server converts to the column's charset.
-    return "'" + value.translate(_ESCAPES) + "'"
-
-
-def _bytes_literal(value: bytes) -> str:
-    # A binary string: copied byte for byte into any column, whatever its charset.
-    return "X'" + value.hex() + "'"
-
-
-def _float_literal(value: float) -> str:
-    # repr() is the shortest text that reads back as the same double; the exponent makes MySQL read it as a
-    # double (correctly rounded) rather than as a DECIMAL.
-    text = repr(value)
-    return text if "e" in text else text + "e0"
-
-
-def _decimal_literal(value: decimal.Decimal) -> str:
-    return format(value, "f")  # never exponent notation, which MySQL would read as a double
-
-
-def _datetime_literal(value: datetime.datetime) -> str:
-    if value.tzinfo is not None:  # TIMESTAMP: written in UTC, the session's time zone
-        value = value.astimezone(datetime.UTC).replace(tzinfo=None)
-    return "'" + value.isoformat(" ") + "'"
-
-
-def _date_literal(value: datetime.date) -> str:
-    return "'" + value.isoformat() + "'"
-
-
-def _time_literal(value: datetime.timedelta) -> str:
-    micro = (value.days * 86400 + value.seconds) * 1_000_000 + value.microseconds
-    sign = "-" if micro < 0 else ""
-    seconds, micro = divmod(abs(micro), 1_000_000)
-    return f"'{sign}{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}.{micro:06d}'"
-
-
-def _set_literal(value: frozenset[str]) -> str:
-    return _str_literal(",".join(sorted(value)))
-
-
-_LITERALS: dict[type, Callable[[Any], str]] = {
-    type(None): lambda _: "NULL",
-    int: str,
-    str: _str_literal,
-    values.JsonText: _str_literal,
-    bytes: _bytes_literal,
-    bytearray: _bytes_literal,
-    float: _float_literal,
-    decimal.Decimal: _decimal_literal,
-    datetime.datetime: _datetime_literal,
-    datetime.date: _date_literal,
-    datetime.timedelta: _time_literal,
-    frozenset: _set_literal,
-    values.TemporalText: lambda v: "'" + v.text + "'",
-}
-
-
-def literal(value: Any) -> str:
-    """`value` (as the stream decodes it) as an SQL literal that writes it back exactly."""
-    try:
-        return _LITERALS[type(value)](value)
-    except KeyError:
-        raise errors.UnsupportedEventError(f"cannot write a {type(value).__name__} value") from None
-
-
 # --- target tables ----------------------------------------------------------------------------------------------
 
 
@@ -225,10 +152,21 @@ class TargetTable:
     binary_lengths: dict[str, int]  # BINARY(n) columns: n, for padding in comparisons
     enums: frozenset[str]  # ENUM columns
 
+    @property
+    def delete_in(self) -> str:
+        """The start of DELETE ... WHERE key IN (...), for rows found by a key without NULLs."""
+        names = [quote_identifier(c) for c in self.key]
+        column = names[0] if len(names) == 1 else "(" + ",".join(names) + ")"
+        return f"DELETE FROM {self.sql_name} WHERE {column} IN ("
+
+    def key_usable(self, row: dict[str, Any]) -> bool:
+        """True if the key finds `row` (a unique key with a NULL in it does not)."""
+        return not self.key_nullable or all(row.get(c) is not None for c in self.key)
+
     def where(self, row: dict[str, Any]) -> tuple[str, bool]:
         """The condition finding `row` on the target, and whether it needs LIMIT 1 (no usable key)."""
         key = self.key
-        if key and not (self.key_nullable and any(row.get(c) is None for c in key)):
+        if key and self.key_usable(row):
             return " AND ".join(f"{quote_identifier(c)}={literal(row[c])}" for c in key), False
         parts = [self._match(column, value) for column, value in row.items() if column in self.writable]
         return " AND ".join(parts) or "1", True
@@ -325,41 +263,59 @@ def rename_schemas(statement: str, renames: dict[str, str]) -> str:
 # --- statements ----------------------------------------------------------------------------------------------
 
 
+class _MergedCountMismatchError(Exception):
+    """A statement merging several rows changed an unexpected number of rows: redo the batch row by row."""
+
+
 @dataclasses.dataclass
 class _Batch:
-    """SQL statements of one target transaction so far, with the affected-row count each must report."""
+    """SQL statements of one target transaction so far, with the affected-row count each must report.
 
+    Consecutive rows with the same statement prefix and suffix (INSERT INTO t (cols) VALUES ... / upserts /
+    DELETE ... IN (...)) merge into one statement while `merge` is on."""
+
+    merge: bool = True
     statements: list[str] = dataclasses.field(default_factory=list)
     expected: list[int | None] = dataclasses.field(default_factory=list)
+    merged: list[bool] = dataclasses.field(default_factory=list)
     size: int = 0
-    insert_prefix: str | None = None  # the INSERT the last statement is, while more rows may join it
-    insert_rows: list[str] = dataclasses.field(default_factory=list)
-    insert_suffix: str = ""
+    _open: tuple[str, str] | None = None  # (prefix, suffix) of the statement rows may still join
+    _items: list[str] = dataclasses.field(default_factory=list)
+    _per_item: int | None = None
 
     def add(self, statement: str, expected: int | None = None) -> None:
-        self.close_insert()
+        self._close()
+        self._append(statement, expected, False)
+
+    def add_item(self, prefix: str, item: str, suffix: str, per_item: int | None) -> None:
+        """One row of a mergeable statement: prefix + items joined by commas + suffix."""
+        if not self.merge:
+            self.add(prefix + item + suffix, per_item)
+            return
+        if self._open != (prefix, suffix):
+            self._close()
+            self._open, self._per_item = (prefix, suffix), per_item
+            self.size += len(prefix) + len(suffix)
+        self._items.append(item)
+        self.size += len(item) + 1
+
+    def _close(self) -> None:
+        if self._open is not None:
+            prefix, suffix = self._open
+            expected = None if self._per_item is None else self._per_item * len(self._items)
+            self._append(prefix + ",".join(self._items) + suffix, expected, len(self._items) > 1)
+            self._open, self._items = None, []
+
+    def _append(self, statement: str, expected: int | None, merged: bool) -> None:
         self.statements.append(statement)
         self.expected.append(expected)
-        self.size += len(statement)
+        self.merged.append(merged)
+        self.size += len(statement) if not merged else 0
 
-    def add_insert_row(self, prefix: str, row: str, suffix: str) -> None:
-        if prefix != self.insert_prefix or suffix != self.insert_suffix:
-            self.close_insert()
-            self.insert_prefix, self.insert_suffix = prefix, suffix
-            self.size += len(prefix) + len(suffix)
-        self.insert_rows.append(row)
-        self.size += len(row) + 1
-
-    def close_insert(self) -> None:
-        if self.insert_prefix is not None:
-            self.statements.append(self.insert_prefix + ",".join(self.insert_rows) + self.insert_suffix)
-            self.expected.append(None)
-            self.insert_prefix, self.insert_rows, self.insert_suffix = None, [], ""
-
-    def take(self) -> tuple[list[str], list[int | None]]:
-        self.close_insert()
-        taken = self.statements, self.expected
-        self.statements, self.expected, self.size = [], [], 0
+    def take(self) -> tuple[list[str], list[int | None], list[bool]]:
+        self._close()
+        taken = self.statements, self.expected, self.merged
+        self.statements, self.expected, self.merged, self.size = [], [], [], 0
         return taken
 
 
@@ -387,6 +343,30 @@ class ApplierMetrics:
     last_commit_time: float | None = None
     last_applied_at: float | None = None  # local epoch seconds of the last target commit
 
+    def count(self, transactions: Sequence[Transaction]) -> None:
+        for transaction in transactions:
+            self.transactions += 1
+            for change in transaction.changes:
+                if isinstance(change, SchemaChange):
+                    self.ddl += 1
+                    continue
+                self.rows += 1
+                if change.kind == "insert":
+                    self.inserts += 1
+                elif change.kind == "update":
+                    self.updates += 1
+                else:
+                    self.deletes += 1
+
+
+@dataclasses.dataclass
+class _Sql:
+    """SQL fragments of one target table for one set of columns, built once."""
+
+    columns: tuple[str, ...]  # written columns (not generated), in row order
+    insert: str  # INSERT INTO t (cols) VALUES
+    upsert: str  # ON DUPLICATE KEY UPDATE col=VALUES(col), ...
+
 
 class Applier:
     """Writes source transactions to the target with their checkpoint, exactly once (see the module doc).
@@ -412,7 +392,9 @@ class Applier:
         self._fault = fault or (lambda point: None)
         self._conn: mysql_connection.Connection | None = None
         self._checkpoint: Checkpoint | None = None
-        self._tables: dict[TableRef, TargetTable] = {}
+        self._applied_key: tuple[str, int, int] | None = None
+        self._tables: dict[TableRef, TargetTable] = {}  # by source table
+        self._sql: dict[tuple[TableRef, tuple[str, ...]], _Sql] = {}  # by source table and row columns
         self._max_query = MAX_QUERY_BYTES
         self._renames = dict(selection.renames)
 
@@ -445,7 +427,12 @@ class Applier:
     def apply(self, transactions: Sequence[Transaction]) -> ApplyResult:
         """Apply consecutive source transactions, in order, in as few target transactions as DDL allows."""
         try:
-            return self._apply(transactions)
+            try:
+                return self._apply(transactions, merge=True)
+            except _MergedCountMismatchError:
+                # Rows of a merged statement: is one missing, or was an update a no-op? Find out row by row.
+                self._rollback()
+                return self._apply(transactions, merge=False)
         except BaseException as exc:
             self._abandon()
             error = errors.classify(exc)
@@ -459,7 +446,7 @@ class Applier:
             if self._is_applied(position):
                 return
             conn = self._connection()
-            self._run(conn, [self._checkpoint_statement(position, commit_time, None)], [None])
+            self._run(conn, [self._checkpoint_statement(position, commit_time, None)], [None], [False])
             conn.commit()
             self._set_checkpoint(position, commit_time)
         except BaseException as exc:
@@ -469,94 +456,104 @@ class Applier:
                 raise
             raise error from exc
 
-    def _apply(self, transactions: Sequence[Transaction]) -> ApplyResult:
+    def _apply(self, transactions: Sequence[Transaction], *, merge: bool) -> ApplyResult:
         conn = self._connection()
-        batch = _Batch()
-        pending: Transaction | None = None  # the last transaction whose statements are in `batch`
+        batch = _Batch(merge)
+        pending: list[Transaction] = []  # transactions whose statements are in `batch`
         applied = rows = 0
         for transaction in transactions:
             if self._is_applied(transaction.end):
                 self.metrics.skipped_transactions += 1
                 continue
-            if any(isinstance(c, SchemaChange) for c in transaction.changes):
-                if pending is not None:
+            if any(type(c) is SchemaChange for c in transaction.changes):
+                if pending:
                     self._commit(conn, batch, pending)
-                    pending = None
+                    pending = []
                 self._apply_ddl_transaction(conn, transaction)
             else:
+                add_row = self._add_row
                 for change in transaction.changes:
-                    assert isinstance(change, RowChange)
-                    self._add_row(batch, change)
-                pending = transaction
+                    add_row(batch, change)  # type: ignore[arg-type]
+                pending.append(transaction)
                 if batch.size >= self._max_query:
                     self._run(conn, *batch.take())
             applied += 1
             rows += len(transaction.changes)
-        if pending is not None:
+        if pending:
             self._commit(conn, batch, pending)
-        self.metrics.transactions += applied
-        self.metrics.rows += rows
         checkpoint = self._checkpoint
         return ApplyResult(applied, rows, checkpoint.position if checkpoint else None, self.metrics.last_commit_time)
 
-    def _commit(self, conn: mysql_connection.Connection, batch: _Batch, last: Transaction) -> None:
+    def _commit(self, conn: mysql_connection.Connection, batch: _Batch, transactions: list[Transaction]) -> None:
+        last = transactions[-1]
         batch.add(self._checkpoint_statement(last.end, last.commit_time, None))
         self._run(conn, *batch.take())
         self._fault("before_commit")
         conn.commit()
         self._set_checkpoint(last.end, last.commit_time)
+        self.metrics.count(transactions)
 
     def _set_checkpoint(self, position: BinlogPosition, commit_time: float | None) -> None:
         self._checkpoint = Checkpoint(position, commit_time, None)
+        self._applied_key = position_key(position)
         if commit_time is not None:
             self.metrics.last_commit_time = commit_time
         self.metrics.last_applied_at = time.time()
 
     def _is_applied(self, position: BinlogPosition) -> bool:
-        applied = self._checkpoint.position if self._checkpoint else None
-        return applied is not None and position_key(position) <= position_key(applied)
+        applied = self._applied_key
+        return applied is not None and position_key(position) <= applied
 
     # -- row changes --
 
     def _add_row(self, batch: _Batch, change: RowChange) -> None:
-        table = self._table(self.selection.target_of(change.table))
-        if change.kind == "insert":
-            assert change.after is not None
-            self._add_insert(batch, table, change.after)
-            self.metrics.inserts += 1
-        elif change.kind == "update":
-            assert change.before is not None and change.after is not None
-            self._add_update(batch, table, change.before, change.after)
-            self.metrics.updates += 1
+        table = self._tables.get(change.table)
+        if table is None:
+            table = self._table(change.table)
+        kind = change.kind
+        if kind == "insert":
+            self._add_insert(batch, change.table, table, change.after)  # type: ignore[arg-type]
+        elif kind == "update":
+            self._add_update(batch, change.table, table, change.before, change.after)  # type: ignore[arg-type]
         else:
-            assert change.before is not None
-            where, limit = table.where(change.before)
-            statement = f"DELETE FROM {table.sql_name} WHERE {where}" + (" LIMIT 1" if limit else "")
-            self._add_statement(batch, table, change.before, statement, None if self.idempotent else 1)
-            self.metrics.deletes += 1
+            self._add_delete(batch, table, change.before)  # type: ignore[arg-type]
 
-    def _add_insert(self, batch: _Batch, table: TargetTable, row: dict[str, Any]) -> None:
-        columns = [c for c in row if c in table.writable]
-        names = ",".join(quote_identifier(c) for c in columns)
-        prefix = f"INSERT INTO {table.sql_name} ({names}) VALUES "
-        suffix = ""
-        if self.idempotent and table.key:
-            suffix = " ON DUPLICATE KEY UPDATE " + ",".join(
-                f"{quote_identifier(c)}=VALUES({quote_identifier(c)})" for c in columns
-            )
-        row_sql = "(" + ",".join([literal(row[c]) for c in columns]) + ")"
-        if self._has_enum_error_value(table, row):
-            self._add_lenient(batch, prefix + row_sql + suffix, None)
+    def _fragments(self, source: TableRef, table: TargetTable, row: dict[str, Any]) -> _Sql:
+        key = (source, tuple(row))
+        sql = self._sql.get(key)
+        if sql is None:
+            columns = tuple(c for c in row if c in table.writable)
+            names = [quote_identifier(c) for c in columns]
+            insert = f"INSERT INTO {table.sql_name} ({','.join(names)}) VALUES "
+            upsert = " ON DUPLICATE KEY UPDATE " + ",".join(f"{n}=VALUES({n})" for n in names)
+            sql = self._sql[key] = _Sql(columns, insert, upsert)
+        return sql
+
+    def _add_insert(self, batch: _Batch, source: TableRef, table: TargetTable, row: dict[str, Any]) -> None:
+        sql = self._fragments(source, table, row)
+        item = "(" + ",".join([literal(row[c]) for c in sql.columns]) + ")"
+        suffix = sql.upsert if self.idempotent and table.key else ""
+        if table.enums and _has_enum_error_value(table, row):
+            self._add_lenient(batch, sql.insert + item + suffix, None)
         else:
-            batch.add_insert_row(prefix, row_sql, suffix)
+            batch.add_item(sql.insert, item, suffix, None)
 
-    def _add_update(self, batch: _Batch, table: TargetTable, before: dict[str, Any], after: dict[str, Any]) -> None:
-        if self.idempotent and table.key:
+    def _add_update(
+        self, batch: _Batch, source: TableRef, table: TargetTable, before: dict[str, Any], after: dict[str, Any]
+    ) -> None:
+        key = table.key
+        key_changed = any(not _same(before.get(c), after.get(c)) for c in key)
+        if self.idempotent and key:
             # The row may be missing or newer on the target: remove the old key's row, then upsert the new one.
-            if any(not _same(before.get(c), after.get(c)) for c in table.key):
+            if key_changed:
                 where, _ = table.where(before)
                 batch.add(f"DELETE FROM {table.sql_name} WHERE {where}")
-            self._add_insert(batch, table, after)
+            self._add_upsert(batch, source, table, after, None)
+            return
+        if key and not key_changed and table.key_usable(before) and not _has_enum_error_value(table, after):
+            # The whole after-image as an upsert merges with its neighbours into one statement; an update
+            # counts 2 affected rows, an insert (the row was missing) or a no-op 1: a mismatch is redone row by row.
+            self._add_upsert(batch, source, table, after, 2)
             return
         changed = [c for c, v in after.items() if c in table.writable and not _same(before.get(c), v)]
         if not changed:
@@ -566,17 +563,34 @@ class Applier:
         statement = f"UPDATE {table.sql_name} SET {assignments} WHERE {where}" + (" LIMIT 1" if limit else "")
         self._add_statement(batch, table, after, statement, None if self.idempotent else 1)
 
+    def _add_upsert(
+        self, batch: _Batch, source: TableRef, table: TargetTable, row: dict[str, Any], per_row: int | None
+    ) -> None:
+        sql = self._fragments(source, table, row)
+        item = "(" + ",".join([literal(row[c]) for c in sql.columns]) + ")"
+        if table.enums and _has_enum_error_value(table, row):
+            self._add_lenient(batch, sql.insert + item + sql.upsert, None)
+        else:
+            batch.add_item(sql.insert, item, sql.upsert, per_row)
+
+    def _add_delete(self, batch: _Batch, table: TargetTable, before: dict[str, Any]) -> None:
+        expected = None if self.idempotent else 1
+        if table.key and table.key_usable(before):
+            values_ = [literal(before[c]) for c in table.key]
+            item = values_[0] if len(values_) == 1 else "(" + ",".join(values_) + ")"
+            batch.add_item(table.delete_in, item, ")", expected)
+            return
+        where, limit = table.where(before)
+        statement = f"DELETE FROM {table.sql_name} WHERE {where}" + (" LIMIT 1" if limit else "")
+        self._add_statement(batch, table, before, statement, expected)
+
     def _add_statement(
         self, batch: _Batch, table: TargetTable, row: dict[str, Any], statement: str, expected: int | None
     ) -> None:
-        if self._has_enum_error_value(table, row):
+        if table.enums and _has_enum_error_value(table, row):
             self._add_lenient(batch, statement, expected)
         else:
             batch.add(statement, expected)
-
-    @staticmethod
-    def _has_enum_error_value(table: TargetTable, row: dict[str, Any]) -> bool:
-        return bool(table.enums) and any(type(row.get(c)) is int for c in table.enums)
 
     @staticmethod
     def _add_lenient(batch: _Batch, statement: str, expected: int | None) -> None:
@@ -584,11 +598,9 @@ class Applier:
         batch.add(statement, expected)
         batch.add(f"SET SESSION sql_mode='{SESSION_SQL_MODE}'")
 
-    def _table(self, ref: TableRef) -> TargetTable:
-        table = self._tables.get(ref)
-        if table is None:
-            assert self._conn is not None
-            table = self._tables[ref] = _read_table(self._conn, ref)
+    def _table(self, source: TableRef) -> TargetTable:
+        assert self._conn is not None
+        table = self._tables[source] = _read_table(self._conn, self.selection.target_of(source))
         return table
 
     # -- DDL --
@@ -601,20 +613,20 @@ class Applier:
         # The marker first: if we crash after the DDL, the next run knows this DDL may be done already.
         position = checkpoint.position if checkpoint else None
         commit_time = checkpoint.source_commit_time if checkpoint else None
-        self._run(conn, [self._checkpoint_statement(position, commit_time, transaction.end)], [None])
+        self._run(conn, [self._checkpoint_statement(position, commit_time, transaction.end)], [None], [False])
         conn.commit()
         self._fault("before_ddl")
-        batch = _Batch()
+        batch = _Batch(merge=False)
         for change in transaction.changes:
             if isinstance(change, SchemaChange):
                 self._run(conn, *batch.take())
                 self._execute_ddl(conn, change, tolerant=redo or self.idempotent)
                 self._tables.clear()
-                self.metrics.ddl += 1
+                self._sql.clear()
             else:
                 self._add_row(batch, change)
         self._fault("after_ddl")
-        self._commit(conn, batch, transaction)
+        self._commit(conn, batch, [transaction])
 
     def _execute_ddl(self, conn: mysql_connection.Connection, change: SchemaChange, *, tolerant: bool) -> None:
         statement = rename_schemas(change.statement, self._renames)
@@ -665,7 +677,15 @@ class Applier:
             cursor.execute(CHECKPOINT_TABLE_DDL)
         conn.commit()
         self._checkpoint = _read_checkpoint(conn, self.task_id)
+        position = self._checkpoint.position if self._checkpoint else None
+        self._applied_key = position_key(position) if position else None
         self._tables.clear()
+        self._sql.clear()
+
+    def _rollback(self) -> None:
+        assert self._conn is not None
+        self._conn.rollback()
+        self._conn.cursor().execute(f"SET SESSION sql_mode='{SESSION_SQL_MODE}'")
 
     def _abandon(self) -> None:
         """After an error: drop the connection (the server rolls back) and forget cached state."""
@@ -694,42 +714,38 @@ class Applier:
             f"ON DUPLICATE KEY UPDATE {updates}"
         )
 
-    def _run(self, conn: mysql_connection.Connection, statements: list[str], expected: list[int | None]) -> None:
+    def _run(
+        self, conn: mysql_connection.Connection, statements: list[str], expected: list[int | None], merged: list[bool]
+    ) -> None:
         """Send statements in multi-statement queries of at most `_max_query` bytes; check affected rows."""
-        for chunk, checks in _chunks(statements, expected, self._max_query):
-            driver: Any = conn
-            driver.query(";\n".join(chunk))
+        start = 0
+        while start < len(statements):
+            end, size = start, 0
+            while end < len(statements) and (end == start or size + len(statements[end]) <= self._max_query):
+                size += len(statements[end]) + 2
+                end += 1
+            driver: Any = conn  # PyMySQL's multi-result API is untyped
+            driver.query(";\n".join(statements[start:end]))
             counts = [driver.affected_rows()]
             while driver._result is not None and driver._result.has_next:
                 driver.next_result()
                 counts.append(driver.affected_rows())
-            self._check_counts(chunk, checks, counts)
+            if len(counts) != end - start:
+                raise errors.FatalError(f"{end - start} statements sent, {len(counts)} results received")
+            for i, got in enumerate(counts, start):
+                want = expected[i]
+                if want is not None and got != want:
+                    if merged[i]:
+                        raise _MergedCountMismatchError()
+                    raise errors.TargetDivergedError(
+                        f"expected {want} row(s) to change on the target, {got} did: {statements[i][:300]}"
+                    )
+            start = end
 
-    def _check_counts(self, chunk: list[str], checks: list[int | None], counts: list[int]) -> None:
-        if len(counts) != len(chunk):
-            raise errors.FatalError(f"{len(chunk)} statements sent, {len(counts)} results received")
-        for statement, want, got in zip(chunk, checks, counts, strict=True):
-            if want is not None and got != want:
-                raise errors.TargetDivergedError(
-                    f"expected {want} row(s) to change on the target, {got} did: {statement[:300]}"
-                )
 
-
-def _chunks(
-    statements: list[str], expected: list[int | None], limit: int
-) -> Iterator[tuple[list[str], list[int | None]]]:
-    chunk: list[str] = []
-    checks: list[int | None] = []
-    size = 0
-    for statement, want in zip(statements, expected, strict=True):
-        if chunk and size + len(statement) > limit:
-            yield chunk, checks
-            chunk, checks, size = [], [], 0
-        chunk.append(statement)
-        checks.append(want)
-        size += len(statement) + 2
-    if chunk:
-        yield chunk, checks
+def _has_enum_error_value(table: TargetTable, row: dict[str, Any]) -> bool:
+    """True if an ENUM column holds its error value (index 0, decoded as int 0), which strict mode refuses."""
+    return any(type(row.get(c)) is int for c in table.enums)
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -1,0 +1,207 @@
+"""What a Selection covers on a MySQL/MariaDB source: databases, tables (columns, keys, size, DDL) and views."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from opendrs.connectors.mysql import connection as mysql
+from opendrs.domain.replication import Selection, TableRef
+
+SYSTEM_SCHEMAS = frozenset({"mysql", "information_schema", "performance_schema", "sys"})
+
+INTEGER_TYPES = frozenset({"tinyint", "smallint", "mediumint", "int", "bigint"})
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+    name: str
+    column_type: str  # the full type as SHOW CREATE TABLE writes it: "bigint(20) unsigned", "enum('a','b')"
+    data_type: str  # the bare type name, lower case: "bigint", "varchar", "bit"
+    nullable: bool
+    generated: bool  # VIRTUAL or STORED generated: the target computes it, the copy leaves it out
+    charset: str | None  # None for types without a character set (numbers, dates, binary strings)
+
+    @property
+    def is_integer(self) -> bool:
+        return self.data_type in INTEGER_TYPES
+
+
+@dataclasses.dataclass(frozen=True)
+class Index:
+    name: str
+    columns: tuple[str, ...]
+    unique: bool
+    # A key on every full column value and no NULLs: it identifies a row, so it can order and bound ranges.
+    identifies_rows: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class TableInfo:
+    table: TableRef
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]  # () when the table has none
+    unique_keys: tuple[Index, ...]  # the unique keys other than the primary key
+    approx_rows: int  # information_schema's estimate
+    data_length: int  # bytes, information_schema's estimate
+    create_statement: str  # SHOW CREATE TABLE, as the source wrote it
+
+    @property
+    def key(self) -> Index | None:
+        """The key that identifies rows: the primary key, else the first unique key on NOT NULL full columns."""
+        if self.primary_key:
+            return Index("PRIMARY", self.primary_key, unique=True, identifies_rows=True)
+        return next((index for index in self.unique_keys if index.identifies_rows), None)
+
+    @property
+    def keyless(self) -> bool:
+        return self.key is None
+
+    @property
+    def copied_columns(self) -> tuple[Column, ...]:
+        """The columns whose values the copy moves: all but the generated ones."""
+        return tuple(column for column in self.columns if not column.generated)
+
+    @property
+    def avg_row_length(self) -> int:
+        return self.data_length // self.approx_rows if self.approx_rows else 0
+
+    def column(self, name: str) -> Column:
+        return next(column for column in self.columns if column.name == name)
+
+
+@dataclasses.dataclass(frozen=True)
+class ViewInfo:
+    view: TableRef
+    create_statement: str  # SHOW CREATE VIEW, as the source wrote it
+
+
+@dataclasses.dataclass(frozen=True)
+class DatabaseInfo:
+    name: str
+    charset: str
+    collation: str
+
+
+def list_databases(connection: mysql.Connection, selection: Selection) -> tuple[DatabaseInfo, ...]:
+    """The selected databases that exist on the source, with their default character set and collation."""
+    rows = _query(
+        connection,
+        "SELECT SCHEMA_NAME, DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA"
+        " ORDER BY SCHEMA_NAME",
+    )
+    return tuple(
+        DatabaseInfo(str(name), str(charset), str(collation))
+        for name, charset, collation in rows
+        if name not in SYSTEM_SCHEMAS and selection.includes_schema(str(name))
+    )
+
+
+def list_tables(connection: mysql.Connection, selection: Selection) -> tuple[TableInfo, ...]:
+    """The selected base tables, in (schema, name) order."""
+    schemas = [database.name for database in list_databases(connection, selection)]
+    if not schemas:
+        return ()
+    sizes = _table_sizes(connection, schemas, "BASE TABLE")
+    tables = [table for table in sizes if selection.includes(table)]
+    columns = _columns(connection, schemas)
+    indexes = _indexes(connection, schemas)
+    return tuple(
+        _table_info(connection, table, columns.get(table, ()), indexes.get(table, ()), sizes[table])
+        for table in sorted(tables)
+    )
+
+
+def list_views(connection: mysql.Connection, selection: Selection) -> tuple[ViewInfo, ...]:
+    """The selected views, in (schema, name) order; copy them after the tables they read."""
+    schemas = [database.name for database in list_databases(connection, selection)]
+    if not schemas:
+        return ()
+    views = [view for view in _table_sizes(connection, schemas, "VIEW") if selection.includes(view)]
+    return tuple(ViewInfo(view, _show_create(connection, "VIEW", view)) for view in sorted(views))
+
+
+def _table_info(
+    connection: mysql.Connection,
+    table: TableRef,
+    columns: Sequence[Column],
+    indexes: Sequence[Index],
+    size: tuple[int, int],
+) -> TableInfo:
+    primary = next((index.columns for index in indexes if index.name == "PRIMARY"), ())
+    unique = tuple(index for index in indexes if index.unique and index.name != "PRIMARY")
+    create = _show_create(connection, "TABLE", table)
+    return TableInfo(table, tuple(columns), primary, unique, size[0], size[1], create)
+
+
+def _table_sizes(connection: mysql.Connection, schemas: Sequence[str], kind: str) -> dict[TableRef, tuple[int, int]]:
+    rows = _query(
+        connection,
+        "SELECT TABLE_SCHEMA, TABLE_NAME, COALESCE(TABLE_ROWS, 0), COALESCE(DATA_LENGTH, 0)"
+        f" FROM information_schema.TABLES WHERE TABLE_SCHEMA IN ({_placeholders(schemas)}) AND TABLE_TYPE = %s",
+        [*schemas, kind],
+    )
+    return {TableRef(str(schema), str(name)): (int(rows_), int(length)) for schema, name, rows_, length in rows}
+
+
+def _columns(connection: mysql.Connection, schemas: Sequence[str]) -> dict[TableRef, list[Column]]:
+    rows = _query(
+        connection,
+        "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, DATA_TYPE, IS_NULLABLE, EXTRA, CHARACTER_SET_NAME"
+        f" FROM information_schema.COLUMNS WHERE TABLE_SCHEMA IN ({_placeholders(schemas)})"
+        " ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION",
+        schemas,
+    )
+    columns: dict[TableRef, list[Column]] = {}
+    for schema, table, name, column_type, data_type, nullable, extra, charset in rows:
+        # EXTRA says "VIRTUAL GENERATED" or "STORED GENERATED" (MySQL's "DEFAULT_GENERATED" is a mere default).
+        generated = str(extra).upper() in ("VIRTUAL GENERATED", "STORED GENERATED")
+        column = Column(
+            str(name),
+            str(column_type),
+            str(data_type).lower(),
+            nullable == "YES",
+            generated,
+            None if charset is None else str(charset),
+        )
+        columns.setdefault(TableRef(str(schema), str(table)), []).append(column)
+    return columns
+
+
+def _indexes(connection: mysql.Connection, schemas: Sequence[str]) -> dict[TableRef, list[Index]]:
+    rows = _query(
+        connection,
+        "SELECT TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, NULLABLE"
+        f" FROM information_schema.STATISTICS WHERE TABLE_SCHEMA IN ({_placeholders(schemas)})"
+        " ORDER BY TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX",
+        schemas,
+    )
+    parts: dict[tuple[TableRef, str], list[tuple[str, bool, bool]]] = {}
+    for schema, table, index, non_unique, column, sub_part, nullable in rows:
+        key = (TableRef(str(schema), str(table)), str(index))
+        full_not_null = sub_part is None and nullable != "YES" and column is not None
+        parts.setdefault(key, []).append((str(column), int(non_unique) == 0, full_not_null))
+    indexes: dict[TableRef, list[Index]] = {}
+    for (table, name), columns in parts.items():
+        unique = columns[0][1]
+        identifies = unique and all(full for _, _, full in columns)
+        index = Index(name, tuple(column for column, _, _ in columns), unique, identifies)
+        indexes.setdefault(table, []).append(index)
+    return indexes
+
+
+def _show_create(connection: mysql.Connection, kind: str, table: TableRef) -> str:
+    name = f"{mysql.quote_identifier(table.schema)}.{mysql.quote_identifier(table.name)}"
+    row = _query(connection, f"SHOW CREATE {kind} {name}")[0]
+    return str(row[1])
+
+
+def _query(connection: mysql.Connection, sql: str, args: Iterable[object] | None = None) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, None if args is None else tuple(args))
+        return list(cursor.fetchall())
+
+
+def _placeholders(values: Sequence[object]) -> str:
+    return ", ".join(["%s"] * len(values))

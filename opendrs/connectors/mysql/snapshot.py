@@ -1,0 +1,158 @@
+"""A consistent snapshot of a MySQL/MariaDB source, shared by worker connections, and its binlog position.
+
+The mydumper way: FLUSH TABLES WITH READ LOCK on a control connection, every worker opens
+`START TRANSACTION WITH CONSISTENT SNAPSHOT`, the position is read, UNLOCK TABLES. The workers were connected
+before the lock, so writers wait only for a few round trips. Each worker connection belongs to one thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+from opendrs.connectors.mysql import connection as mysql
+from opendrs.domain.replication import BinlogPosition, Endpoint
+
+logger = logging.getLogger(__name__)
+
+# How long FLUSH TABLES WITH READ LOCK may wait for running statements before we give up: while it waits,
+# every writer on the source waits behind it.
+LOCK_WAIT_TIMEOUT = 60  # seconds
+# A worker may stall on a slow target for a while; the source must not drop it meanwhile.
+NET_WRITE_TIMEOUT = 3600  # seconds
+
+# Every reader works in UTC (TIMESTAMP values print the same everywhere) and without an SQL mode that alters
+# what SELECT returns (PAD_CHAR_TO_FULL_LENGTH, ANSI_QUOTES).
+_READ_SESSION = f"SET SESSION time_zone = '+00:00', sql_mode = '', net_write_timeout = {NET_WRITE_TIMEOUT}"
+
+
+class SnapshotError(RuntimeError):
+    """The source could not give a consistent snapshot."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    """Worker connections that all read one state of the source, and where the binlog was at that state.
+
+    `position` is None when the source writes no binlog. `lock_seconds` is how long writers were blocked:
+    from FLUSH TABLES WITH READ LOCK to UNLOCK TABLES (0 without the lock).
+    """
+
+    connections: tuple[mysql.Connection, ...]
+    position: BinlogPosition | None
+    lock_seconds: float
+
+    def close(self) -> None:
+        """End the snapshot transactions and close the connections."""
+        for connection in self.connections:
+            with contextlib.suppress(Exception):
+                connection.rollback()
+            with contextlib.suppress(Exception):
+                connection.close()
+
+    def __enter__(self) -> Snapshot:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def open_snapshot(endpoint: Endpoint, workers: int) -> Snapshot:
+    """`workers` connections in one consistent snapshot, taken under a brief global read lock (needs RELOAD)."""
+    connections = tuple(_reader(endpoint) for _ in range(workers))
+    try:
+        control = mysql.connect(endpoint)
+        try:
+            position, lock_seconds = _snapshot_under_lock(control, connections)
+        finally:
+            control.close()
+    except BaseException:
+        Snapshot(connections, None, 0.0).close()
+        raise
+    logger.info("snapshot taken", extra={"action": "snapshot", "lock_seconds": lock_seconds, "workers": workers})
+    return Snapshot(connections, position, lock_seconds)
+
+
+def open_unlocked_snapshot(endpoint: Endpoint) -> Snapshot:
+    """One connection in a consistent snapshot without any lock (no RELOAD privilege needed); MariaDB only.
+
+    MariaDB reports the binlog position of the snapshot itself (binlog_snapshot_file/_position).
+    """
+    reader = _reader(endpoint)
+    try:
+        if not mysql.server_info(reader).is_mariadb:
+            raise SnapshotError("a snapshot without FLUSH TABLES WITH READ LOCK needs MariaDB")
+        _execute(reader, "START TRANSACTION WITH CONSISTENT SNAPSHOT")
+        status = dict(_rows(reader, "SHOW SESSION STATUS LIKE 'binlog_snapshot_%'"))
+        position = _mariadb_position(
+            reader, str(status["Binlog_snapshot_file"]), int(status["Binlog_snapshot_position"])
+        )
+    except BaseException:
+        reader.close()
+        raise
+    return Snapshot((reader,), position, 0.0)
+
+
+def _reader(endpoint: Endpoint) -> mysql.Connection:
+    reader = mysql.connect(endpoint)
+    try:
+        _execute(reader, _READ_SESSION)
+        _execute(reader, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    except BaseException:
+        reader.close()
+        raise
+    return reader
+
+
+def _snapshot_under_lock(
+    control: mysql.Connection, workers: Sequence[mysql.Connection]
+) -> tuple[BinlogPosition | None, float]:
+    is_mariadb = mysql.server_info(control).is_mariadb
+    _execute(control, f"SET SESSION lock_wait_timeout = {LOCK_WAIT_TIMEOUT}")
+    # Closing tables before the lock makes FLUSH TABLES WITH READ LOCK itself quick.
+    _execute(control, "FLUSH NO_WRITE_TO_BINLOG TABLES")
+    started = time.monotonic()
+    _execute(control, "FLUSH TABLES WITH READ LOCK")
+    try:
+        for worker in workers:
+            _execute(worker, "START TRANSACTION WITH CONSISTENT SNAPSHOT")
+        position = _locked_position(control, is_mariadb)
+    finally:
+        _execute(control, "UNLOCK TABLES")
+    return position, time.monotonic() - started
+
+
+def _locked_position(control: mysql.Connection, is_mariadb: bool) -> BinlogPosition | None:
+    status = _rows(control, "SHOW MASTER STATUS")
+    if not status:
+        return None  # binary logging is off
+    file, offset = str(status[0][0]), int(str(status[0][1]))
+    if is_mariadb:
+        return _mariadb_position(control, file, offset)
+    gtid = _rows(control, "SELECT @@GLOBAL.gtid_executed")[0][0]
+    return BinlogPosition(file, offset, str(gtid) if gtid else None)
+
+
+def _mariadb_position(connection: mysql.Connection, file: str, offset: int) -> BinlogPosition | None:
+    if not file:
+        return None  # binary logging is off
+    gtid = _rows(connection, "SELECT BINLOG_GTID_POS(%s, %s)", (file, offset))[0][0]
+    return BinlogPosition(file, offset, None if gtid is None else str(gtid))
+
+
+def _execute(connection: mysql.Connection, sql: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+
+
+def _rows(connection: mysql.Connection, sql: str, args: tuple[object, ...] | None = None) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, args)
+        return list(cursor.fetchall())

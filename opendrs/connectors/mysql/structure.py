@@ -1,0 +1,178 @@
+"""Databases, tables and views on the target: tables first without their secondary indexes, those after the data.
+
+A table is created with its columns, primary key, unique keys and CHECK constraints. Unique keys stay: they
+are part of what the data means, duplicates surface at the chunk that brings them (as errors, since the
+copier turns LOAD DATA warnings into errors) rather than hours later in an ALTER TABLE, and a table whose only
+key is unique needs it to clear a chunk's range. Plain, FULLTEXT and SPATIAL indexes and foreign keys are
+added by build_indexes() once the data is in: one sorted build is much cheaper than maintaining them row by row.
+
+Every step is idempotent: a restarted task may run it again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping, Sequence
+
+import pymysql
+
+from opendrs.connectors.mysql import catalog
+from opendrs.connectors.mysql import connection as mysql
+from opendrs.domain.replication import Selection, TableRef
+
+# Zero dates in defaults are kept as they are, and a unavailable engine is an error, not a silent InnoDB.
+DDL_SQL_MODE = "NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION"
+
+# SHOW CREATE TABLE writes one definition per line, indented by two spaces; these are the ones deferred.
+_DEFERRED_INDEX = re.compile(r"  (KEY|FULLTEXT KEY|SPATIAL KEY|VECTOR KEY) (`(?:[^`]|``)+`)")
+_FOREIGN_KEY = re.compile(r"  CONSTRAINT (`(?:[^`]|``)+`) FOREIGN KEY ")
+_REFERENCES = re.compile(r"REFERENCES `((?:[^`]|``)+)`\.")
+_CREATE_HEAD = re.compile(r"CREATE TABLE `(?:[^`]|``)+` \(")
+_DEFINER = re.compile(r" DEFINER=`(?:[^`]|``)*`@`(?:[^`]|``)*`")
+_VIEW_HEAD = re.compile(r"VIEW `(?:[^`]|``)+` AS ")
+
+
+@dataclasses.dataclass(frozen=True)
+class TableStructure:
+    """A source table's DDL split for the target: what CREATE TABLE makes now, and what build_indexes adds."""
+
+    create_statement: str  # CREATE TABLE IF NOT EXISTS `db`.`name` (...) without the deferred definitions
+    indexes: Mapping[str, str]  # name -> definition as SHOW CREATE TABLE writes it ("KEY `k` (`a`)")
+    foreign_keys: Mapping[str, str]  # name -> "CONSTRAINT `fk` FOREIGN KEY (...) REFERENCES ..."
+
+
+def split_structure(info: catalog.TableInfo, selection: Selection) -> TableStructure:
+    """Split `info`'s CREATE TABLE for its target name; references to renamed databases are renamed too."""
+    lines = info.create_statement.split("\n")
+    # The definitions end at the line that closes the parenthesis; table options and partitions follow.
+    end = next(i for i, line in enumerate(lines) if line.startswith(")"))
+    head, body, tail = lines[0], lines[1:end], lines[end:]
+    kept: list[str] = []
+    indexes: dict[str, str] = {}
+    foreign_keys: dict[str, str] = {}
+    for line in (definition.rstrip(",") for definition in body):
+        if index := _DEFERRED_INDEX.match(line):
+            indexes[_unquote(index.group(2))] = line.strip()
+        elif foreign_key := _FOREIGN_KEY.match(line):
+            foreign_keys[_unquote(foreign_key.group(1))] = _rename_references(line.strip(), selection.renames)
+        else:
+            kept.append(line)
+    target = selection.target_of(info.table)
+    create_head = _CREATE_HEAD.sub(f"CREATE TABLE IF NOT EXISTS {_qualified(target)} (", head, count=1)
+    create = "\n".join([create_head, ",\n".join(kept), *tail])
+    return TableStructure(create, indexes, foreign_keys)
+
+
+def create_database(target: mysql.Connection, database: catalog.DatabaseInfo, selection: Selection) -> None:
+    """The database under its target name, with the source's default character set and collation."""
+    name = mysql.quote_identifier(selection.renames.get(database.name, database.name))
+    _execute(
+        target,
+        f"CREATE DATABASE IF NOT EXISTS {name} CHARACTER SET {database.charset} COLLATE {database.collation}",
+    )
+
+
+def create_table(target: mysql.Connection, info: catalog.TableInfo, selection: Selection) -> None:
+    """The table under its target name, without its secondary indexes and foreign keys; kept if it exists."""
+    _set_ddl_session(target)
+    _execute(target, split_structure(info, selection).create_statement)
+
+
+def build_indexes(target: mysql.Connection, info: catalog.TableInfo, selection: Selection) -> None:
+    """Add the deferred indexes (one ALTER TABLE, one sorted build each), then the foreign keys.
+
+    Those already on the target are skipped. Foreign keys are added without checking the rows: the data is a
+    consistent snapshot of a source that enforced them, and checking would make MariaDB copy the whole table.
+    """
+    structure = split_structure(info, selection)
+    table = selection.target_of(info.table)
+    _set_ddl_session(target)
+    existing = _existing_indexes(target, table)
+    missing = [definition for name, definition in structure.indexes.items() if name not in existing]
+    if missing:
+        _execute(target, f"ALTER TABLE {_qualified(table)} " + ", ".join(f"ADD {d}" for d in missing))
+    existing_foreign_keys = _existing_foreign_keys(target, table)
+    missing = [definition for name, definition in structure.foreign_keys.items() if name not in existing_foreign_keys]
+    if missing:
+        _execute(target, f"ALTER TABLE {_qualified(table)} " + ", ".join(f"ADD {d}" for d in missing))
+
+
+def create_views(target: mysql.Connection, views: Sequence[catalog.ViewInfo], selection: Selection) -> None:
+    """Create or replace the views under their target names, each after the views it reads.
+
+    The definer is dropped (the target account becomes it: naming another one needs SUPER), and references
+    to renamed databases are renamed.
+    """
+    _set_ddl_session(target)
+    pending = list(views)
+    while pending:
+        failed = [view for view in pending if not _try_create_view(target, view, selection)]
+        if len(failed) == len(pending):
+            _create_view(target, failed[0], selection)  # raises the error that stops them all
+        pending = failed
+
+
+def view_statement(view: catalog.ViewInfo, selection: Selection) -> str:
+    """`view`'s CREATE OR REPLACE VIEW statement for the target."""
+    statement = _DEFINER.sub("", view.create_statement, count=1).replace("CREATE ", "CREATE OR REPLACE ", 1)
+    statement = _VIEW_HEAD.sub(f"VIEW {_qualified(selection.target_of(view.view))} AS ", statement, count=1)
+    for source, renamed in selection.renames.items():
+        statement = statement.replace(f"{mysql.quote_identifier(source)}.", f"{mysql.quote_identifier(renamed)}.")
+    return statement
+
+
+def _try_create_view(target: mysql.Connection, view: catalog.ViewInfo, selection: Selection) -> bool:
+    try:
+        _create_view(target, view, selection)
+    except pymysql.err.MySQLError:
+        return False
+    return True
+
+
+def _create_view(target: mysql.Connection, view: catalog.ViewInfo, selection: Selection) -> None:
+    _execute(target, view_statement(view, selection))
+
+
+def _set_ddl_session(target: mysql.Connection) -> None:
+    _execute(target, f"SET SESSION sql_mode = '{DDL_SQL_MODE}', foreign_key_checks = 0")
+
+
+def _existing_indexes(target: mysql.Connection, table: TableRef) -> set[str]:
+    sql = "SELECT DISTINCT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s"
+    return _names(target, sql, table)
+
+
+def _existing_foreign_keys(target: mysql.Connection, table: TableRef) -> set[str]:
+    sql = (
+        "SELECT CONSTRAINT_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS"
+        " WHERE CONSTRAINT_SCHEMA = %s AND TABLE_NAME = %s"
+    )
+    return _names(target, sql, table)
+
+
+def _names(target: mysql.Connection, sql: str, table: TableRef) -> set[str]:
+    with target.cursor() as cursor:
+        cursor.execute(sql, (table.schema, table.name))
+        return {str(row[0]) for row in cursor.fetchall()}
+
+
+def _rename_references(definition: str, renames: Mapping[str, str]) -> str:
+    def rename(match: re.Match[str]) -> str:
+        schema = _unquote(f"`{match.group(1)}`")
+        return f"REFERENCES {mysql.quote_identifier(renames.get(schema, schema))}."
+
+    return _REFERENCES.sub(rename, definition)
+
+
+def _qualified(table: TableRef) -> str:
+    return f"{mysql.quote_identifier(table.schema)}.{mysql.quote_identifier(table.name)}"
+
+
+def _unquote(identifier: str) -> str:
+    return identifier[1:-1].replace("``", "`")
+
+
+def _execute(connection: mysql.Connection, sql: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql)

@@ -1,0 +1,264 @@
+"""The full transfer: structure, data in key-range chunks, then indexes; resumable chunk by chunk.
+
+Every step is recorded (fenced by the lease) as soon as it is done, so a restart redoes only what was not.
+The snapshot position of the first run is where the incremental phase starts. A restarted copy opens a new
+snapshot: its position bounds the region the incremental phase replays idempotently, and tables copied
+wholly in it skip the changes their copy already holds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from typing import Any
+
+import pymysql
+
+from opendrs.connectors.mysql import catalog, chunks, copy, structure
+from opendrs.connectors.mysql import connection as mysql
+from opendrs.connectors.mysql.snapshot import Snapshot, SnapshotError, open_snapshot
+from opendrs.domain import errors, speed
+from opendrs.domain.replication import BinlogPosition, Endpoint, Selection
+from opendrs.domain.tasks import Progress
+from opendrs.domain.times import now_ms
+from opendrs.engine import incremental
+from opendrs.engine.runner import TaskContext, TransferError
+from opendrs.engine.throttle import Throttle
+from opendrs.store import checkpoints
+from opendrs.store import tasks as task_store
+from opendrs.store.checkpoints import TableProgress
+
+log = logging.getLogger(__name__)
+
+WORKERS = 2  # copy threads: one per core of the machines we aim at; reading and loading overlap in each
+
+# Server errors that a new attempt may not meet: connection trouble, deadlocks, lock waits.
+_RETRIABLE_MYSQL = frozenset({1040, 1053, 1205, 1213, 2003, 2006, 2013, 2055})
+
+
+@dataclasses.dataclass
+class _Copy:
+    context: TaskContext
+    source: Endpoint
+    target: Endpoint
+    selection: Selection
+    infos: dict[str, catalog.TableInfo]  # by "schema.table"
+    tables: list[TableProgress]
+    started: float = dataclasses.field(default_factory=time.monotonic)
+    rows_at_start: int = 0
+
+
+def run(context: TaskContext) -> None:
+    source, target = incremental.endpoints(context)
+    try:
+        with open_snapshot(source, WORKERS) as snapshot:
+            _run_in(context, snapshot, source, target)
+    except (pymysql.err.MySQLError, OSError, SnapshotError, copy.CopyError) as exc:
+        raise _transfer_error(exc) from exc
+
+
+def _run_in(context: TaskContext, snapshot: Snapshot, source: Endpoint, target: Endpoint) -> None:
+    task_id = context.task.id
+    if snapshot.position is None:
+        raise TransferError(errors.SOURCE_FAILED, "the source writes no binlog (log_bin is off)", retriable=False)
+    selection = context.wiring.selection
+    infos = {str(info.table): info for info in catalog.list_tables(snapshot.connections[0], selection)}
+    with context.engine.connect() as connection:
+        state = checkpoints.load_state(connection, task_id)
+        tables = checkpoints.tables(connection, task_id)
+    first_run = "start_position" not in state
+    state = _remember_snapshot(state, snapshot.position, first_run)
+    with context.fenced() as connection:
+        if not tables:
+            tables = _table_list(list(infos.values()), selection)
+            checkpoints.add_tables(connection, task_id, tables)
+        checkpoints.save_state(connection, task_id, state, now_ms())
+    job = _Copy(context, source, target, selection, infos, tables, rows_at_start=sum(t.rows_copied for t in tables))
+    _report(job)
+    with mysql.connect(target) as connection:
+        _create_structure(job, connection, snapshot)
+    _copy_data(job, snapshot, state)
+    with mysql.connect(target) as connection:
+        _build_indexes(job, connection)
+        structure.create_views(connection, catalog.list_views(snapshot.connections[0], selection), selection)
+
+
+def _remember_snapshot(state: dict[str, Any], position: BinlogPosition, first_run: bool) -> dict[str, Any]:
+    if first_run:
+        return {**state, "start_position": position.encode(), "snapshot_position": position.encode()}
+    # A resumed copy reads a newer state: replay idempotently up to it.
+    return {**state, "snapshot_position": position.encode(), "idempotent_until": position.encode()}
+
+
+def _table_list(infos: Sequence[catalog.TableInfo], selection: Selection) -> list[TableProgress]:
+    return [
+        TableProgress(
+            position,
+            info.table.schema,
+            info.table.name,
+            selection.target_of(info.table).schema,
+            selection.target_of(info.table).name,
+            info.approx_rows,
+        )
+        for position, info in enumerate(infos)
+    ]
+
+
+def _create_structure(job: _Copy, target: mysql.Connection, snapshot: Snapshot) -> None:
+    for database in catalog.list_databases(snapshot.connections[0], job.selection):
+        structure.create_database(target, database, job.selection)
+    for index, table in enumerate(job.tables):
+        if table.structure_done:
+            continue
+        job.context.check_stop()
+        structure.create_table(target, job.infos[_key(table)], job.selection)
+        with job.context.fenced() as connection:
+            checkpoints.mark_table(connection, job.context.task.id, table.position, structure_done=True)
+        job.tables[index] = dataclasses.replace(table, structure_done=True)
+        _report(job)
+
+
+def _copy_data(job: _Copy, snapshot: Snapshot, state: dict[str, Any]) -> None:
+    task_id = job.context.task.id
+    with job.context.engine.connect() as connection:
+        done = checkpoints.done_chunks(connection, task_id)
+    plans = dict(state.get("plans", {}))
+    for table in job.tables:
+        if not table.data_done and _key(table) not in plans:
+            planned = chunks.plan_chunks(snapshot.connections[0], job.infos[_key(table)])
+            plans[_key(table)] = [chunk.encode() for chunk in planned]
+    state["plans"] = plans
+    with job.context.fenced() as connection:
+        checkpoints.save_state(connection, task_id, state, now_ms())
+    work: queue.Queue[tuple[TableProgress, chunks.Chunk]] = queue.Queue()
+    for table in job.tables:
+        if table.data_done:
+            continue
+        for data in plans[_key(table)]:
+            chunk = chunks.Chunk.decode(data)
+            if chunk.id not in done:
+                work.put((table, chunk))
+    throttle = Throttle(lambda: _windows(job))
+    lock = threading.Lock()
+    done_before = set(done)
+    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix=f"copy-{task_id[:8]}") as pool:
+        futures = [
+            pool.submit(_copy_worker, job, reader, work, throttle, lock, plans, done) for reader in snapshot.connections
+        ]
+        finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in finished:
+            future.result()  # re-raise a worker's failure here
+    _record_tables_done(job, plans, done_before, snapshot.position, state)
+
+
+def _copy_worker(
+    job: _Copy,
+    reader: mysql.Connection,
+    work: queue.Queue[tuple[TableProgress, chunks.Chunk]],
+    throttle: Throttle,
+    lock: threading.Lock,
+    plans: dict[str, list[dict[str, Any]]],
+    done: set[str],
+) -> None:
+    task_id = job.context.task.id
+    with mysql.connect(job.target) as writer:
+        while True:
+            job.context.check_stop()
+            try:
+                table, chunk = work.get_nowait()
+            except queue.Empty:
+                return
+            info = job.infos[_key(table)]
+            rows = copy.copy_chunk(reader, writer, info, chunk, job.selection.target_of(info.table), throttle)
+            with lock:
+                with job.context.fenced() as connection:
+                    checkpoints.record_chunk(connection, task_id, table.position, chunk.id, rows, now_ms())
+                done.add(chunk.id)
+                index = next(i for i, t in enumerate(job.tables) if t.position == table.position)
+                job.tables[index] = dataclasses.replace(
+                    job.tables[index], rows_copied=job.tables[index].rows_copied + rows
+                )
+                _report(job)
+
+
+def _record_tables_done(
+    job: _Copy,
+    plans: dict[str, list[dict[str, Any]]],
+    done_before: set[str],
+    position: BinlogPosition | None,
+    state: dict[str, Any],
+) -> None:
+    """Every table's data is copied. A table copied wholly in this snapshot holds every change up to its
+    position: the incremental phase skips those for it (which matters for tables without a key)."""
+    task_id = job.context.task.id
+    copied_at = dict(state.get("copied_at", {}))
+    with job.context.fenced() as connection:
+        for index, table in enumerate(job.tables):
+            if table.data_done:
+                continue
+            checkpoints.mark_table(connection, task_id, table.position, data_done=True)
+            job.tables[index] = dataclasses.replace(table, data_done=True)
+            ids = {chunks.Chunk.decode(data).id for data in plans[_key(table)]}
+            if position is not None and not ids & done_before:
+                copied_at[_key(table)] = position.encode()
+        checkpoints.save_state(connection, task_id, {**state, "copied_at": copied_at}, now_ms())
+
+
+def _build_indexes(job: _Copy, target: mysql.Connection) -> None:
+    for index, table in enumerate(job.tables):
+        if table.index_done:
+            continue
+        job.context.check_stop()
+        structure.build_indexes(target, job.infos[_key(table)], job.selection)
+        with job.context.fenced() as connection:
+            checkpoints.mark_table(connection, job.context.task.id, table.position, index_done=True)
+        job.tables[index] = dataclasses.replace(table, index_done=True)
+        _report(job)
+
+
+def _report(job: _Copy) -> None:
+    """Progress from counted objects and rows: structure and indexes by tables, data by rows."""
+    tables = job.tables
+    total = len(tables) or 1
+    struct = sum(table.structure_done for table in tables) * 100 // total
+    index = sum(table.index_done for table in tables) * 100 // total
+    rows_total = sum(max(table.rows_estimate, table.rows_copied) for table in tables)
+    rows_done = sum(table.rows_copied for table in tables)
+    data = 100 if rows_total == 0 else min(99, rows_done * 100 // rows_total)
+    if all(table.data_done for table in tables):
+        data = 100
+    overall = (struct * 5 + data * 85 + index * 10) // 100
+    elapsed = time.monotonic() - job.started
+    rate = (rows_done - job.rows_at_start) / elapsed if elapsed > 0 else 0
+    data_remaining = int((rows_total - rows_done) / rate) if rate > 0 else None
+    progress = Progress(
+        progress=overall,
+        struct_percent=struct,
+        data_percent=data,
+        index_percent=index,
+        data_remaining_seconds=data_remaining,
+        remaining_seconds=data_remaining,
+        process_time=now_ms(),
+    )
+    with job.context.fenced() as connection:
+        task_store.save_progress(connection, job.context.task.id, progress, now_ms())
+
+
+def _windows(job: _Copy) -> list[speed.SpeedWindow]:
+    task = job.context.reload()
+    return speed.parse(task.options.get("speed_limit") or [])
+
+
+def _key(table: TableProgress) -> str:
+    return f"{table.source_schema}.{table.source_name}"
+
+
+def _transfer_error(exc: Exception) -> TransferError:
+    code = exc.args[0] if isinstance(exc, pymysql.err.MySQLError) and exc.args else None
+    retriable = isinstance(exc, OSError) or code in _RETRIABLE_MYSQL
+    return TransferError(errors.TRANSFER_FAILED, str(exc), retriable=retriable)
