@@ -388,12 +388,15 @@ def mariadb_server(base_dir: Path, binlog: bool = False, server_id: int = 1) -> 
     """A fresh MariaDB in base_dir; with binlog=True it logs full row images for CDC."""
     data_dir = _mariadb_data_dir(base_dir)
     data_dir.mkdir(parents=True)  # fails if another server already lives in base_dir
+    # A tmpdir of its own: servers bootstrapping at once in the shared /tmp have been seen to collide.
+    _mariadb_tmp_dir(base_dir).mkdir()
     _run(
         [
             _executable("mariadb-install-db"),
             "--no-defaults",
             "--user=root",
             f"--datadir={data_dir}",
+            f"--tmpdir={_mariadb_tmp_dir(base_dir)}",
             "--auth-root-authentication-method=normal",
             "--skip-test-db",
         ]
@@ -413,6 +416,10 @@ def mariadb_server(base_dir: Path, binlog: bool = False, server_id: int = 1) -> 
         server.stop()
 
 
+def _mariadb_tmp_dir(base_dir: Path) -> Path:
+    return base_dir / "tmp"
+
+
 def _mariadbd_argv(base_dir: Path, port: int, binlog: bool, server_id: int) -> list[str]:
     argv = [
         _executable("mariadbd"),
@@ -420,6 +427,7 @@ def _mariadbd_argv(base_dir: Path, port: int, binlog: bool, server_id: int) -> l
         "--user=root",
         f"--datadir={_mariadb_data_dir(base_dir)}",
         f"--socket={base_dir / 's.sock'}",
+        f"--tmpdir={_mariadb_tmp_dir(base_dir)}",
         f"--port={port}",
         f"--bind-address={HOST}",
         f"--pid-file={base_dir / 'm.pid'}",
