@@ -115,6 +115,9 @@ class Gateway:
         """The caller; with a `project_id`, one allowed to act on that project."""
         if "x-auth-token" in headers:  # a token wins over a signature (AUTH.md 5)
             identity = self._iam.verify_token(headers["x-auth-token"])
+            header_project = headers.get("x-project-id")
+            if project_id is not None and header_project is not None and header_project != project_id:
+                raise OpendrsError(errors.INVALID_PROJECT, project_id=header_project)
             if project_id is not None and identity.project_id != project_id:
                 raise OpendrsError(errors.INVALID_PROJECT, project_id=project_id)
             return identity
