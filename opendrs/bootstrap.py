@@ -6,6 +6,7 @@ import dataclasses
 
 import sqlalchemy as sa
 
+from opendrs import logs
 from opendrs.api.app import create_app
 from opendrs.api.gateway import ASGIApp
 from opendrs.engine.worker import Worker, WorkerSettings
@@ -28,10 +29,11 @@ class Runtime:
     services: Services
 
 
-def open_runtime(settings: Settings) -> Runtime:
+def open_runtime(settings: Settings, migrate: bool = True) -> Runtime:
     """Open (and migrate) the store and build the services on it."""
     engine = database.create_engine(settings.store_url())
-    database.migrate(engine)
+    if migrate:
+        database.migrate(engine)
     keys = Keys(_secret(settings))
     iam = IamService(engine, keys, settings.token_ttl_seconds)
     tasks = TaskService(engine, keys)
@@ -49,6 +51,13 @@ def open_runtime(settings: Settings) -> Runtime:
 
 def http_app(runtime: Runtime) -> ASGIApp:
     return create_app(runtime.services, runtime.settings.max_body_bytes)
+
+
+def http_app_from_environment() -> ASGIApp:
+    """The HTTP app of one of several server processes (uvicorn's factory); the store is already migrated."""
+    settings = Settings()
+    logs.configure(settings.log_format, settings.log_level)
+    return http_app(open_runtime(settings, migrate=False))
 
 
 def worker(runtime: Runtime) -> Worker:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -34,6 +35,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--no-worker", action="store_true", help="serve the API only (workers run elsewhere)")
+    serve.add_argument(
+        "--http-workers",
+        type=int,
+        default=min(os.cpu_count() or 1, 4),
+        help="HTTP server processes (default: one per CPU, at most 4); the task worker runs once, in this process",
+    )
     serve.set_defaults(run=_serve)
 
     worker = commands.add_parser("worker", help="run a worker against the configured store")
@@ -65,16 +72,16 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     if worker is not None:
         thread = threading.Thread(target=worker.run, name="opendrs-worker", daemon=True)
         thread.start()
+    options = {"host": args.host, "port": args.port, "log_config": None, "access_log": False}
+    options |= {"loop": "uvloop", "http": "httptools"}
     try:
-        uvicorn.run(
-            bootstrap.http_app(runtime),
-            host=args.host,
-            port=args.port,
-            log_config=None,
-            access_log=False,
-            loop="uvloop",
-            http="httptools",
-        )
+        if args.http_workers > 1:
+            # Each HTTP process builds its own app from the same settings (environment).
+            uvicorn.run(
+                "opendrs.bootstrap:http_app_from_environment", factory=True, workers=args.http_workers, **options
+            )
+        else:
+            uvicorn.run(bootstrap.http_app(runtime), **options)
     finally:
         if worker is not None and thread is not None:
             worker.stop()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from http import HTTPStatus
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
@@ -34,6 +37,8 @@ def create_app(services: Services, max_body_bytes: int) -> ASGIApp:
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+        lifespan=_lifespan,
     )
     app.state.services = services
     for router in _ROUTERS:
@@ -47,6 +52,16 @@ def create_app(services: Services, max_body_bytes: int) -> ASGIApp:
     app.add_exception_handler(Exception, _unexpected_error)
     # The gateway wraps everything, so that even a 500 carries X-Request-Id.
     return Gateway(app, services.iam, max_body_bytes)
+
+
+# Handlers run in threads; more threads than this only fight over the GIL and lengthen the tail.
+HANDLER_THREADS = 8
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    anyio.to_thread.current_default_thread_limiter().total_tokens = HANDLER_THREADS
+    yield
 
 
 def _respond(request: Request, exc: OpendrsError) -> Response:

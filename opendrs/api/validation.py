@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from opendrs.domain import errors
+from opendrs.domain import errors, ids
 from opendrs.domain.errors import OpendrsError, Text
 
 _HINTS: Mapping[str, Text] = {
@@ -82,6 +82,10 @@ def to_contract_error(error: Mapping[str, Any]) -> OpendrsError:
         return OpendrsError(errors.INVALID_REQUEST, hint=_NOT_JSON(detail=context.get("error", ""), position=position))
     if kind in ("missing", "empty") or (kind == "too_short" and context.get("min_length") == 1):
         return OpendrsError(errors.PARAMETER_EMPTY, field=field)
+    if kind == "string_pattern_mismatch" and context.get("pattern") == ids.JOB_ID.pattern:
+        if error.get("input") == "":
+            return OpendrsError(errors.PARAMETER_EMPTY, field=field)
+        kind = "job_id"
     if kind == "literal_error":
         context["expected"] = context.get("expected", "").replace("'", "")
     hint = _HINTS.get(kind, _INVALID)

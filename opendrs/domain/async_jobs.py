@@ -37,6 +37,17 @@ class Entry:
 
 
 @dataclasses.dataclass(frozen=True)
+class AsyncJobSummary:
+    """What the list shows of an async job: none of its (possibly large) job specs."""
+
+    id: str
+    status: AsyncJobStatus
+    domain_name: str
+    user_name: str
+    create_time: int
+
+
+@dataclasses.dataclass(frozen=True)
 class AsyncJob:
     id: str
     project_id: str

@@ -33,6 +33,7 @@ from opendrs.store import tasks as task_store
 log = logging.getLogger(__name__)
 
 BATCH = 200  # most records one pass handles per kind; the next pass takes the rest
+CLAIM_EVERY_MS = 1000  # how often a worker with room looks for a task to claim
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +54,7 @@ class Worker:
         self._operation_retention_ms = int(settings.operation_retention_seconds * 1000)
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self._runners: dict[str, tuple[Runner, threading.Thread]] = {}
+        self._last_claim_look = 0
         self._stopping = threading.Event()
         # Prechecks wait on remote servers (connection timeouts): they run beside the loop, not in it.
         self._checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="opendrs-precheck")
@@ -103,9 +105,11 @@ class Worker:
         """Claim runnable tasks nobody holds, up to this worker's limit; each runs in its own thread."""
         self._runners = {task_id: entry for task_id, entry in self._runners.items() if entry[1].is_alive()}
         room = self._settings.max_tasks - len(self._runners)
-        if room <= 0 or self._stopping.is_set():
-            return 0
         now = now_ms()
+        # Looking for work scans every running task's lease: once a second is often enough.
+        if room <= 0 or self._stopping.is_set() or now - self._last_claim_look < CLAIM_EVERY_MS:
+            return 0
+        self._last_claim_look = now
         with self._engine.connect() as connection:
             candidates = leases.claimable(connection, now, room)
         started = 0

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from opendrs.domain import catalog, errors, ids, secrets
-from opendrs.domain.async_jobs import AsyncJob, Entry, ListQuery
+from opendrs.domain.async_jobs import AsyncJob, AsyncJobSummary, Entry, ListQuery
 from opendrs.domain.errors import OpendrsError, Text
 from opendrs.domain.states import AsyncJobStatus
 from opendrs.domain.tasks import JsonObject
@@ -96,14 +96,14 @@ class AsyncJobService:
         return job.id
 
     def get(self, project_id: str, async_job_id: str) -> AsyncJob:
-        with self._engine.connect() as connection:
+        with database.reading(self._engine) as connection:
             job = store.get(connection, project_id, async_job_id)
         if job is None:
             raise errors.NotFoundError(errors.V5_JOB_NOT_FOUND, id=async_job_id)
         return job
 
-    def search(self, query: ListQuery) -> tuple[int, list[AsyncJob]]:
-        with self._engine.connect() as connection:
+    def search(self, query: ListQuery) -> tuple[int, list[AsyncJobSummary]]:
+        with database.reading(self._engine) as connection:
             return store.list_page(connection, query)
 
     def update(self, project_id: str, async_job_id: str, updates: Sequence[Update]) -> list[UpdateResult]:

@@ -107,7 +107,7 @@ class IamService:
     # Tokens ------------------------------------------------------------------------------------
 
     def issue_token(self, credentials: Credentials, scope: Scope) -> IssuedToken:
-        with self._engine.connect() as connection:
+        with database.reading(self._engine) as connection:
             user = self._authenticate(connection, credentials)
             project, domain = self._resolve_scope(connection, user, scope)
         issued = time.time()
@@ -127,16 +127,16 @@ class IamService:
         return Identity(claims.user_id, claims.domain_id, claims.project_id)
 
     def projects(self, domain_id: str, name: str | None) -> list[Project]:
-        with self._engine.connect() as connection:
+        with database.reading(self._engine) as connection:
             return store.list_projects(connection, domain_id, name)
 
     def project(self, project_id: str) -> Project | None:
-        with self._engine.connect() as connection:
+        with database.reading(self._engine) as connection:
             return store.find_project(connection, id=project_id)
 
     def access_key(self, access: str) -> tuple[str, Identity] | None:
         """The secret of an access key and whose key it is; None for an unknown key."""
-        with self._engine.connect() as connection:
+        with database.reading(self._engine) as connection:
             key = store.find_access_key(connection, access)
         if key is None:
             return None
@@ -144,7 +144,7 @@ class IamService:
 
     def names(self, identity: Identity) -> tuple[str, str]:
         """(domain name, user name) of the caller."""
-        with self._engine.connect() as connection:
+        with database.reading(self._engine) as connection:
             user = store.find_user(connection, id=identity.user_id)
         return (user.domain.name, user.name) if user else ("", "")
 

@@ -79,7 +79,7 @@ class LifecycleService:
 
     def test_connections(self, project_id: str, tests: Sequence[ConnectionTest]) -> list[Outcome]:
         """Connect to each endpoint for real, in parallel: reachability, credentials, version."""
-        with self._engine.connect() as connection:
+        with database.reading(self._engine) as connection:
             tasks = task_store.get_many(connection, project_id, [test.job_id for test in tests])
         with ThreadPoolExecutor(max_workers=min(8, max(1, len(tests)))) as pool:
             return list(pool.map(lambda test: self._test_one(tasks.get(test.job_id), test), tests))
@@ -167,7 +167,7 @@ class LifecycleService:
         return Outcome(task.id, precheck_id=precheck.id)
 
     def precheck_results(self, project_id: str, job_ids: Sequence[str]) -> dict[str, Precheck | OpendrsError]:
-        with self._engine.connect() as connection:
+        with database.reading(self._engine) as connection:
             tasks = task_store.get_many(connection, project_id, job_ids)
             latest = precheck_store.latest(connection, list(tasks))
         results: dict[str, Precheck | OpendrsError] = {}

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from opendrs.domain import errors
 from opendrs.domain.operations import Operation
+from opendrs.store import database
 from opendrs.store import operations as store
 
 
@@ -14,7 +15,7 @@ class OperationService:
         self._engine = engine
 
     def get(self, project_id: str, operation_id: str) -> Operation:
-        with self._engine.connect() as connection:
+        with database.reading(self._engine) as connection:
             operation = store.get(connection, project_id, operation_id)
         if operation is None:
             raise errors.NotFoundError(errors.OPERATION_NOT_FOUND, id=operation_id)

@@ -139,22 +139,22 @@ class TaskService:
     # Reading -----------------------------------------------------------------------------------
 
     def statuses(self, project_id: str, job_ids: Sequence[str]) -> dict[str, StatusView]:
-        with self._engine.connect() as connection:
+        with database.reading(self._engine) as connection:
             return task_store.statuses(connection, project_id, job_ids)
 
     def details(self, project_id: str, job_ids: Sequence[str]) -> dict[str, Task]:
-        with self._engine.connect() as connection:
+        with database.reading(self._engine) as connection:
             return task_store.get_many(connection, project_id, job_ids)
 
     def progress(self, project_id: str, job_ids: Sequence[str]) -> dict[str, ProgressView]:
-        with self._engine.connect() as connection:
+        with database.reading(self._engine) as connection:
             return task_store.progress_views(connection, project_id, job_ids)
 
     def search(self, where: ListFilter, cur_page: int, per_page: int) -> tuple[int, list[Task]]:
         """One page of the project's tasks, newest first; per_page 0 or cur_page 0: all of them."""
         everything = per_page == 0 or cur_page == 0
         offset = 0 if everything else (cur_page - 1) * per_page
-        with self._engine.connect() as connection:
+        with database.reading(self._engine) as connection:
             return task_store.list_page(connection, where, offset, None if everything else per_page)
 
     # Stop and delete ---------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from opendrs.domain.async_jobs import AsyncJob, Entry, ListQuery
+from opendrs.domain.async_jobs import AsyncJob, AsyncJobSummary, Entry, ListQuery
 from opendrs.domain.states import AsyncJobStatus
 from opendrs.store.schema import async_jobs
 
@@ -59,7 +59,7 @@ def ids_in_status(connection: sa.Connection, status: AsyncJobStatus, limit: int)
     return [(row.project_id, row.id) for row in connection.execute(query)]
 
 
-def list_page(connection: sa.Connection, query: ListQuery) -> tuple[int, list[AsyncJob]]:
+def list_page(connection: sa.Connection, query: ListQuery) -> tuple[int, list[AsyncJobSummary]]:
     conditions = [async_jobs.c.project_id == query.project_id]
     if query.async_job_id:
         conditions.append(async_jobs.c.id == query.async_job_id)
@@ -71,14 +71,20 @@ def list_page(connection: sa.Connection, query: ListQuery) -> tuple[int, list[As
         conditions.append(async_jobs.c.user_name == query.user_name)
     total = connection.scalar(sa.select(sa.func.count()).select_from(async_jobs).where(*conditions)) or 0
     order = async_jobs.c.create_time.asc() if query.ascending else async_jobs.c.create_time.desc()
-    rows = connection.execute(
-        sa.select(async_jobs)
-        .where(*conditions)
-        .order_by(order, async_jobs.c.id)
-        .offset(query.offset)
-        .limit(query.limit)
+    summary = (
+        async_jobs.c.id,
+        async_jobs.c.status,
+        async_jobs.c.domain_name,
+        async_jobs.c.user_name,
+        async_jobs.c.create_time,
     )
-    return total, [_job(row) for row in rows]
+    rows = connection.execute(
+        sa.select(*summary).where(*conditions).order_by(order, async_jobs.c.id).offset(query.offset).limit(query.limit)
+    )
+    return total, [
+        AsyncJobSummary(row.id, AsyncJobStatus(row.status), row.domain_name, row.user_name, row.create_time)
+        for row in rows
+    ]
 
 
 def _entry_json(entry: Entry) -> dict[str, Any]:

@@ -14,6 +14,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Connections kept open: the API's handler threads plus the worker's, so none is opened per request.
+POOL_SIZE = 16
 # Serialises migrations when several nodes start against one PostgreSQL store.
 _MIGRATION_LOCK_ID = 0x0D25_0001
 
@@ -24,13 +26,15 @@ def create_engine(url: str) -> Engine:
         return _sqlite_engine(parsed)
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
-    return sa.create_engine(parsed, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return sa.create_engine(parsed, pool_size=POOL_SIZE, max_overflow=20, pool_pre_ping=True)
 
 
 def _sqlite_engine(url: sa.URL) -> Engine:
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = sa.create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=POOL_SIZE, max_overflow=20
+    )
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -55,6 +59,13 @@ def _sqlite_engine(url: sa.URL) -> Engine:
 
 
 _WRITES = "opendrs_writes"
+
+
+@contextlib.contextmanager
+def reading(engine: Engine) -> Iterator[sa.Connection]:
+    """A connection for reads: autocommit, so no BEGIN/ROLLBACK round trips around each query."""
+    with engine.connect() as connection:
+        yield connection.execution_options(isolation_level="AUTOCOMMIT")
 
 
 @contextlib.contextmanager

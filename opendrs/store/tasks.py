@@ -56,19 +56,21 @@ def get_many(connection: sa.Connection, project_id: str, ids: Sequence[str]) -> 
     """The project's tasks among `ids`, deleted ones included, keyed by id."""
     if not ids:
         return {}
-    query = sa.select(*_TASK_COLUMNS).where(tasks.c.project_id == project_id, tasks.c.id.in_(set(ids)))
-    return {row.id: _task(row) for row in connection.execute(query)}
+    query = sa.select(*_TASK_COLUMNS).where(tasks.c.id.in_(set(ids)))
+    # By primary key only, the project checked per row: with both in the WHERE, SQLite may scan the project.
+    return {row.id: _task(row) for row in connection.execute(query) if row.project_id == project_id}
 
 
 def statuses(connection: sa.Connection, project_id: str, ids: Sequence[str]) -> dict[str, StatusView]:
     if not ids:
         return {}
-    query = sa.select(tasks.c.id, tasks.c.status, tasks.c.error_code, tasks.c.error_msg).where(
-        tasks.c.project_id == project_id, tasks.c.id.in_(set(ids))
+    query = sa.select(tasks.c.id, tasks.c.project_id, tasks.c.status, tasks.c.error_code, tasks.c.error_msg).where(
+        tasks.c.id.in_(set(ids))
     )
     return {
         row.id: StatusView(row.id, TaskStatus(row.status), row.error_code, row.error_msg)
         for row in connection.execute(query)
+        if row.project_id == project_id
     }
 
 
@@ -79,6 +81,7 @@ def progress_views(connection: sa.Connection, project_id: str, ids: Sequence[str
     query = (
         sa.select(
             tasks.c.id,
+            tasks.c.project_id,
             tasks.c.status,
             tasks.c.task_type,
             tasks.c.error_code,
@@ -87,10 +90,12 @@ def progress_views(connection: sa.Connection, project_id: str, ids: Sequence[str
             *measured,
         )
         .select_from(tasks.outerjoin(task_progress, task_progress.c.task_id == tasks.c.id))
-        .where(tasks.c.project_id == project_id, tasks.c.id.in_(set(ids)))
+        .where(tasks.c.id.in_(set(ids)))
     )
     views = {}
     for row in connection.execute(query):
+        if row.project_id != project_id:
+            continue
         progress = None
         if row.updated_at is not None:
             progress = Progress(**{column.name: getattr(row, column.name) for column in measured})

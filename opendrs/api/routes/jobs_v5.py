@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from opendrs.api import context
 from opendrs.api.responses import Json, error_body
 from opendrs.api.schemas.common import Model, Strict
-from opendrs.domain import errors, secrets, times
+from opendrs.domain import async_jobs, errors, secrets, times
 from opendrs.domain.async_jobs import AsyncJob, Entry, ListQuery
 from opendrs.domain.errors import Language, OpendrsError, Text
 from opendrs.domain.states import AsyncJobStatus
@@ -217,7 +217,7 @@ def _whole_number(value: str | None, field: str, default: int, low: int, high: i
     return int(value)
 
 
-def _summary(job: AsyncJob) -> dict[str, Any]:
+def _summary(job: async_jobs.AsyncJobSummary) -> dict[str, Any]:
     return {
         "async_job_id": job.id,
         "status": job.status.value,

@@ -12,14 +12,6 @@ from opendrs.domain import ids
 FORBIDDEN_CHARACTERS = set("!<>&'\"\\")
 
 
-def _job_id(value: str) -> str:
-    if value == "":
-        raise PydanticCustomError("empty", "is empty")
-    if not ids.is_job_id(value):
-        raise PydanticCustomError("job_id", "is not a job id")
-    return value
-
-
 def _safe_text(value: str) -> str:
     if FORBIDDEN_CHARACTERS & set(value):
         raise PydanticCustomError("forbidden_characters", "contains a forbidden character")
@@ -33,7 +25,8 @@ def _port(value: object) -> object:
     return value
 
 
-JobId = Annotated[str, AfterValidator(_job_id)]
+# A pattern, checked in Rust, is much cheaper than a Python validator on 100 ids per request.
+JobId = Annotated[str, Field(pattern=ids.JOB_ID.pattern)]
 TaskName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{3,49}$")]
 SafeText = Annotated[str, Field(max_length=256), AfterValidator(_safe_text)]
 Port = Annotated[int, BeforeValidator(_port), Field(ge=1, le=65535)]

@@ -92,6 +92,9 @@ class EventType:
     UPDATE_ROWS_V2 = 31
     DELETE_ROWS_V2 = 32
     MYSQL_GTID = 33
+    XA_PREPARE = 38
+    MYSQL_PARTIAL_UPDATE_ROWS = 39
+    MYSQL_TRANSACTION_PAYLOAD = 40
     MARIADB_ANNOTATE_ROWS = 160
     MARIADB_BINLOG_CHECKPOINT = 161
     MARIADB_GTID = 162
@@ -239,7 +242,7 @@ class TableMapEvent(NamedTuple):
         rest = body[id_size + 2 :]
         table_map = context.table_maps_by_content.get(rest)
         if table_map is None:
-            table_map = parse_table_map(rest, context.charsets)
+            table_map = parse_table_map(rest, context.charsets, context.mariadb)
             table_map = dataclasses.replace(table_map, selected=context.selected(table_map.table))
             context.table_maps_by_content[rest] = table_map
         return cls(table_id, table_map)
@@ -309,6 +312,14 @@ def _decode_rows(
             yield RowChange(table, kind, old, new)
 
 
+class XaPrepareEvent(NamedTuple):
+    """XA PREPARE: ends the first part of an XA transaction, whose XA COMMIT comes later as a group of its own."""
+
+    @classmethod
+    def parse(cls, header: Header, body: bytes, context: _Context) -> XaPrepareEvent:
+        return cls()
+
+
 class IgnoredEvent(NamedTuple):
     """An event that changes nothing we replicate (GTID list, binlog checkpoint, stop, ...)."""
 
@@ -329,6 +340,7 @@ Event = (
     | HeartbeatEvent
     | TableMapEvent
     | RowsEvent
+    | XaPrepareEvent
     | IgnoredEvent
 )
 Parser = Callable[[Header, bytes, "_Context"], Event]
@@ -342,11 +354,14 @@ EVENT_PARSERS: dict[int, Parser] = {
     EventType.MYSQL_GTID: MysqlGtidEvent.parse,
     EventType.HEARTBEAT: HeartbeatEvent.parse,
     EventType.TABLE_MAP: TableMapEvent.parse,
+    EventType.XA_PREPARE: XaPrepareEvent.parse,
     **{code: RowsEvent.parse for code in ROW_KINDS},
 }
 
 # Events that would change the data but that we cannot decode: stop rather than skip them.
 UNSUPPORTED_EVENTS = {
+    EventType.MYSQL_PARTIAL_UPDATE_ROWS: "partial JSON update (binlog_row_value_options=PARTIAL_JSON)",
+    EventType.MYSQL_TRANSACTION_PAYLOAD: "compressed transaction (binlog_transaction_compression=ON)",
     EventType.MARIADB_START_ENCRYPTION: "encrypted binlog (encrypt_binlog=ON)",
     EventType.MARIADB_QUERY_COMPRESSED: "compressed binlog (log_bin_compress=ON)",
     EventType.MARIADB_WRITE_ROWS_COMPRESSED_V1: "compressed binlog (log_bin_compress=ON)",
@@ -389,7 +404,7 @@ class OptionalMetadata:
     COLUMN_VISIBILITY = 12
 
 
-def parse_table_map(body: bytes, charsets: dict[int, str]) -> TableMap:
+def parse_table_map(body: bytes, charsets: dict[int, str], mariadb: bool = True) -> TableMap:
     """A table map's body after table id and flags: names, column types, metadata, optional metadata."""
     schema, pos = _read_name(body, 0)
     name, pos = _read_name(body, pos)
@@ -406,8 +421,8 @@ def parse_table_map(body: bytes, charsets: dict[int, str]) -> TableMap:
             f"the table map of {schema}.{name} has no column names: set binlog_row_metadata=FULL on the source"
         )
     unsigned = _signedness(types, fields.get(OptionalMetadata.SIGNEDNESS, b""))
-    text_charsets = _charsets(types, fields, charsets, enum_set=False)
-    member_charsets = _charsets(types, fields, charsets, enum_set=True)
+    text_charsets = _charsets(types, fields, charsets, enum_set=False, mariadb=mariadb)
+    member_charsets = _charsets(types, fields, charsets, enum_set=True, mariadb=mariadb)
     enums = iter(_member_lists(fields.get(OptionalMetadata.ENUM_STR_VALUE, b"")))
     sets = iter(_member_lists(fields.get(OptionalMetadata.SET_STR_VALUE, b"")))
     columns = []
@@ -510,18 +525,18 @@ def _signedness(types: Sequence[int], raw: bytes) -> dict[int, bool]:
     return result
 
 
-def _is_text_column(type_: int) -> bool:
-    return type_ in (
-        values.FieldType.STRING,
-        values.FieldType.VAR_STRING,
-        values.FieldType.VARCHAR,
-        values.FieldType.BLOB,
-        values.FieldType.GEOMETRY,  # MariaDB lists a charset for GEOMETRY columns too
-    )
+_TEXT_TYPES = frozenset(
+    {values.FieldType.STRING, values.FieldType.VAR_STRING, values.FieldType.VARCHAR, values.FieldType.BLOB}
+)
+
+
+def _is_text_column(type_: int, mariadb: bool) -> bool:
+    # MariaDB lists a charset for GEOMETRY columns too; MySQL does not.
+    return type_ in _TEXT_TYPES or (mariadb and type_ == values.FieldType.GEOMETRY)
 
 
 def _charsets(
-    types: Sequence[int], fields: dict[int, bytes], charsets: dict[int, str], enum_set: bool
+    types: Sequence[int], fields: dict[int, bytes], charsets: dict[int, str], enum_set: bool, mariadb: bool
 ) -> dict[int, str]:
     """Column index -> character set name, for text (or ENUM/SET) columns.
 
@@ -534,7 +549,7 @@ def _charsets(
             OptionalMetadata.ENUM_AND_SET_COLUMN_CHARSET,
         )
     else:
-        kind = [i for i, t in enumerate(types) if _is_text_column(t)]
+        kind = [i for i, t in enumerate(types) if _is_text_column(t, mariadb)]
         default_field, column_field = OptionalMetadata.DEFAULT_CHARSET, OptionalMetadata.COLUMN_CHARSET
     collations: list[int] = []
     if default_field in fields:
@@ -606,6 +621,7 @@ class _Context:
     selection: Selection
     charsets: dict[int, str]  # collation id -> character set name, from the source
     checksum: bool = False
+    mariadb: bool = True
     post_header_lengths: bytes = b""
     table_ids: dict[int, TableMap] = dataclasses.field(default_factory=dict)
     table_maps_by_content: dict[bytes, TableMap] = dataclasses.field(default_factory=dict)
@@ -682,6 +698,7 @@ class _Dump:
     charsets: dict[int, str]  # collation id -> character set name
     checksum: bool  # events end with a CRC32
     gtid: str | None  # MariaDB's GTID state at the start position; None on MySQL
+    mariadb: bool
 
 
 def _open_dump(endpoint: Endpoint, start: BinlogPosition, server_id: int, heartbeat_interval: float) -> _Dump:
@@ -709,7 +726,7 @@ def _open_dump(endpoint: Endpoint, start: BinlogPosition, server_id: int, heartb
         driver._execute_command(COM_BINLOG_DUMP, payload)
         # Heartbeats arrive every heartbeat_interval when idle: silence far longer than that is a dead source.
         _socket_of(conn).settimeout(max(10.0, 5 * heartbeat_interval))
-        return _Dump(conn, charsets, checksum, gtid)
+        return _Dump(conn, charsets, checksum, gtid, info.is_mariadb)
     except BaseException:
         conn.close()
         raise
@@ -814,24 +831,34 @@ class _Assembler:
             self.context.post_header_lengths = event.post_header_lengths
         elif event_type is HeartbeatEvent:
             return self._heartbeat(force=True)
+        elif event_type is XaPrepareEvent:
+            if self._changes:
+                raise errors.UnsupportedEventError("cannot replicate an XA transaction on selected tables")
+            return self._commit(header)
         return None
 
     def _begin(self, standalone: bool) -> None:
+        if self._in_group and self._changes:
+            # Never drop changes: a group that does not end where we expect is a format we do not know.
+            raise errors.UnsupportedEventError(f"a transaction began in {self.file} before the previous one ended")
         self._in_group = True
         self._standalone = standalone
         self._changes = []
 
     def _query(self, header: Header, event: QueryEvent) -> Item | None:
         statement = event.query.strip()
-        keyword = statement[:8].upper()
-        if keyword.startswith("BEGIN"):
+        words = statement[:12].upper().split()
+        keyword = " ".join(words[:2])
+        if keyword == "BEGIN":
             self._begin(False)
             return None
-        if keyword.startswith(("COMMIT", "ROLLBACK")) and self._in_group:
+        if keyword in ("COMMIT", "ROLLBACK") and self._in_group:
             # Non-transactional changes end with COMMIT; a ROLLBACK ends a group whose non-transactional part the
             # source kept anyway (the rows are in the binlog only because they could not be rolled back).
             return self._commit(header)
-        if keyword.startswith(("XA ", "SAVEPOIN")):
+        if keyword.startswith(("XA", "ROLLBACK TO")) and self._changes:
+            raise errors.UnsupportedEventError(f"cannot replicate {statement[:40]!r} around changes of selected tables")
+        if keyword.startswith(("XA", "SAVEPOINT", "ROLLBACK TO")):
             return None
         tables = ddl_tables(statement, event.schema)
         if tables is not None and any(self.context.selected(t) for t in tables):
@@ -1011,17 +1038,21 @@ class BinlogStream:
             self.start.offset,
             extra={"action": "binlog_stream_start", "gtid": dump.gtid},
         )
-        context = _Context(self.selection, dump.charsets, dump.checksum)
+        context = _Context(self.selection, dump.charsets, dump.checksum, dump.mariadb)
         assembler = _Assembler(self.start, dump.gtid, context, self.heartbeat_interval)
         reader = _PacketReader(_socket_of(dump.connection))
         chunk: list[Item] = []
-        while not self._closed.is_set():
-            if chunk and (len(chunk) >= CHUNK_ITEMS or not reader.buffered_packet()):
+        try:
+            while not self._closed.is_set():
+                if chunk and (len(chunk) >= CHUNK_ITEMS or not reader.buffered_packet()):
+                    self._put(chunk)
+                    chunk = []
+                item = _next_event(reader, context, assembler)
+                if item is not None:
+                    chunk.append(item)
+        finally:
+            if chunk:  # what was decoded before an error is valid: deliver it before the error
                 self._put(chunk)
-                chunk = []
-            item = _next_event(reader, context, assembler)
-            if item is not None:
-                chunk.append(item)
 
 
 def _next_event(reader: _PacketReader, context: _Context, assembler: _Assembler) -> Item | None:

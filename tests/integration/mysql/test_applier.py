@@ -1,0 +1,417 @@
+"""Binlog -> applier -> target against real MariaDB servers: exact values, keys, DDL, exactly-once."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+import pytest
+
+from opendrs.connectors.mysql import applier as applier_module
+from opendrs.connectors.mysql import errors, streaming
+from opendrs.domain.replication import BinlogPosition, Selection
+from tests import servers
+from tests.integration.mysql.streaming_fixtures import (
+    DEADLINE,
+    assert_same_schema,
+    endpoint_of,
+    execute,
+    new_server_id,
+    position_now,
+    query,
+    rows_checksum,
+    schema,
+    selection_of,
+    source,
+    target,
+    wait_until,
+)
+
+__all__ = ["schema", "source", "target"]  # fixtures used by name below
+
+_tasks = itertools.count(1)
+
+
+def new_task() -> str:
+    return f"task-{next(_tasks)}"
+
+
+def replicate(
+    source: servers.MariadbServer,
+    applier: applier_module.Applier,
+    start: BinlogPosition,
+    selection: Selection,
+    until: BinlogPosition,
+    max_rows: int = 1000,
+) -> None:
+    """Stream from `start` and apply until the applier's checkpoint reaches `until`."""
+    end_key = applier_module.position_key(until)
+    with streaming.stream(endpoint_of(source), start, selection, new_server_id(), heartbeat_interval=0.2) as stream:
+        checkpoint = applier.load_checkpoint()
+
+        def done() -> bool:
+            return checkpoint is not None and applier_module.position_key(checkpoint) >= end_key
+
+        for batch in stream.batches(max_rows):
+            if isinstance(batch, streaming.Heartbeat):
+                applier.advance(batch.position)
+            else:
+                applier.apply(batch)
+            checkpoint = applier.load_checkpoint()
+            if done():
+                return
+
+
+def make_target_schema(target: servers.MariadbServer, name: str) -> None:
+    execute(target, f"CREATE DATABASE IF NOT EXISTS `{name}`")
+
+
+TYPES_TABLE = """
+CREATE TABLE types (
+  id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  ti TINYINT, tu TINYINT UNSIGNED, si SMALLINT, su SMALLINT UNSIGNED, mi MEDIUMINT, mu MEDIUMINT UNSIGNED,
+  i INT, iu INT UNSIGNED, bi BIGINT, bu BIGINT UNSIGNED,
+  d65 DECIMAL(65,30), d10 DECIMAL(10,2), d0 DECIMAL(20,0), du DECIMAL(12,4) UNSIGNED,
+  f FLOAT, dbl DOUBLE,
+  b64 BIT(64), b1 BIT(1), b10 BIT(10),
+  dt DATE, tm TIME, tm6 TIME(6), tm3 TIME(3), dtm DATETIME, dtm6 DATETIME(6), dtm2 DATETIME(2),
+  ts TIMESTAMP NULL DEFAULT NULL, ts6 TIMESTAMP(6) NULL DEFAULT NULL, yr YEAR,
+  c CHAR(10) CHARACTER SET utf8mb4, vc VARCHAR(300) CHARACTER SET utf8mb4, tx TEXT CHARACTER SET utf8mb4,
+  cl CHAR(5) CHARACTER SET latin1, vl VARCHAR(300) CHARACTER SET latin1, tl MEDIUMTEXT CHARACTER SET latin1,
+  ci VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci,
+  bn BINARY(8), vb VARBINARY(300), bl BLOB, lb LONGBLOB,
+  e ENUM('a','b','ü','x y'), s SET('r','w','x','é'),
+  j JSON, pt POINT, gm GEOMETRY,
+  g BIGINT AS (i * 2) VIRTUAL, gs DECIMAL(20,1) AS (i + 0.5) STORED
+) CHARACTER SET latin1
+"""
+
+COLUMNS = (
+    "ti,tu,si,su,mi,mu,i,iu,bi,bu,d65,d10,d0,du,f,dbl,b64,b1,b10,dt,tm,tm6,tm3,dtm,dtm6,dtm2,ts,ts6,yr,"
+    "c,vc,tx,cl,vl,tl,ci,bn,vb,bl,lb,e,s,j"
+)
+ALL_BYTES = "X'" + bytes(range(256)).hex() + "'"
+LATIN1_BYTES = "X'" + bytes(range(32, 256)).hex() + "'"
+EDGE_ROWS = [
+    # minimums / negative extremes
+    "-128,0,-32768,0,-8388608,0,-2147483648,0,-9223372036854775808,0,"
+    "'-99999999999999999999999999999999999.999999999999999999999999999999','-99999999.99','-99999999999999999999',0,"
+    "-3.4028234e38,-1.7976931348623157e308,0,0,0,'1000-01-01','-838:59:59','-838:59:59.000000','-00:00:00.001',"
+    "'1000-01-01 00:00:00','1000-01-01 00:00:00.000000','1000-01-01 00:00:00.01','1970-01-01 05:30:01',"
+    "'1970-01-01 05:30:01.000001',1901,'','','','','','','',X'',X'',X'',X'','a','','[]'",
+    # maximums
+    "127,255,32767,65535,8388607,16777215,2147483647,4294967295,9223372036854775807,18446744073709551615,"
+    "'99999999999999999999999999999999999.999999999999999999999999999999','99999999.99','99999999999999999999',"
+    "'99999999.9999',3.4028234e38,1.7976931348623157e308,18446744073709551615,1,1023,'9999-12-31','838:59:59',"
+    "'838:59:59.000000','838:59:59.999','9999-12-31 23:59:59','9999-12-31 23:59:59.999999','9999-12-31 23:59:59.99',"
+    "'2038-01-19 03:14:07','2038-01-19 03:14:07.999999',2155,'ünï😀 code',REPEAT('ü', 300),REPEAT('😀', 5000),"
+    f"'éÿ€',{LATIN1_BYTES},REPEAT({LATIN1_BYTES}, 100),'Case',X'FFFFFFFFFFFFFFFF',{ALL_BYTES},"
+    f"REPEAT({ALL_BYTES}, 200),REPEAT({ALL_BYTES}, 5000),'x y','r,w,x,é',"
+    '\'{"k": [1, 2.5, -0.0, 1e300, "s\\\\u00e9", null, true], "n": {"a": 12345678901234567890}}\'',
+    # awkward values: tiny fractions, negative zero-ish, trailing spaces, quotes and escapes
+    "-1,1,-1,1,-1,1,-1,1,-1,1,'0.000000000000000000000000000001','-0.01','1','0.0001',"
+    "1.17549435e-38,4.9406564584124654e-324,1,0,512,'2020-02-29','00:00:00','-00:00:00.000001','12:34:56.789',"
+    "'2020-02-29 12:34:56','2020-02-29 12:34:56.123456','2020-02-29 12:34:56.12','2020-02-29 12:34:56',"
+    "'2020-02-29 12:34:56.654321',2000,'a  ','trailing  ',' \\' \" \\\\ \\0 \\n \\r \\Z ','a','tab\\t',"
+    "'nl\\nx','CASE',X'00',X'00000000',X'20',X'0a','b','','\"just a string\"'",
+    # 0.1 and friends, NULL-heavy
+    "0,NULL,0,NULL,0,NULL,0,NULL,0,NULL,'0.1',NULL,'0',NULL,0.1,0.1,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,"
+    "NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,'null'",
+]
+
+
+def test_every_type_round_trips_exactly(
+    source: servers.MariadbServer, target: servers.MariadbServer, schema: str
+) -> None:
+    make_target_schema(target, schema)
+    start = position_now(source)
+    inserts = [f"INSERT INTO types ({COLUMNS}) VALUES ({row})" for row in EDGE_ROWS]
+    execute(
+        source,
+        TYPES_TABLE,
+        # The source session's time zone must not matter: TIMESTAMPs are UTC in the binlog.
+        "SET time_zone = '+05:30'",
+        *inserts,
+        "SET time_zone = '-11:00'",
+        "INSERT INTO types (ts, ts6) VALUES ('2001-02-03 04:05:06', '2001-02-03 04:05:06.5')",
+        # Zero and partly zero dates, an ENUM's error value: only a lax session can write them.
+        "SET sql_mode = ''",
+        "INSERT INTO types (dt, dtm, dtm6, ts, ts6, yr, e) "
+        "VALUES ('0000-00-00', '0000-00-00 00:00:00', '2020-00-00 00:00:00.5', '0000-00-00 00:00:00', "
+        "'0000-00-00 00:00:00', 0, 'not a member')",
+        "INSERT INTO types (dt, dtm) VALUES ('2021-00-15', '2021-04-00 10:00:00')",
+        "SET sql_mode = DEFAULT",
+        # Updates and deletes must find rows by every kind of value.
+        "UPDATE types SET f = f / 3, vb = REVERSE(vb), s = 'w', j = '{\"x\": 1}' WHERE id <= 3",
+        "UPDATE types SET tm6 = '-00:00:00.5', e = 'ü' WHERE id = 3",
+        "UPDATE types SET pt = POINT(1.5, -2), gm = ST_GeomFromText('POLYGON((0 0, 1 0, 1 1, 0 0))', 4326) "
+        "WHERE id IN (1, 2)",
+        "DELETE FROM types WHERE id = 4",
+        database=schema,
+    )
+    end = position_now(source)
+    with applier_module.Applier(endpoint_of(target), new_task(), selection_of(schema)) as applier:
+        replicate(source, applier, start, selection_of(schema), end)
+    assert_same_schema(source, target, schema, schema)
+    assert len(rows_checksum(target, schema, "types")) == 6
+
+
+def test_updates_changing_the_primary_key_and_deletes(
+    source: servers.MariadbServer, target: servers.MariadbServer, schema: str
+) -> None:
+    make_target_schema(target, schema)
+    start = position_now(source)
+    execute(
+        source,
+        "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10))",
+        "CREATE TABLE composite (a INT, b VARCHAR(5), v INT, PRIMARY KEY (a, b))",
+        "INSERT INTO t SELECT seq, CONCAT('v', seq) FROM seq_1_to_100",
+        "INSERT INTO composite SELECT seq % 7, seq, seq FROM seq_1_to_50",
+        "UPDATE t SET id = id + 1000 ORDER BY id DESC",  # every key changes, in one statement
+        "BEGIN",
+        "UPDATE t SET id = 0 WHERE id = 1001",  # swap two keys inside one transaction
+        "UPDATE t SET id = 1001 WHERE id = 1002",
+        "UPDATE t SET id = 1002 WHERE id = 0",
+        "COMMIT",
+        "UPDATE composite SET b = CONCAT(b, 'x'), a = a + 1 WHERE v % 3 = 0",
+        "DELETE FROM t WHERE id % 4 = 0",
+        "DELETE FROM composite WHERE a = 2",
+        database=schema,
+    )
+    end = position_now(source)
+    with applier_module.Applier(endpoint_of(target), new_task(), selection_of(schema)) as applier:
+        replicate(source, applier, start, selection_of(schema), end)
+    assert_same_schema(source, target, schema, schema)
+
+
+def test_keyless_and_unique_key_tables(
+    source: servers.MariadbServer, target: servers.MariadbServer, schema: str
+) -> None:
+    make_target_schema(target, schema)
+    start = position_now(source)
+    execute(
+        source,
+        "CREATE TABLE keyless (a INT, b VARCHAR(10) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci, f FLOAT)",
+        "CREATE TABLE uniq (u INT NOT NULL, v VARCHAR(10), UNIQUE KEY (u))",
+        "CREATE TABLE nullable_uniq (u INT NULL, w INT NULL, v VARCHAR(10), UNIQUE KEY (u, w))",
+        "INSERT INTO keyless VALUES (1, 'x', 0.1), (1, 'x', 0.1), (1, 'X', 0.1), (1, 'x ', 0.1), (2, NULL, NULL)",
+        "DELETE FROM keyless WHERE a = 1 AND BINARY b = 'x' LIMIT 1",  # one of two identical rows
+        "UPDATE keyless SET a = 5 WHERE BINARY b = 'X'",  # not the 'x' rows, though 'X' = 'x' in _ci
+        "UPDATE keyless SET a = 6 WHERE BINARY b = 'x ' LIMIT 1",
+        "UPDATE keyless SET b = 'n' WHERE b IS NULL",
+        "INSERT INTO uniq VALUES (1, 'a'), (2, 'b'), (3, 'c')",
+        "UPDATE uniq SET u = 10 WHERE u = 1",
+        "DELETE FROM uniq WHERE u = 2",
+        "INSERT INTO nullable_uniq VALUES (NULL, NULL, 'n1'), (NULL, NULL, 'n1'), (1, NULL, 'x'), (1, 2, 'y')",
+        "DELETE FROM nullable_uniq WHERE u IS NULL LIMIT 1",
+        "UPDATE nullable_uniq SET v = 'z' WHERE u = 1 AND w = 2",
+        "UPDATE nullable_uniq SET w = 3 WHERE u = 1 AND w IS NULL",
+        database=schema,
+    )
+    end = position_now(source)
+    with applier_module.Applier(endpoint_of(target), new_task(), selection_of(schema)) as applier:
+        replicate(source, applier, start, selection_of(schema), end)
+    assert_same_schema(source, target, schema, schema)
+    assert len(rows_checksum(target, schema, "keyless")) == 4
+
+
+def test_ddl_during_replication_keeps_the_target_equal(
+    source: servers.MariadbServer, target: servers.MariadbServer, schema: str
+) -> None:
+    renamed = schema + "_target"
+    make_target_schema(target, renamed)
+    selection = selection_of(schema, renames={schema: renamed})
+    start = position_now(source)
+    execute(
+        source,
+        "CREATE TABLE a (id INT PRIMARY KEY, v VARCHAR(10))",
+        "INSERT INTO a VALUES (1, 'one'), (2, 'two')",
+        f"ALTER TABLE `{schema}`.a ADD COLUMN extra INT DEFAULT 7, ADD INDEX (v)",
+        "INSERT INTO a VALUES (3, 'three', 3)",
+        "UPDATE a SET extra = 9 WHERE id = 1",
+        "CREATE TABLE b LIKE a",
+        "INSERT INTO b SELECT * FROM a",
+        "RENAME TABLE a TO a2",
+        "INSERT INTO a2 VALUES (4, 'four', 4)",
+        "TRUNCATE TABLE b",
+        "INSERT INTO b VALUES (9, 'nine', 9)",
+        "CREATE TABLE gone (id INT PRIMARY KEY)",
+        "INSERT INTO gone VALUES (1)",
+        "DROP TABLE gone",
+        "ALTER TABLE a2 DROP COLUMN extra, MODIFY v VARCHAR(20) COMMENT 'schema.a2 stays as it is'",
+        "CREATE INDEX iv ON b (v)",
+        "INSERT INTO a2 VALUES (5, 'five')",
+        database=schema,
+    )
+    end = position_now(source)
+    with applier_module.Applier(endpoint_of(target), new_task(), selection) as applier:
+        replicate(source, applier, start, selection, end)
+        assert applier.metrics.ddl == 9
+    assert_same_schema(source, target, schema, renamed)
+
+
+def crash_workload(schema: str) -> list[str]:
+    return [
+        "CREATE TABLE pk (id INT PRIMARY KEY, v INT)",
+        "CREATE TABLE nokey (a INT, b INT)",
+        *[f"INSERT INTO pk VALUES ({i}, {i})" for i in range(1, 41)],
+        *[f"INSERT INTO nokey VALUES ({i % 5}, 1)" for i in range(40)],  # duplicates on purpose
+        "UPDATE pk SET v = v + 100 WHERE id % 2 = 0",
+        "UPDATE nokey SET b = 2 WHERE a = 1 LIMIT 1",
+        "ALTER TABLE pk ADD COLUMN w INT DEFAULT 1",
+        *[f"INSERT INTO pk VALUES ({i}, {i}, {i})" for i in range(41, 61)],
+        "DELETE FROM nokey WHERE a = 2 LIMIT 1",
+        "UPDATE pk SET id = id + 1000 WHERE id > 50",
+        "DELETE FROM pk WHERE id < 10",
+        *[f"INSERT INTO nokey VALUES ({i % 3}, 3)" for i in range(20)],
+    ]
+
+
+class CrashError(Exception):
+    """Injected: the applier process dies here."""
+
+
+def crash_at(point: str, after: int, kill: Callable[[], None] | None = None) -> Callable[[str], None]:
+    """A fault hook that crashes the `after`-th time `point` is reached (by raising, or by killing the session)."""
+    seen = itertools.count(1)
+
+    def fault(reached: str) -> None:
+        if reached == point and next(seen) == after:
+            if kill is None:
+                raise CrashError(point)
+            kill()
+
+    return fault
+
+
+@pytest.mark.parametrize(
+    ("point", "after", "kill"),
+    [
+        ("before_commit", 3, False),  # rows written, checkpoint written, not committed
+        ("before_commit", 10, True),  # the session is killed mid-transaction
+        ("before_ddl", 1, False),  # marker committed, DDL not run
+        ("after_ddl", 1, False),  # DDL done (not transactional), checkpoint not past it
+        ("after_ddl", 2, True),
+    ],
+)
+def test_exactly_once_across_crashes(
+    source: servers.MariadbServer, target: servers.MariadbServer, schema: str, point: str, after: int, kill: bool
+) -> None:
+    make_target_schema(target, schema)
+    selection = selection_of(schema)
+    task = new_task()
+    start = position_now(source)
+    execute(source, *crash_workload(schema), database=schema)
+    end = position_now(source)
+
+    holder: dict[str, applier_module.Applier] = {}
+
+    def kill_session() -> None:
+        execute(target, f"KILL {holder['applier'].connection_id}")
+
+    fault = crash_at(point, after, kill_session if kill else None)
+    crashed = applier_module.Applier(endpoint_of(target), task, selection, fault=fault)
+    holder["applier"] = crashed
+    with pytest.raises(errors.ReplicationError) as caught:
+        replicate(source, crashed, start, selection, end, max_rows=7)
+    assert caught.value.retriable == kill
+    crashed.close()
+
+    # A new process: resume from the checkpoint the target holds.
+    resumed = applier_module.Applier(endpoint_of(target), task, selection)
+    with resumed:
+        checkpoint = resumed.load_checkpoint()
+        replicate(source, resumed, checkpoint or start, selection, end, max_rows=7)
+    assert_same_schema(source, target, schema, schema)
+    count = f"SELECT COUNT(*) FROM `{schema}`.nokey"
+    assert query(target, count) == query(source, count)
+    assert applier_module.load_checkpoint(endpoint_of(target), task) == end
+
+
+def test_transactions_offered_again_are_skipped(
+    source: servers.MariadbServer, target: servers.MariadbServer, schema: str
+) -> None:
+    make_target_schema(target, schema)
+    selection = selection_of(schema)
+    start = position_now(source)
+    execute(source, "CREATE TABLE t (a INT)", "INSERT INTO t VALUES (1)", "INSERT INTO t VALUES (1)", database=schema)
+    end = position_now(source)
+    with applier_module.Applier(endpoint_of(target), new_task(), selection) as applier:
+        replicate(source, applier, start, selection, end)
+        with streaming.stream(endpoint_of(source), start, selection, new_server_id()) as stream:
+            again = [stream.next(timeout=DEADLINE) for _ in range(3)]
+        result = applier.apply([t for t in again if not isinstance(t, streaming.Heartbeat)])
+        assert result.transactions == 0
+    assert query(target, f"SELECT COUNT(*) FROM `{schema}`.t") == [(2,)]
+
+
+def test_idempotent_mode_converges_over_a_copied_region(
+    source: servers.MariadbServer, target: servers.MariadbServer, schema: str
+) -> None:
+    make_target_schema(target, schema)
+    selection = selection_of(schema)
+    execute(source, "CREATE TABLE t (id INT PRIMARY KEY, u INT, v VARCHAR(10), UNIQUE KEY (u))", database=schema)
+    execute(target, "CREATE TABLE t (id INT PRIMARY KEY, u INT, v VARCHAR(10), UNIQUE KEY (u))", database=schema)
+    start = position_now(source)
+    execute(
+        source,
+        "INSERT INTO t VALUES (1, 1, 'a'), (2, 2, 'b'), (3, 3, 'c')",
+        "UPDATE t SET v = 'bb' WHERE id = 2",
+        "UPDATE t SET id = 30 WHERE id = 3",
+        "DELETE FROM t WHERE id = 1",
+        "INSERT INTO t VALUES (1, 11, 'again')",
+        database=schema,
+    )
+    middle = position_now(source)
+    # The full copy ran somewhere in the middle: the target already holds a later state.
+    execute(target, "INSERT INTO t VALUES (2, 2, 'bb'), (30, 3, 'c'), (1, 11, 'again')", database=schema)
+    execute(source, "UPDATE t SET v = 'after' WHERE id = 30", "DELETE FROM t WHERE id = 2", database=schema)
+    end = position_now(source)
+    with applier_module.Applier(endpoint_of(target), new_task(), selection, idempotent=True) as applier:
+        replicate(source, applier, start, selection, middle)
+        applier.idempotent = False
+        replicate(source, applier, applier.load_checkpoint() or start, selection, end)
+    assert_same_schema(source, target, schema, schema)
+
+
+def test_a_row_missing_on_the_target_is_divergence(
+    source: servers.MariadbServer, target: servers.MariadbServer, schema: str
+) -> None:
+    make_target_schema(target, schema)
+    selection = selection_of(schema)
+    start = position_now(source)
+    execute(source, "CREATE TABLE t (id INT PRIMARY KEY, v INT)", "INSERT INTO t VALUES (1, 1)", database=schema)
+    middle = position_now(source)
+    with applier_module.Applier(endpoint_of(target), new_task(), selection) as applier:
+        replicate(source, applier, start, selection, middle)
+        execute(target, "DELETE FROM t", database=schema)
+        execute(source, "UPDATE t SET v = 2 WHERE id = 1", database=schema)
+        with pytest.raises(errors.TargetDivergedError):
+            replicate(source, applier, middle, selection, position_now(source))
+
+
+def test_lag_metrics(source: servers.MariadbServer, target: servers.MariadbServer, schema: str) -> None:
+    make_target_schema(target, schema)
+    selection = selection_of(schema)
+    start = position_now(source)
+    execute(source, "CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1)", database=schema)
+    end = position_now(source)
+    with applier_module.Applier(endpoint_of(target), new_task(), selection) as applier:
+        replicate(source, applier, start, selection, end)
+        metrics = applier.metrics
+        assert metrics.inserts == 1 and metrics.ddl == 1 and metrics.rows == 1
+        assert metrics.last_commit_time is not None
+        wait_until(lambda: metrics.last_applied_at is not None, "an applied transaction")
+        assert metrics.last_applied_at is not None and metrics.last_applied_at >= metrics.last_commit_time
+
+
+def test_schema_renames_in_ddl_touch_names_only() -> None:
+    renames = {"src": "dst", "we`ird": "w2"}
+    statement = (
+        "ALTER TABLE src.a ADD COLUMN `src` INT COMMENT 'src.a stays', ADD CONSTRAINT f FOREIGN KEY (x) "
+        "REFERENCES `src` . `b` (y) /* src.c */, RENAME TO `we``ird`.t2"
+    )
+    assert applier_module.rename_schemas(statement, renames) == (
+        "ALTER TABLE `dst`.a ADD COLUMN `src` INT COMMENT 'src.a stays', ADD CONSTRAINT f FOREIGN KEY (x) "
+        "REFERENCES `dst` . `b` (y) /* src.c */, RENAME TO `w2`.t2"
+    )

@@ -1,0 +1,299 @@
+"""Binlog streaming against a real MariaDB source: positions, grouping, order, filtering, DDL, faults."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from opendrs.connectors.mysql import errors, streaming
+from opendrs.domain.replication import BinlogPosition, Row, RowChange, SchemaChange, Selection, TableRef, Transaction
+from tests import servers
+from tests.integration.mysql.streaming_fixtures import (
+    DEADLINE,
+    assert_at_end,
+    collect,
+    connect,
+    endpoint_of,
+    execute,
+    new_server_id,
+    own_source,
+    position_now,
+    purge_binlogs_before,
+    schema,
+    selection_of,
+    source,
+    wait_until,
+)
+
+__all__ = ["own_source", "schema", "source"]  # fixtures used by name below
+
+
+def open_stream(
+    server: servers.MariadbServer, start: BinlogPosition, selection: Selection, heartbeat_interval: float = 1.0
+) -> streaming.BinlogStream:
+    interval = heartbeat_interval
+    return streaming.stream(endpoint_of(server), start, selection, new_server_id(), heartbeat_interval=interval)
+
+
+def tables_in(transaction: Transaction) -> list[TableRef]:
+    return [c.table for c in transaction.changes if isinstance(c, RowChange)]
+
+
+def rows_of(transaction: Transaction) -> list[tuple[str, Row | None, Row | None]]:
+    return [(c.kind, c.before, c.after) for c in transaction.changes if isinstance(c, RowChange)]
+
+
+def test_starts_exactly_at_the_position_and_ends_where_the_source_is(
+    source: servers.MariadbServer, schema: str
+) -> None:
+    execute(source, f"CREATE TABLE `{schema}`.t (id INT PRIMARY KEY, v VARCHAR(10))")
+    execute(source, f"INSERT INTO `{schema}`.t VALUES (1, 'before')")
+    start = position_now(source)
+    execute(source, f"INSERT INTO `{schema}`.t VALUES (2, 'after')", f"INSERT INTO `{schema}`.t VALUES (3, 'later')")
+    end = position_now(source)
+    with open_stream(source, start, selection_of(schema)) as stream:
+        first, second = collect(stream, 2)
+    assert rows_of(first) == [("insert", None, {"id": 2, "v": "after"})]
+    assert rows_of(second) == [("insert", None, {"id": 3, "v": "later"})]
+    assert second.end == end  # file, offset and GTID after the last commit
+    assert_at_end(source, second.end)
+    assert first.end < second.end
+    assert abs(second.commit_time - time.time()) < 60
+
+    # Resuming from a transaction's end gives exactly the ones after it.
+    with open_stream(source, first.end, selection_of(schema)) as stream:
+        (again,) = collect(stream, 1)
+    assert again == second
+
+
+def test_transactions_come_whole_in_commit_order(source: servers.MariadbServer, schema: str) -> None:
+    execute(source, f"CREATE TABLE `{schema}`.t (id INT PRIMARY KEY, v INT)")
+    start = position_now(source)
+    one, two = connect(source), connect(source)
+    try:
+        with one.cursor() as a, two.cursor() as b:
+            a.execute("BEGIN")
+            a.execute(f"INSERT INTO `{schema}`.t VALUES (1, 1)")
+            b.execute("BEGIN")
+            b.execute(f"INSERT INTO `{schema}`.t VALUES (2, 2)")
+            b.execute("COMMIT")  # commits first: streamed first
+            a.execute(f"UPDATE `{schema}`.t SET v = 10 WHERE id = 1")
+            a.execute(f"INSERT INTO `{schema}`.t VALUES (3, 3), (4, 4)")
+            a.execute(f"DELETE FROM `{schema}`.t WHERE id = 3")
+            a.execute("COMMIT")
+    finally:
+        one.close()
+        two.close()
+    with open_stream(source, start, selection_of(schema)) as stream:
+        first, second = collect(stream, 2)
+    assert rows_of(first) == [("insert", None, {"id": 2, "v": 2})]
+    assert rows_of(second) == [
+        ("insert", None, {"id": 1, "v": 1}),
+        ("update", {"id": 1, "v": 1}, {"id": 1, "v": 10}),
+        ("insert", None, {"id": 3, "v": 3}),
+        ("insert", None, {"id": 4, "v": 4}),
+        ("delete", {"id": 3, "v": 3}, None),
+    ]
+
+
+def test_a_large_transaction_is_one_transaction(source: servers.MariadbServer, schema: str) -> None:
+    execute(source, f"CREATE TABLE `{schema}`.t (id INT PRIMARY KEY, v VARCHAR(40))")
+    start = position_now(source)
+    execute(source, "INSERT INTO t SELECT seq, CONCAT('row ', seq) FROM seq_1_to_50000", database=schema)
+    with open_stream(source, start, selection_of(schema)) as stream:
+        (big,) = collect(stream, 1)
+    assert len(big.changes) == 50000
+    assert [c.after["id"] for c in big.changes if isinstance(c, RowChange) and c.after] == list(range(1, 50001))
+    assert_at_end(source, big.end)
+
+
+def test_only_selected_tables_are_streamed(source: servers.MariadbServer, schema: str) -> None:
+    other = schema + "_other"
+    execute(source, f"CREATE DATABASE `{other}`")
+    for db in (schema, other):
+        execute(source, f"CREATE TABLE `{db}`.a (id INT PRIMARY KEY)", f"CREATE TABLE `{db}`.b (id INT PRIMARY KEY)")
+    start = position_now(source)
+    execute(
+        source,
+        "BEGIN",
+        f"INSERT INTO `{other}`.a VALUES (1)",
+        f"INSERT INTO `{schema}`.a VALUES (1)",
+        f"INSERT INTO `{schema}`.b VALUES (1)",
+        "COMMIT",
+        f"INSERT INTO `{other}`.a VALUES (2)",
+        f"INSERT INTO `{schema}`.a VALUES (2)",
+    )
+    with open_stream(source, start, selection_of(schema)) as stream:
+        first, second = collect(stream, 2)
+    assert tables_in(first) == [TableRef(schema, "a"), TableRef(schema, "b")]
+    assert tables_in(second) == [TableRef(schema, "a")]
+
+    only_b = Selection(tables=(TableRef(schema, "b"),))
+    with open_stream(source, start, only_b) as stream:
+        (first,) = collect(stream, 1)
+    assert tables_in(first) == [TableRef(schema, "b")]
+
+
+def test_an_idle_source_sends_heartbeats(source: servers.MariadbServer, schema: str) -> None:
+    start = position_now(source)
+    with open_stream(source, start, selection_of(schema), heartbeat_interval=0.2) as stream:
+        first = stream.next(timeout=DEADLINE)
+        second = stream.next(timeout=DEADLINE)
+    for heartbeat in (first, second):
+        assert isinstance(heartbeat, streaming.Heartbeat)
+        assert heartbeat.position.file == start.file and heartbeat.position.offset >= start.offset
+        assert abs(heartbeat.time - time.time()) < DEADLINE
+    assert isinstance(first, streaming.Heartbeat) and isinstance(second, streaming.Heartbeat)
+    assert second.time > first.time
+
+
+def test_unselected_changes_advance_the_position_through_heartbeats(source: servers.MariadbServer, schema: str) -> None:
+    other = schema + "_x"
+    execute(source, f"CREATE DATABASE `{other}`", f"CREATE TABLE `{other}`.t (id INT PRIMARY KEY)")
+    start = position_now(source)
+    execute(source, f"INSERT INTO `{other}`.t VALUES (1)")
+    end = position_now(source)
+    with open_stream(source, start, selection_of(schema), heartbeat_interval=0.2) as stream:
+
+        def heartbeat_at_end() -> bool:
+            item = stream.next(timeout=DEADLINE)
+            assert isinstance(item, streaming.Heartbeat), "no transaction of an unselected schema"
+            return item.position == end
+
+        wait_until(heartbeat_at_end, "a heartbeat at the source's position")
+
+
+def test_ddl_comes_in_commit_order(source: servers.MariadbServer, schema: str) -> None:
+    other = schema + "_y"
+    execute(source, f"CREATE DATABASE `{other}`")
+    start = position_now(source)
+    execute(
+        source,
+        f"CREATE TABLE `{schema}`.t (id INT PRIMARY KEY)",
+        f"INSERT INTO `{schema}`.t VALUES (1)",
+        f"CREATE TABLE `{other}`.t (id INT PRIMARY KEY)",  # unselected: not streamed
+        f"ALTER TABLE `{schema}`.t ADD COLUMN v VARCHAR(5) DEFAULT 'x'",
+        f"INSERT INTO `{schema}`.t VALUES (2, 'y')",
+        f"RENAME TABLE `{schema}`.t TO `{schema}`.u",
+        f"TRUNCATE TABLE `{schema}`.u",
+        f"DROP TABLE `{schema}`.u",
+    )
+    with open_stream(source, start, selection_of(schema)) as stream:
+        items = collect(stream, 7)
+    kinds = [
+        (type(c).__name__, c.statement.split()[0] if isinstance(c, SchemaChange) else c.kind)
+        for t in items
+        for c in t.changes
+    ]
+    assert kinds == [
+        ("SchemaChange", "CREATE"),
+        ("RowChange", "insert"),
+        ("SchemaChange", "ALTER"),
+        ("RowChange", "insert"),
+        ("SchemaChange", "RENAME"),
+        ("SchemaChange", "TRUNCATE"),
+        ("SchemaChange", "DROP"),
+    ]
+    assert rows_of(items[3]) == [("insert", None, {"id": 2, "v": "y"})]  # decoded with the new column
+
+
+def test_rotation_mid_stream(source: servers.MariadbServer, schema: str) -> None:
+    execute(source, f"CREATE TABLE `{schema}`.t (id INT PRIMARY KEY)")
+    start = position_now(source)
+    execute(source, f"INSERT INTO `{schema}`.t VALUES (1)", "FLUSH BINARY LOGS", f"INSERT INTO `{schema}`.t VALUES (2)")
+    with open_stream(source, start, selection_of(schema)) as stream:
+        first, second = collect(stream, 2)
+    assert first.end.file == start.file
+    assert second.end.file != start.file
+    assert rows_of(second) == [("insert", None, {"id": 2})]
+    assert_at_end(source, second.end)
+    with open_stream(source, first.end, selection_of(schema)) as stream:  # resume across the rotation
+        (again,) = collect(stream, 1)
+    assert again == second
+
+
+def test_a_purged_start_position_is_a_specific_error(own_source: servers.MariadbServer) -> None:
+    execute(own_source, "CREATE DATABASE d", "CREATE TABLE d.t (id INT PRIMARY KEY)", "INSERT INTO d.t VALUES (1)")
+    start = position_now(own_source)
+    execute(own_source, "INSERT INTO d.t VALUES (2)", "FLUSH BINARY LOGS")
+    newest = position_now(own_source)
+    purge_binlogs_before(own_source, newest.file)
+    with open_stream(own_source, start, selection_of("d")) as stream, pytest.raises(errors.BinlogPurgedError) as caught:
+        stream.next(timeout=DEADLINE)
+    assert not caught.value.retriable
+    assert caught.value.code == 1236
+
+
+def test_source_killed_then_restarted_resumes_exactly(own_source: servers.MariadbServer) -> None:
+    execute(own_source, "CREATE DATABASE d", "CREATE TABLE d.t (id INT PRIMARY KEY)")
+    start = position_now(own_source)
+    execute(own_source, "INSERT INTO d.t VALUES (1)", "INSERT INTO d.t VALUES (2)")
+    with open_stream(own_source, start, selection_of("d"), heartbeat_interval=0.2) as stream:
+        received = collect(stream, 2)
+        own_source.kill()
+        with pytest.raises(errors.RetriableError):
+            while True:  # heartbeats until the connection is found dead
+                stream.next(timeout=DEADLINE)
+    own_source.start()
+    execute(own_source, "INSERT INTO d.t VALUES (3)", "INSERT INTO d.t VALUES (4)")
+    with open_stream(own_source, received[-1].end, selection_of("d")) as stream:
+        after = collect(stream, 2)
+    ids = [c.after["id"] for t in received + after for c in t.changes if isinstance(c, RowChange) and c.after]
+    assert ids == [1, 2, 3, 4]
+
+
+def test_xa_transactions_stop_the_stream_only_on_selected_tables(source: servers.MariadbServer, schema: str) -> None:
+    other = schema + "_xa"
+    execute(source, f"CREATE DATABASE `{other}`")
+    for db in (schema, other):
+        execute(source, f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY)")
+    start = position_now(source)
+    execute(
+        source,
+        "XA START 'a'",
+        f"INSERT INTO `{other}`.t VALUES (1)",
+        "XA END 'a'",
+        "XA PREPARE 'a'",
+        "XA COMMIT 'a'",
+        f"INSERT INTO `{schema}`.t VALUES (1)",
+        "XA START 'b'",
+        f"INSERT INTO `{schema}`.t VALUES (2)",
+        "XA END 'b'",
+        "XA PREPARE 'b'",
+        "XA COMMIT 'b'",
+    )
+    with open_stream(source, start, selection_of(schema)) as stream:
+        (plain,) = collect(stream, 1)
+        assert rows_of(plain) == [("insert", None, {"id": 1})]
+        with pytest.raises(errors.UnsupportedEventError, match="XA"):
+            collect(stream, 1)
+
+
+def test_the_source_must_log_full_row_metadata(own_source: servers.MariadbServer) -> None:
+    execute(own_source, "SET GLOBAL binlog_row_metadata = 'MINIMAL'")
+    stream = open_stream(own_source, position_now(own_source), Selection())
+    with stream, pytest.raises(errors.SourceConfigError, match="binlog_row_metadata"):
+        stream.next(timeout=DEADLINE)
+
+
+def test_ddl_statements_name_their_tables() -> None:
+    cases = {
+        "CREATE TABLE IF NOT EXISTS `a`.`b` (x INT)": [TableRef("a", "b")],
+        "/* c */ alter table b add column y int": [TableRef("d", "b")],
+        "DROP TABLE IF EXISTS `b`, a.c /* generated by server */": [TableRef("d", "b"), TableRef("a", "c")],
+        "RENAME TABLE b TO c, `x`.`y` TO z": [
+            TableRef("d", "b"),
+            TableRef("d", "c"),
+            TableRef("x", "y"),
+            TableRef("d", "z"),
+        ],
+        "TRUNCATE `we``ird`": [TableRef("d", "we`ird")],
+        "CREATE UNIQUE INDEX i ON a.b (x)": [TableRef("a", "b")],
+        "DROP INDEX i ON b": [TableRef("d", "b")],
+        "CREATE TEMPORARY TABLE t (x INT)": None,
+        "CREATE VIEW v AS SELECT 1": None,
+        "GRANT ALL ON *.* TO u": None,
+    }
+    for statement, tables in cases.items():
+        assert streaming.ddl_tables(statement, "d") == tables, statement
