@@ -21,7 +21,14 @@ CONNECT_TIMEOUT = 10  # seconds
 READ_TIMEOUT = 600  # seconds
 
 
-def connect(endpoint: Endpoint, *, database: str | None = None, autocommit: bool = True, **options: Any) -> Connection:
+def connect(
+    endpoint: Endpoint,
+    *,
+    database: str | None = None,
+    autocommit: bool = True,
+    read_timeout: float = READ_TIMEOUT,
+    **options: Any,
+) -> Connection:
     """A PyMySQL connection in utf8mb4 with LOAD DATA LOCAL enabled; `options` go to pymysql.connect."""
     return pymysql.connect(
         host=endpoint.host,
@@ -33,7 +40,7 @@ def connect(endpoint: Endpoint, *, database: str | None = None, autocommit: bool
         autocommit=autocommit,
         local_infile=True,
         connect_timeout=CONNECT_TIMEOUT,
-        read_timeout=READ_TIMEOUT,
+        read_timeout=read_timeout,
         write_timeout=READ_TIMEOUT,
         ssl={} if endpoint.ssl else None,
         **options,
