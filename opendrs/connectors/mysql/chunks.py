@@ -94,10 +94,10 @@ def plan_chunks(connection: mysql.Connection, info: catalog.TableInfo, size: Chu
         bounds = _integer_bounds(connection, info, key.columns[0], count)
     else:
         bounds = _sampled_bounds(connection, info, key, math.ceil(info.approx_rows / count))
-    return chunks_between(info.table, key.columns, bounds)
+    return _chunks_between(info.table, key.columns, bounds)
 
 
-def chunks_between(table: TableRef, key: tuple[str, ...], bounds: Sequence[Bound]) -> list[Chunk]:
+def _chunks_between(table: TableRef, key: tuple[str, ...], bounds: Sequence[Bound]) -> list[Chunk]:
     """The chunks that `bounds` (ascending) cut the key space of `table` into."""
     edges: list[Bound | None] = [None, *bounds, None]
     return [Chunk(table, i, key, edges[i], edges[i + 1]) for i in range(len(edges) - 1)]

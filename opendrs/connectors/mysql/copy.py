@@ -35,10 +35,8 @@ from opendrs.domain.replication import TableRef
 
 logger = logging.getLogger(__name__)
 
-Limiter = Callable[[int], object]
-_Batch = tuple[
-    bytes, int
-]  # LOAD DATA lines, and how many  # called with the bytes just sent; may sleep to hold a speed limit
+Limiter = Callable[[int], object]  # called with the bytes just sent; may sleep to hold a speed limit
+_Batch = tuple[bytes, int]  # LOAD DATA lines, and how many
 
 BATCH_BYTES = 512 * 1024  # what one source query aggregates: big enough to make Python's work per row vanish
 MAX_BATCH_ROWS = 10_000

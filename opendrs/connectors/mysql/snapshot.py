@@ -123,21 +123,18 @@ def _snapshot_under_lock(
     try:
         for worker in workers:
             _execute(worker, "START TRANSACTION WITH CONSISTENT SNAPSHOT")
-        position = _locked_position(control, is_mariadb)
+        status = _rows(control, "SHOW MASTER STATUS")
+        # MySQL's GTID set is the current state: read it under the lock. MariaDB's comes from the file later.
+        mysql_gtid = None if is_mariadb or not status else _rows(control, "SELECT @@GLOBAL.gtid_executed")[0][0]
     finally:
         _execute(control, "UNLOCK TABLES")
-    return position, time.monotonic() - started
-
-
-def _locked_position(control: mysql.Connection, is_mariadb: bool) -> BinlogPosition | None:
-    status = _rows(control, "SHOW MASTER STATUS")
+    lock_seconds = time.monotonic() - started
     if not status:
-        return None  # binary logging is off
+        return None, lock_seconds  # binary logging is off
     file, offset = str(status[0][0]), int(str(status[0][1]))
     if is_mariadb:
-        return _mariadb_position(control, file, offset)
-    gtid = _rows(control, "SELECT @@GLOBAL.gtid_executed")[0][0]
-    return BinlogPosition(file, offset, str(gtid) if gtid else None)
+        return _mariadb_position(control, file, offset), lock_seconds
+    return BinlogPosition(file, offset, str(mysql_gtid) if mysql_gtid else None), lock_seconds
 
 
 def _mariadb_position(connection: mysql.Connection, file: str, offset: int) -> BinlogPosition | None:
