@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import time
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TypeVar
 
 from opendrs.connectors.mysql import errors as mysql_errors
 from opendrs.connectors.mysql.applier import Applier, load_checkpoint, position_key
 from opendrs.connectors.mysql.streaming import BinlogStream, Heartbeat, current_position
 from opendrs.domain import errors
+from opendrs.domain.errors import ErrorCode
 from opendrs.domain.replication import BinlogPosition, Endpoint, RowChange, TableRef, Transaction
 from opendrs.domain.tasks import Progress
 from opendrs.domain.times import now_ms
@@ -38,7 +39,7 @@ def capture_start(context: TaskContext) -> None:
         state = checkpoints.load_state(connection, context.task.id)
     if "start_position" in state:
         return
-    position = _guard(lambda: current_position(source))
+    position = _guard(lambda: current_position(source), errors.SOURCE_FAILED)
     with context.fenced() as connection:
         checkpoints.save_state(connection, context.task.id, {**state, "start_position": position.encode()}, now_ms())
 
@@ -49,32 +50,40 @@ def run(context: TaskContext) -> None:
     task = context.task
     with context.engine.connect() as connection:
         state = checkpoints.load_state(connection, task.id)
-    start = _guard(lambda: load_checkpoint(target, task.id)) or BinlogPosition.decode(state["start_position"])
+    checkpoint = _guard(lambda: load_checkpoint(target, task.id), errors.TARGET_FAILED)
+    start = checkpoint or BinlogPosition.decode(state["start_position"])
     idempotent_until = _position_or_none(state.get("idempotent_until"))
     skips = {TableRef(*key.split(".", 1)): BinlogPosition.decode(at) for key, at in state.get("copied_at", {}).items()}
     selection = context.wiring.selection
     log.info("task %s: incremental from %s", task.id, start, extra={"task_id": task.id})
     reporter = _Reporter(context)
-    try:
-        with (
-            BinlogStream(source, start, selection, server_id_for(task.id)) as stream,
-            Applier(target, task.id, selection) as applier,
-        ):
-            for item in stream.batches():
-                context.check_stop()
+    with (
+        BinlogStream(source, start, selection, server_id_for(task.id)) as stream,
+        Applier(target, task.id, selection) as applier,
+    ):
+        for item in _from_source(stream.batches()):
+            context.check_stop()
+            try:
                 if isinstance(item, Heartbeat):
                     applier.advance(item.position)
                     reporter.caught_up(item.time)
                 else:
                     batch = [_without_copied(transaction, skips) for transaction in item]
-                    applier.idempotent = idempotent_until is not None and position_key(batch[-1].end) <= position_key(
-                        idempotent_until
-                    )
+                    last = position_key(batch[-1].end)
+                    applier.idempotent = idempotent_until is not None and last <= position_key(idempotent_until)
                     result = applier.apply(batch)
                     reporter.applied(result.rows, result.commit_time)
-                reporter.maybe_report()
+            except mysql_errors.ReplicationError as exc:
+                raise _transfer_error(exc, errors.TARGET_FAILED) from exc
+            reporter.maybe_report()
+
+
+def _from_source(items: Iterator[list[Transaction] | Heartbeat]) -> Iterator[list[Transaction] | Heartbeat]:
+    """The stream's items; its failures are the source's."""
+    try:
+        yield from items
     except mysql_errors.ReplicationError as exc:
-        raise _transfer_error(exc) from exc
+        raise _transfer_error(exc, errors.SOURCE_FAILED) from exc
 
 
 def endpoints(context: TaskContext) -> tuple[Endpoint, Endpoint]:
@@ -147,17 +156,18 @@ class _Reporter:
         self._rows, self._since = 0, time.monotonic()
 
 
-def _guard(call: Callable[[], T]) -> T:
+def _guard(call: Callable[[], T], side: ErrorCode) -> T:
     try:
         return call()
     except mysql_errors.ReplicationError as exc:
-        raise _transfer_error(exc) from exc
+        raise _transfer_error(exc, side) from exc
 
 
-def _transfer_error(exc: mysql_errors.ReplicationError) -> TransferError:
+def _transfer_error(exc: mysql_errors.ReplicationError, side: ErrorCode) -> TransferError:
+    """The task's error for a connector failure; `side` (source or target) names where it happened."""
     reason = str(exc)
     if isinstance(exc, mysql_errors.BinlogPurgedError):
         return TransferError(errors.BINLOG_PURGED, reason, retriable=False)
     if isinstance(exc, mysql_errors.TargetDivergedError):
         return TransferError(errors.TARGET_DIVERGED, reason, retriable=False)
-    return TransferError(errors.TRANSFER_FAILED, reason, retriable=exc.retriable)
+    return TransferError(side, reason, retriable=exc.retriable)
