@@ -18,6 +18,7 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import Any
 
 import pymysql
+import sqlalchemy as sa
 
 from opendrs.connectors.mysql import catalog, chunks, copy, structure
 from opendrs.connectors.mysql import connection as mysql
@@ -146,14 +147,24 @@ def _copy_data(job: _Copy, snapshot: Snapshot, state: dict[str, Any]) -> None:
     throttle = Throttle(lambda: _windows(job))
     lock = threading.Lock()
     done_before = set(done)
+    run = _Run(plans, done, done_before, snapshot.position, state)
     with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix=f"copy-{task_id[:8]}") as pool:
-        futures = [
-            pool.submit(_copy_worker, job, reader, work, throttle, lock, plans, done) for reader in snapshot.connections
-        ]
+        futures = [pool.submit(_copy_worker, job, reader, work, throttle, lock, run) for reader in snapshot.connections]
         finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
         for future in finished:
             future.result()  # re-raise a worker's failure here
     _record_tables_done(job, plans, done_before, snapshot.position, state)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    """What the copy threads of one run (one snapshot) share; guarded by their lock."""
+
+    plans: dict[str, list[dict[str, Any]]]
+    done: set[str]  # chunks copied, by this run or earlier ones
+    done_before: set[str]  # chunks copied by earlier runs
+    position: BinlogPosition | None  # this run's snapshot position
+    state: dict[str, Any]
 
 
 def _copy_worker(
@@ -162,8 +173,7 @@ def _copy_worker(
     work: queue.Queue[tuple[TableProgress, chunks.Chunk]],
     throttle: Throttle,
     lock: threading.Lock,
-    plans: dict[str, list[dict[str, Any]]],
-    done: set[str],
+    run: _Run,
 ) -> None:
     task_id = job.context.task.id
     with mysql.connect(job.target) as writer:
@@ -178,12 +188,25 @@ def _copy_worker(
             with lock:
                 with job.context.fenced() as connection:
                     checkpoints.record_chunk(connection, task_id, table.position, chunk.id, rows, now_ms())
-                done.add(chunk.id)
+                    _remember_copied_in_run(connection, task_id, run, _key(table), chunk.id)
+                run.done.add(chunk.id)
                 index = next(i for i, t in enumerate(job.tables) if t.position == table.position)
                 job.tables[index] = dataclasses.replace(
                     job.tables[index], rows_copied=job.tables[index].rows_copied + rows
                 )
                 _report(job)
+
+
+def _remember_copied_in_run(connection: sa.Connection, task_id: str, run: _Run, key: str, chunk_id: str) -> None:
+    """A table whose every chunk this run copied holds every change up to this run's snapshot: say so now, in the
+    transaction that records its last chunk. Only the run that finishes the copy reaches _record_tables_done; a
+    table copied wholly by a run that dies later must not have the changes before its snapshot replayed (a
+    keyless table would get them twice)."""
+    ids = {chunks.Chunk.decode(data).id for data in run.plans[key]}
+    if run.position is None or ids & run.done_before or not ids <= run.done | {chunk_id}:
+        return
+    run.state["copied_at"] = {**run.state.get("copied_at", {}), key: run.position.encode()}
+    checkpoints.save_state(connection, task_id, run.state, now_ms())
 
 
 def _record_tables_done(

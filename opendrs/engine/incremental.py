@@ -8,6 +8,7 @@ later snapshot skip the changes that copy already contains.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import zlib
@@ -57,10 +58,9 @@ def run(context: TaskContext) -> None:
     selection = context.wiring.selection
     log.info("task %s: incremental from %s", task.id, start, extra={"task_id": task.id})
     reporter = _Reporter(context)
-    with (
-        BinlogStream(source, start, selection, server_id_for(task.id)) as stream,
-        Applier(target, task.id, selection) as applier,
-    ):
+    applier = Applier(target, task.id, selection)
+    with contextlib.closing(applier), BinlogStream(source, start, selection, server_id_for(task.id)) as stream:
+        _guard(applier.load_checkpoint, errors.TARGET_FAILED)  # connects now: a lost target fails as the target
         for item in _from_source(stream.batches()):
             context.check_stop()
             try:

@@ -105,13 +105,18 @@ def position_key(position: BinlogPosition) -> tuple[str, int, int]:
 
 
 def load_checkpoint(endpoint: Endpoint, task_id: str) -> BinlogPosition | None:
-    """The position the target has applied up to for `task_id`, or None if it never applied anything."""
-    conn = mysql_connection.connect(endpoint)
+    """The position the target has applied up to for `task_id`, or None if it never applied anything.
+
+    A target that cannot be reached raises errors.RetriableError, like every other failure of this module."""
     try:
-        checkpoint = _read_checkpoint(conn, task_id)
-        return checkpoint.position if checkpoint else None
-    finally:
-        conn.close()
+        conn = mysql_connection.connect(endpoint)
+        try:
+            checkpoint = _read_checkpoint(conn, task_id)
+        finally:
+            conn.close()
+    except (pymysql.err.MySQLError, OSError) as exc:
+        raise errors.classify(exc) from exc
+    return checkpoint.position if checkpoint else None
 
 
 def _read_checkpoint(conn: mysql_connection.Connection, task_id: str) -> Checkpoint | None:
@@ -655,11 +660,17 @@ class Applier:
 
     def _connection(self) -> mysql_connection.Connection:
         if self._conn is None:
-            conn = mysql_connection.connect(
-                self.endpoint, autocommit=False, client_flag=CLIENT.MULTI_STATEMENTS | CLIENT.FOUND_ROWS
-            )
+            try:
+                conn = mysql_connection.connect(
+                    self.endpoint, autocommit=False, client_flag=CLIENT.MULTI_STATEMENTS | CLIENT.FOUND_ROWS
+                )
+            except (pymysql.err.MySQLError, OSError) as exc:
+                raise errors.classify(exc) from exc  # the target is down: RetriableError
             try:
                 self._prepare(conn)
+            except (pymysql.err.MySQLError, OSError) as exc:
+                conn.close()
+                raise errors.classify(exc) from exc
             except BaseException:
                 conn.close()
                 raise

@@ -28,6 +28,8 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
+import pymysql
+
 from opendrs.connectors.mysql import connection as mysql_connection
 from opendrs.connectors.mysql import errors, values
 from opendrs.domain.replication import (
@@ -1098,6 +1100,13 @@ def stream(
 
 def current_position(endpoint: Endpoint) -> BinlogPosition:
     """The source's binlog position now (SHOW MASTER STATUS), with its GTID state on MariaDB."""
+    try:
+        return _current_position(endpoint)
+    except (pymysql.err.MySQLError, OSError) as exc:
+        raise errors.classify(exc) from exc  # a source that is down: RetriableError
+
+
+def _current_position(endpoint: Endpoint) -> BinlogPosition:
     conn = mysql_connection.connect(endpoint)
     try:
         with conn.cursor() as cursor:

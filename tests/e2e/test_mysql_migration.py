@@ -1,0 +1,470 @@
+"""MariaDB -> MariaDB through the DRS API, end to end: `opendrs serve` moves real data between real servers, and
+every test ends by comparing the target with the source row for row (an MD5 of every column of every row)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e import mysql_helpers as my
+from tests.e2e.mysql_helpers import execute, qualified, query, quote, scalar
+from tests.harness import Api, Server, wait_for
+from tests.servers import MariadbServer
+
+# Secondary indexes of the full-copy test's tables, as SHOW CREATE TABLE prints them on the target.
+FULL_COPY_TABLES = {
+    "types": (
+        "CREATE TABLE {t} (id INT NOT NULL PRIMARY KEY, txt VARCHAR(100) CHARACTER SET utf8mb4, bin BLOB,"
+        " amount DECIMAL(30,10), at DATETIME(6), doc JSON, ratio DOUBLE, big BIGINT UNSIGNED, day DATE,"
+        " span TIME(3), kind ENUM('a','b','c'), flags BIT(10), KEY at (at), KEY txt (txt(20)),"
+        " KEY kind_day (kind, day)) DEFAULT CHARSET=utf8mb4",
+        ["KEY `at` (`at`)", "KEY `txt` (`txt`(20))", "KEY `kind_day` (`kind`,`day`)"],
+    ),
+    "composite": (
+        "CREATE TABLE {t} (tenant INT NOT NULL, code VARCHAR(20) NOT NULL, qty INT, note VARCHAR(50),"
+        " PRIMARY KEY (tenant, code), KEY qty (qty))",
+        ["PRIMARY KEY (`tenant`,`code`)", "KEY `qty` (`qty`)"],
+    ),
+    "unique_only": (
+        "CREATE TABLE {t} (email VARCHAR(100) NOT NULL, name VARCHAR(50), score INT,"
+        " UNIQUE KEY email (email), KEY score (score))",
+        ["UNIQUE KEY `email` (`email`)", "KEY `score` (`score`)"],
+    ),
+    "no_key": ("CREATE TABLE {t} (grp INT, v VARCHAR(20), amount DECIMAL(10,2))", []),
+    "empty": ("CREATE TABLE {t} (id INT NOT NULL PRIMARY KEY, v VARCHAR(10), KEY v (v))", ["KEY `v` (`v`)"]),
+}
+
+
+def _fill_full_copy_tables(source: MariadbServer, schema: str) -> None:
+    s = quote(schema)
+    execute(source, *(ddl.format(t=qualified(schema, name)) for name, (ddl, _) in FULL_COPY_TABLES.items()))
+    every_byte = bytes(range(256))
+    connection = my.connect(source)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {s}.types VALUES (1, %s, %s, '12345678901234567890.0123456789',"
+                " '2024-02-29 23:59:59.999999', %s, 1.5e300, 18446744073709551615, '1000-01-01', '-838:59:59.000',"
+                " 'c', b'1010101010')",
+                ("emoji 😀🎉 — 你好 ñ \\ ' \" \t end", every_byte, '{"a": [1, 2, {"b": null}], "emoji": "😀"}'),
+            )
+            cursor.execute(f"INSERT INTO {s}.types (id) VALUES (2)")  # every other column NULL
+            cursor.execute(
+                f"INSERT INTO {s}.types VALUES (3, '', %s, -0.0000000001, '1970-01-01 00:00:01.000001', '[]', -0.0,"
+                " 0, '9999-12-31', '838:59:59.999', 'a', b'0')",
+                (bytes(reversed(every_byte)) * 4,),
+            )
+    finally:
+        connection.close()
+    execute(
+        source,
+        f"INSERT INTO {s}.types SELECT seq, CONCAT('row ', seq, ' 🚀'), UNHEX(CONCAT(SHA2(seq, 256), '00FF')),"
+        " seq * 1.0000000001 - 500,"
+        " TIMESTAMP'2020-01-01 00:00:00' + INTERVAL seq * 37 SECOND + INTERVAL seq MICROSECOND,"
+        " JSON_OBJECT('n', seq, 's', CONCAT('x', seq)), seq / 3, seq * 1000003, DATE'2000-01-01' + INTERVAL seq DAY,"
+        f" SEC_TO_TIME(seq), ELT(1 + seq % 3, 'a', 'b', 'c'), seq % 1024 FROM {s}.seq_4_to_3000",
+        f"INSERT INTO {s}.composite SELECT seq % 7, CONCAT('code-', seq), seq % 50, IF(seq % 5 = 0, NULL, 'n')"
+        f" FROM {s}.seq_1_to_3000",
+        f"INSERT INTO {s}.unique_only SELECT CONCAT('user', seq, '@example.org'), CONCAT('name ', seq % 40),"
+        f" IF(seq % 4 = 0, NULL, seq % 100) FROM {s}.seq_1_to_1500",
+        f"INSERT INTO {s}.no_key SELECT seq % 100, CONCAT('v', seq % 37), seq % 100 / 4 FROM {s}.seq_1_to_1000",
+        f"INSERT INTO {s}.no_key SELECT grp, v, amount FROM {s}.no_key WHERE grp < 10",  # more duplicates
+    )
+
+
+def test_full_transfer_copies_every_table_row_for_row(
+    drs: Api, source: MariadbServer, target: MariadbServer, schema: str
+) -> None:
+    _fill_full_copy_tables(source, schema)
+    assert scalar(source, f"SELECT COUNT(*) - COUNT(DISTINCT grp, v, amount) FROM {quote(schema)}.no_key") > 0
+    job = my.configure_task(drs, source, target, "FULL_TRANS", [schema])
+    my.start(drs, job)
+
+    my.wait_status(drs, job, "FULL_TRANSFER_COMPLETE", my.COPY_DEADLINE)
+
+    progress = my.progress_of(drs, job)
+    assert progress["progress"] == "100", progress
+    completed = {phase: info["completed"] for phase, info in progress.get("progress_map", {}).items()}
+    assert completed == {"struct": "100%", "data": "100%", "index": "100%"}, progress
+    my.assert_same_database(source, target, schema)
+    for name, (_, keys) in FULL_COPY_TABLES.items():
+        created = str(query(target, f"SHOW CREATE TABLE {qualified(schema, name)}")[0][1])
+        for key in keys:
+            assert key in created, f"{name} on the target lacks {key}:\n{created}"
+    detail = my.detail_of(drs, job)
+    assert detail["full_transfer_complete_time"] not in ("0", "", None), detail
+    assert int(detail["full_transfer_complete_time"]) >= int(detail["actual_start_time"]) > 0, detail
+    # A full-only task is finished: later source changes stay on the source.
+    before = my.fingerprint(target, schema)
+    execute(source, f"INSERT INTO {quote(schema)}.empty VALUES (1, 'late')")
+    my.assert_stays(
+        lambda: (
+            my.status_of(drs, job)["status"] == "FULL_TRANSFER_COMPLETE" and my.fingerprint(target, schema) == before
+        ),
+        "a finished full-only task to stay as it is",
+        1.5,
+    )
+
+
+INCREMENTAL_TABLES = (
+    "CREATE TABLE {s}.accounts (id INT NOT NULL PRIMARY KEY, owner VARCHAR(40), balance DECIMAL(12,2), doc JSON,"
+    " KEY owner (owner)) DEFAULT CHARSET=utf8mb4",
+    "CREATE TABLE {s}.lines (order_id INT NOT NULL, line INT NOT NULL, sku VARCHAR(20), qty INT,"
+    " PRIMARY KEY (order_id, line))",
+    "CREATE TABLE {s}.events (kind VARCHAR(20), payload VARBINARY(64))",
+    "CREATE TABLE {s}.bulk (id INT NOT NULL PRIMARY KEY, v VARCHAR(60))",
+    "INSERT INTO {s}.accounts VALUES (1, 'ann', 10.5, '{{}}'), (2, 'bob', -3, NULL), (3, 'cyd 😀', 0, '[1]')",
+    "INSERT INTO {s}.lines VALUES (1, 1, 'a', 1), (1, 2, 'b', 2), (2, 1, 'c', 3)",
+    "INSERT INTO {s}.events VALUES ('seed', 0x00), ('seed', 0x00), ('seed', NULL)",
+)
+
+
+def test_incremental_only_applies_every_kind_of_change(
+    drs: Api, source: MariadbServer, target: MariadbServer, schema: str
+) -> None:
+    s = quote(schema)
+    # The target starts as a copy of the source, made by hand (an incremental-only task copies nothing).
+    execute(source, *(statement.format(s=s) for statement in INCREMENTAL_TABLES))
+    execute(target, f"CREATE DATABASE {s} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    execute(target, *(statement.format(s=s) for statement in INCREMENTAL_TABLES))
+    job = my.configure_task(drs, source, target, "INCR_TRANS", [schema])
+    my.start(drs, job)
+    my.wait_status(drs, job, "INCRE_TRANSFER_STARTED")
+
+    execute(
+        source,
+        f"INSERT INTO {s}.accounts SELECT seq, CONCAT('owner', seq), seq / 4, JSON_OBJECT('k', seq)"
+        f" FROM {s}.seq_10_to_500",
+        f"INSERT INTO {s}.lines SELECT seq % 50, seq, CONCAT('sku', seq), seq % 9 FROM {s}.seq_3_to_400",
+        f"INSERT INTO {s}.events VALUES ('ins', 0x01), ('ins', 0x01), ('ins', 0x01)",
+        # Updates that change primary keys: a shift into free keys, a shift onto keys the statement frees in order,
+        # and a composite key change.
+        f"UPDATE {s}.accounts SET id = id + 10000, owner = 'moved' WHERE id BETWEEN 10 AND 60",
+        f"UPDATE {s}.accounts SET id = id + 1 ORDER BY id DESC",
+        f"UPDATE {s}.lines SET line = line + 1000 WHERE order_id = 7",
+        f"UPDATE {s}.accounts SET balance = balance * 2, doc = JSON_SET(doc, '$.u', 1) WHERE id % 3 = 0",
+        f"UPDATE {s}.events SET payload = 0x02 WHERE kind = 'ins' LIMIT 1",
+        f"DELETE FROM {s}.accounts WHERE id % 10 = 5",
+        f"DELETE FROM {s}.lines WHERE qty = 0",
+        f"DELETE FROM {s}.events WHERE kind = 'seed' LIMIT 1",
+        # One transaction of several statements over several tables.
+        "BEGIN",
+        f"INSERT INTO {s}.accounts VALUES (900001, 'tx', 1, NULL)",
+        f"UPDATE {s}.accounts SET id = 900002 WHERE id = 900001",
+        f"INSERT INTO {s}.lines VALUES (900, 1, 'tx', 1)",
+        f"DELETE FROM {s}.lines WHERE order_id = 1",
+        f"INSERT INTO {s}.events VALUES ('tx', 0xFF), ('tx', 0xFF)",
+        "COMMIT",
+        # A rolled back one.
+        "BEGIN",
+        f"DELETE FROM {s}.accounts",
+        f"INSERT INTO {s}.events VALUES ('rolled back', NULL)",
+        "ROLLBACK",
+        # A large one: 20,000 inserted rows, then updates and deletes of some of them.
+        "BEGIN",
+        f"INSERT INTO {s}.bulk SELECT seq, CONCAT('bulk-', seq, '-', REPEAT('x', 30)) FROM {s}.seq_1_to_20000",
+        f"UPDATE {s}.bulk SET v = CONCAT(v, '!') WHERE id % 3 = 0",
+        f"DELETE FROM {s}.bulk WHERE id % 7 = 0",
+        "COMMIT",
+    )
+
+    my.wait_same_database(source, target, schema)
+    assert scalar(target, f"SELECT COUNT(*) FROM {s}.bulk") == 20000 - 20000 // 7
+    assert scalar(target, f"SELECT COUNT(*) FROM {s}.events WHERE kind = 'ins'") == 3
+
+    def caught_up() -> str | None:
+        progress = my.progress_of(drs, job)
+        delay = progress["incre_trans_delay"]
+        assert delay.isdigit() and int(delay) >= 0, progress  # a number of seconds, never -1 while incremental
+        assert int(progress["incre_trans_delay_millis"]) >= 0, progress
+        return delay if delay in ("0", "1") else None
+
+    wait_for(caught_up, "the incremental delay of an idle task to fall to 0 or 1 s")
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+def test_full_and_incremental_with_writes_during_every_phase(
+    store: str, request: pytest.FixtureRequest, source: MariadbServer, target: MariadbServer, schema: str
+) -> None:
+    api: Api = request.getfixturevalue("drs" if store == "sqlite" else "drs_postgresql")
+    rows = 120_000  # more than one chunk of 100,000 rows
+    my.Writer.create_tables(source, schema, pk_rows=rows)
+    execute(source, f"ANALYZE TABLE {qualified(schema, 'w_pk')}")  # the chunk plan reads the table's row estimate
+    job = my.configure_task(api, source, target, "FULL_INCR_TRANS", [schema])
+
+    with my.StatusWatch(api, job) as watch, my.writing(source, schema, seeded_rows=rows) as writer:
+        writer.wait_for_transactions(20, "writes before the start")
+        my.start(api, job)
+        written_at_start = writer.transactions
+        my.wait_status(api, job, "INCRE_TRANSFER_STARTED", my.COPY_DEADLINE)
+        written_in_full = writer.transactions - written_at_start
+        writer.wait_for_transactions(150, "writes during the incremental phase")
+        assert writer.large_transactions > 0
+
+    my.wait_same_database(source, target, schema)
+    chunks = [chunk for chunk in my.copied_chunks(api.server, job) if f"{schema}.w_pk#" in chunk]
+    assert len(chunks) >= 2, f"w_pk was copied in {chunks}: one chunk tests no chunk boundary"
+    assert watch.error is None, watch.error
+    assert "FULL_TRANSFER_STARTED" in watch.statuses, watch.statuses
+    assert not watch.failures(), watch.failures()
+    assert written_in_full > 0, "the writer wrote nothing during the full transfer"
+    duplicates = f"SELECT grp, v, COUNT(*) FROM {quote(schema)}.w_nokey GROUP BY grp, v ORDER BY grp, v"
+    assert query(target, duplicates) == query(source, duplicates)
+
+
+def test_ddl_during_incremental_is_replicated(
+    drs: Api, source: MariadbServer, target: MariadbServer, schema: str
+) -> None:
+    s = quote(schema)
+    execute(
+        source,
+        f"CREATE TABLE {s}.base (id INT NOT NULL PRIMARY KEY, v VARCHAR(20))",
+        f"CREATE TABLE {s}.to_truncate (id INT NOT NULL PRIMARY KEY, v VARCHAR(20))",
+        f"CREATE TABLE {s}.to_drop (id INT NOT NULL PRIMARY KEY)",
+        f"INSERT INTO {s}.base SELECT seq, CONCAT('b', seq) FROM {s}.seq_1_to_200",
+        f"INSERT INTO {s}.to_truncate SELECT seq, 't' FROM {s}.seq_1_to_100",
+        f"INSERT INTO {s}.to_drop SELECT seq FROM {s}.seq_1_to_10",
+    )
+    job = my.configure_task(drs, source, target, "FULL_INCR_TRANS", [schema])
+    my.start(drs, job)
+    my.wait_status(drs, job, "INCRE_TRANSFER_STARTED", my.COPY_DEADLINE)
+    my.wait_same_database(source, target, schema)
+
+    execute(
+        source,
+        f"CREATE TABLE {s}.created (id INT NOT NULL PRIMARY KEY, name VARCHAR(20)) DEFAULT CHARSET=utf8mb4",
+        f"INSERT INTO {s}.created VALUES (1, 'one'), (2, 'two')",
+        f"ALTER TABLE {s}.base ADD COLUMN extra VARCHAR(30) NOT NULL DEFAULT 'dflt', ADD KEY extra (extra)",
+        f"INSERT INTO {s}.base (id, v, extra) VALUES (1001, 'new', 'explicit')",
+        f"UPDATE {s}.base SET extra = 'changed' WHERE id <= 10",
+        f"RENAME TABLE {s}.created TO {s}.renamed",
+        f"INSERT INTO {s}.renamed VALUES (3, 'three')",
+        f"UPDATE {s}.renamed SET name = 'uno' WHERE id = 1",
+        f"TRUNCATE TABLE {s}.to_truncate",
+        f"INSERT INTO {s}.to_truncate VALUES (1000, 'after truncate')",
+        f"DROP TABLE {s}.to_drop",
+    )
+
+    my.wait_same_database(source, target, schema)
+    assert my.tables(target, schema) == ["base", "renamed", "to_truncate"]
+    assert [column[0] for column in my.columns(target, schema, "base")] == ["id", "v", "extra"]
+    assert query(target, f"SELECT id, extra FROM {s}.base WHERE id IN (1, 11, 1001) ORDER BY id") == [
+        (1, "changed"),
+        (11, "dflt"),
+        (1001, "explicit"),
+    ]
+    assert query(target, f"SELECT * FROM {s}.to_truncate") == [(1000, "after truncate")]
+    assert my.status_of(drs, job)["status"] == "INCRE_TRANSFER_STARTED"
+
+
+def _write_round(source: MariadbServer, schema: str, first: int) -> None:
+    """Inserts, a key change, an update, a delete and duplicate keyless rows, in a few transactions."""
+    s = quote(schema)
+    execute(
+        source,
+        f"INSERT INTO {s}.items SELECT seq, CONCAT('r', seq) FROM {s}.seq_{first}_to_{first + 99}",
+        f"UPDATE {s}.items SET id = id + 500000 WHERE id = {first}",
+        f"UPDATE {s}.items SET v = 'updated' WHERE id = {first + 1}",
+        f"DELETE FROM {s}.items WHERE id = {first + 2}",
+        "BEGIN",
+        f"INSERT INTO {s}.log VALUES ({first}, 'dup'), ({first}, 'dup')",
+        f"DELETE FROM {s}.items WHERE id = {first + 3}",
+        "COMMIT",
+    )
+
+
+def test_pause_resume_and_terminate(
+    drs: Api, drs_server: Server, source: MariadbServer, target: MariadbServer, schema: str
+) -> None:
+    s = quote(schema)
+    execute(
+        source,
+        f"CREATE TABLE {s}.items (id INT NOT NULL PRIMARY KEY, v VARCHAR(20))",
+        f"CREATE TABLE {s}.log (n INT, v VARCHAR(10))",
+    )
+    _write_round(source, schema, 1)
+    job = my.configure_task(drs, source, target, "FULL_INCR_TRANS", [schema])
+    my.start(drs, job)
+    my.wait_status(drs, job, "INCRE_TRANSFER_STARTED", my.COPY_DEADLINE)
+    _write_round(source, schema, 1000)
+    my.wait_same_database(source, target, schema)
+
+    my.pause(drs, job)
+    my.wait_status(drs, job, "PAUSING")
+    wait_for(lambda: my.lease_owner(drs_server, job) is None, "the paused task's worker to let it go")
+    paused = my.fingerprint(target, schema)
+    _write_round(source, schema, 2000)
+    my.assert_stays(
+        lambda: my.status_of(drs, job)["status"] == "PAUSING" and my.fingerprint(target, schema) == paused,
+        "a paused task to apply nothing",
+        3.0,
+    )
+
+    my.retry(drs, job)
+    my.wait_status(drs, job, "INCRE_TRANSFER_STARTED")
+    _write_round(source, schema, 3000)
+    my.wait_same_database(source, target, schema)  # each change once: the keyless duplicates count too
+
+    operation = my.terminate(drs, job)
+    statuses = [str(my.status_of(drs, job)["status"])]
+
+    def released() -> bool:
+        statuses.append(str(my.status_of(drs, job)["status"]))
+        return statuses[-1] == "RELEASE_RESOURCE_COMPLETE"
+
+    wait_for(released, "the terminated task to be released")
+    assert statuses[0] == "RELEASE_RESOURCE_STARTED", statuses
+    assert set(statuses) == {"RELEASE_RESOURCE_STARTED", "RELEASE_RESOURCE_COMPLETE"}, statuses
+    assert drs.wait_operation(operation)["status"] == "SUCCESS"
+    stopped = my.fingerprint(target, schema)
+    _write_round(source, schema, 4000)
+    my.assert_stays(lambda: my.fingerprint(target, schema) == stopped, "a stopped task to apply nothing", 2.0)
+
+    response = drs.delete(f"{my.JOBS}/batch-jobs", {"jobs": [{"job_id": job, "delete_type": "delete"}]})
+    my.succeeded(response, 202)
+    wait_for(lambda: my.status_of(drs, job).get("status") in ("DELETED", None), "the task to be deleted")
+
+
+def test_speed_limit_applies_to_full_transfers_only(drs: Api) -> None:
+    [full] = drs.create_tasks(1, task_type="FULL_TRANS")
+    [incremental] = drs.create_tasks(1, task_type="INCR_TRANS")
+
+    response = my.limit_speed(drs, [full, incremental], 5)
+
+    assert response.status_code == 200, response.text
+    results = {result["id"]: result for result in response.json()["results"]}
+    assert results[full]["status"] == "success", results
+    assert results[incremental]["status"] == "failed", results
+    assert results[incremental]["error_code"] == "DRS.M00403", results
+    assert my.detail_of(drs, full)["speed_limit"] == [{"begin": "00:00", "end": "23:59", "speed": "5"}]
+    assert my.detail_of(drs, incremental)["speed_limit"] == []
+
+
+def test_source_without_binlog_fails_the_precheck_and_cannot_start(
+    drs: Api, source: MariadbServer, target: MariadbServer, schema: str
+) -> None:
+    # The target server writes no binlog: here it is the source (and the binlog source the target).
+    execute(
+        target,
+        f"CREATE DATABASE {quote(schema)}",
+        f"CREATE TABLE {qualified(schema, 't')} (id INT PRIMARY KEY)",
+    )
+    job = my.configure_task(drs, target, source, "FULL_INCR_TRANS", [schema])
+
+    result = my.precheck(drs, job)
+
+    assert result["result"] is False, result
+    items = {item["item"]: item for item in result["precheck_result"]}
+    assert items["srcBinlogOpenCheck"]["result"] == "FAILED", items
+    assert "log_bin" in items["srcBinlogOpenCheck"]["failed_reason"], items["srcBinlogOpenCheck"]
+    refused = my.one_result(drs.post(f"{my.JOBS}/batch-starting", {"jobs": [{"job_id": job}]}), 202)
+    assert refused["status"] == "failed", refused
+    assert refused["error_code"] == "DRS.M01504", refused
+    assert my.status_of(drs, job)["status"] == "CONFIGURATION"
+
+
+def test_lost_source_fails_the_task_naming_the_cause_and_retry_catches_up(
+    drs: Api, source: MariadbServer, target: MariadbServer, schema: str
+) -> None:
+    s = quote(schema)
+    execute(
+        source,
+        f"CREATE TABLE {s}.items (id INT NOT NULL PRIMARY KEY, v VARCHAR(20))",
+        f"CREATE TABLE {s}.log (n INT, v VARCHAR(10))",
+    )
+    job = my.configure_task(drs, source, target, "FULL_INCR_TRANS", [schema])
+    my.start(drs, job)
+    my.wait_status(drs, job, "INCRE_TRANSFER_STARTED", my.COPY_DEADLINE)
+    _write_round(source, schema, 1)
+    my.wait_same_database(source, target, schema)
+
+    _write_round(source, schema, 1000)  # maybe not applied yet when the source dies
+    source.kill()
+    try:
+        failed = my.wait_status(drs, job, "INCRE_TRANSFER_FAILED")
+        progress = my.progress_of(drs, job)
+    finally:
+        if not source.running:
+            source.start()
+
+    assert failed["error_code"].startswith("DRS.M05"), failed
+    message = failed["error_message"]
+    assert "source" in message.lower(), message
+    assert f"{source.host}:{source.port}" in message or "connect" in message.lower(), message
+    assert progress["transfer_status"] == "INCRE_TRANSFER_FAILED", progress
+    assert progress["error_code"] == failed["error_code"] and progress["error_msg"] == message, progress
+
+    _write_round(source, schema, 2000)
+    my.retry(drs, job)
+    my.wait_status(drs, job, "INCRE_TRANSFER_STARTED")
+    my.wait_same_database(source, target, schema)
+    assert not my.status_of(drs, job).get("error_code")
+
+
+def test_lost_target_fails_the_task_naming_the_cause_and_retry_catches_up(
+    drs: Api, source: MariadbServer, target: MariadbServer, schema: str
+) -> None:
+    s = quote(schema)
+    execute(
+        source,
+        f"CREATE TABLE {s}.items (id INT NOT NULL PRIMARY KEY, v VARCHAR(20))",
+        f"CREATE TABLE {s}.log (n INT, v VARCHAR(10))",
+    )
+    job = my.configure_task(drs, source, target, "FULL_INCR_TRANS", [schema])
+    my.start(drs, job)
+    my.wait_status(drs, job, "INCRE_TRANSFER_STARTED", my.COPY_DEADLINE)
+    _write_round(source, schema, 1)
+    my.wait_same_database(source, target, schema)
+
+    target.kill()
+    try:
+        _write_round(source, schema, 1000)  # to be applied when the target is back
+        # The retry window is 3 s: well within this deadline, the task must say it failed.
+        failed = my.wait_status(drs, job, "INCRE_TRANSFER_FAILED", deadline=30)
+        progress = my.progress_of(drs, job)
+    finally:
+        if not target.running:
+            target.start()
+
+    message = failed["error_message"]
+    assert failed["error_code"].startswith("DRS.M05"), failed
+    assert "target" in message.lower() and "connect" in message.lower(), message
+    assert progress["error_code"] == failed["error_code"] and progress["error_msg"] == message, progress
+
+    _write_round(source, schema, 2000)
+    my.retry(drs, job)
+    my.wait_status(drs, job, "INCRE_TRANSFER_STARTED")
+    my.wait_same_database(source, target, schema)
+
+
+def test_purged_binlog_fails_the_task_instead_of_leaving_a_gap(
+    drs: Api, drs_server: Server, source: MariadbServer, target: MariadbServer, schema: str
+) -> None:
+    s = quote(schema)
+    execute(source, f"CREATE TABLE {s}.items (id INT NOT NULL PRIMARY KEY, v VARCHAR(20))")
+    job = my.configure_task(drs, source, target, "FULL_INCR_TRANS", [schema])
+    my.start(drs, job)
+    my.wait_status(drs, job, "INCRE_TRANSFER_STARTED", my.COPY_DEADLINE)
+    execute(source, f"INSERT INTO {s}.items VALUES (1, 'applied')")
+    my.wait_same_database(source, target, schema)
+    my.pause(drs, job)
+    my.wait_status(drs, job, "PAUSING")
+    wait_for(lambda: my.lease_owner(drs_server, job) is None, "the paused task's worker to let it go")
+    # The source's dump thread outlives the stream by up to a heartbeat; MariaDB keeps a binlog it serves.
+    wait_for(lambda: not my.binlog_dumps(source), "the source to end its binlog dump threads")
+
+    execute(source, f"INSERT INTO {s}.items VALUES (2, 'lost')", "FLUSH BINARY LOGS")
+    newest = str(query(source, "SHOW BINARY LOGS")[-1][0])
+
+    def purged() -> bool:
+        # MariaDB keeps a binlog until its transactions are checkpointed, which follows FLUSH shortly.
+        execute(source, f"PURGE BINARY LOGS TO '{newest}'")
+        return [str(row[0]) for row in query(source, "SHOW BINARY LOGS")] == [newest]
+
+    wait_for(purged, f"the source to purge every binlog before {newest}")
+    execute(source, f"INSERT INTO {s}.items VALUES (3, 'after the gap')")
+
+    my.retry(drs, job)
+    failed = my.wait_status(drs, job, "INCRE_TRANSFER_FAILED")
+
+    assert failed["error_code"] == "DRS.M05203", failed
+    assert query(target, f"SELECT id, v FROM {s}.items ORDER BY id") == [(1, "applied")]
