@@ -142,7 +142,9 @@ def token_request(tenant: Tenant) -> dict[str, Any]:
         "auth": {
             "identity": {
                 "methods": ["password"],
-                "password": {"user": {"name": tenant.user, "password": tenant.password, "domain": {"name": tenant.domain}}},
+                "password": {
+                    "user": {"name": tenant.user, "password": tenant.password, "domain": {"name": tenant.domain}}
+                },
             },
             "scope": {"project": {"name": tenant.project_name, "domain": {"name": tenant.domain}}},
         }

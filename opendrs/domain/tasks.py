@@ -87,3 +87,19 @@ class ListFilter:
     tags: tuple[tuple[str, str], ...] = ()
     instance_ids: tuple[str, ...] = ()
     instance_ip: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class TableProgress:
+    """How far the full transfer of one table is."""
+
+    position: int
+    source_schema: str
+    source_name: str
+    target_schema: str
+    target_name: str
+    rows_estimate: int
+    rows_copied: int = 0
+    structure_done: bool = False
+    data_done: bool = False
+    index_done: bool = False

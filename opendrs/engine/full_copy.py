@@ -25,14 +25,13 @@ from opendrs.connectors.mysql import connection as mysql
 from opendrs.connectors.mysql.snapshot import Snapshot, SnapshotError, open_snapshot
 from opendrs.domain import errors, speed
 from opendrs.domain.replication import BinlogPosition, Endpoint, Selection
-from opendrs.domain.tasks import Progress
+from opendrs.domain.tasks import Progress, TableProgress
 from opendrs.domain.times import now_ms
 from opendrs.engine import incremental
 from opendrs.engine.runner import TaskContext, TransferError
 from opendrs.engine.throttle import Throttle
 from opendrs.store import checkpoints
 from opendrs.store import tasks as task_store
-from opendrs.store.checkpoints import TableProgress
 
 log = logging.getLogger(__name__)
 

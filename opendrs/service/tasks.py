@@ -15,10 +15,10 @@ from opendrs.domain import catalog, errors, ids, secrets
 from opendrs.domain.errors import OpendrsError, Text
 from opendrs.domain.operations import PlannedSubJob
 from opendrs.domain.states import Event, TaskStatus
-from opendrs.domain.tasks import JsonObject, ListFilter, ProgressView, StatusView, Task
+from opendrs.domain.tasks import JsonObject, ListFilter, ProgressView, StatusView, TableProgress, Task
 from opendrs.domain.times import now_ms
 from opendrs.keys import Keys
-from opendrs.store import database
+from opendrs.store import checkpoints, database
 from opendrs.store import operations as operation_store
 from opendrs.store import tasks as task_store
 
@@ -145,6 +145,11 @@ class TaskService:
     def details(self, project_id: str, job_ids: Sequence[str]) -> dict[str, Task]:
         with database.reading(self._engine) as connection:
             return task_store.get_many(connection, project_id, job_ids)
+
+    def table_progress(self, task_ids: Sequence[str]) -> dict[str, list[TableProgress]]:
+        """Per-table copy counts of tasks already found for the caller's project."""
+        with database.reading(self._engine) as connection:
+            return checkpoints.tables_of(connection, task_ids)
 
     def progress(self, project_id: str, job_ids: Sequence[str]) -> dict[str, ProgressView]:
         with database.reading(self._engine) as connection:

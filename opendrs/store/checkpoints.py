@@ -11,21 +11,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from opendrs.domain.tasks import TableProgress
 from opendrs.store.schema import task_checkpoints, task_chunks, task_tables
-
-
-@dataclasses.dataclass(frozen=True)
-class TableProgress:
-    position: int
-    source_schema: str
-    source_name: str
-    target_schema: str
-    target_name: str
-    rows_estimate: int
-    rows_copied: int = 0
-    structure_done: bool = False
-    data_done: bool = False
-    index_done: bool = False
 
 
 def load_state(connection: sa.Connection, task_id: str) -> dict[str, Any]:
@@ -42,24 +29,35 @@ def save_state(connection: sa.Connection, task_id: str, state: dict[str, Any], n
 
 
 def tables(connection: sa.Connection, task_id: str) -> list[TableProgress]:
+    return tables_of(connection, [task_id]).get(task_id, [])
+
+
+def tables_of(connection: sa.Connection, task_ids: Sequence[str]) -> dict[str, list[TableProgress]]:
+    """The tables of each task (in copy order), for the tasks that have started copying."""
+    if not task_ids:
+        return {}
     rows = connection.execute(
-        sa.select(task_tables).where(task_tables.c.task_id == task_id).order_by(task_tables.c.position)
+        sa.select(task_tables)
+        .where(task_tables.c.task_id.in_(set(task_ids)))
+        .order_by(task_tables.c.task_id, task_tables.c.position)
     )
-    return [
-        TableProgress(
-            row.position,
-            row.source_schema,
-            row.source_name,
-            row.target_schema,
-            row.target_name,
-            row.rows_estimate,
-            row.rows_copied,
-            bool(row.structure_done),
-            bool(row.data_done),
-            bool(row.index_done),
+    found: dict[str, list[TableProgress]] = {}
+    for row in rows:
+        found.setdefault(row.task_id, []).append(
+            TableProgress(
+                row.position,
+                row.source_schema,
+                row.source_name,
+                row.target_schema,
+                row.target_name,
+                row.rows_estimate,
+                row.rows_copied,
+                bool(row.structure_done),
+                bool(row.data_done),
+                bool(row.index_done),
+            )
         )
-        for row in rows
-    ]
+    return found
 
 
 def add_tables(connection: sa.Connection, task_id: str, new: Sequence[TableProgress]) -> None:

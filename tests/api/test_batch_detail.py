@@ -98,6 +98,7 @@ def test_detail_of_a_new_task(api: Api) -> None:
         "tags": [],
         "speed_limit": [],
         "object_infos": [],
+        "table_progress": [],
     }
 
 

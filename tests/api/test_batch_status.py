@@ -8,6 +8,7 @@ from tests.harness import Api
 
 PATH = "/v3/{project_id}/jobs/batch-status"
 UNKNOWN = "9a470239-2308-4bb5-a6bc-1040402fjb21"
+INVALID_PAGE = "The value of Page is invalid, "
 
 
 @pytest.fixture(scope="module")
@@ -67,11 +68,19 @@ def test_page_req(api: Api, seven: list[str], page_req: dict[str, int] | None, e
 @pytest.mark.parametrize(
     ("page_req", "code", "message"),
     [
-        ({"cur_page": 4, "per_page": 3}, "DRS.M00211", "The value of Page exceeds the upper limit: cur_page 4 is beyond the last page 3."),
-        ({"cur_page": 1, "per_page": 101}, "DRS.M00210", "The value of Page is invalid, per_page must be from 0 to 100."),
-        ({"cur_page": 1, "per_page": -1}, "DRS.M00210", "The value of Page is invalid, per_page must be from 0 to 100."),
-        ({"cur_page": -1, "per_page": 5}, "DRS.M00210", "The value of Page is invalid, cur_page must not be negative."),
-        ({"cur_page": 2, "per_page": 0}, "DRS.M00210", "The value of Page is invalid, cur_page must be 0 or 1 when per_page is 0 (all)."),
+        (
+            {"cur_page": 4, "per_page": 3},
+            "DRS.M00211",
+            "The value of Page exceeds the upper limit: cur_page 4 is beyond the last page 3.",
+        ),
+        ({"cur_page": 1, "per_page": 101}, "DRS.M00210", f"{INVALID_PAGE}per_page must be from 0 to 100."),
+        ({"cur_page": 1, "per_page": -1}, "DRS.M00210", f"{INVALID_PAGE}per_page must be from 0 to 100."),
+        ({"cur_page": -1, "per_page": 5}, "DRS.M00210", f"{INVALID_PAGE}cur_page must not be negative."),
+        (
+            {"cur_page": 2, "per_page": 0},
+            "DRS.M00210",
+            f"{INVALID_PAGE}cur_page must be 0 or 1 when per_page is 0 (all).",
+        ),
         ({"cur_page": "x"}, "DRS.M00202", "The value of parameter page_req.cur_page is invalid: must be an integer."),
     ],
 )
@@ -94,8 +103,11 @@ def test_bad_page_req(api: Api, seven: list[str], page_req: dict[str, object], c
             "The value of parameter jobs[1] is invalid: must be a job id such as 9a470239-2308-4bb5-a6bc-1040402fjb21.",
         ),
         ({"jobs": [UNKNOWN, UNKNOWN]}, "DRS.M00301", f"There are duplicate jobs in request: {UNKNOWN}."),
-        ({"jobs": [UNKNOWN] * 0 + [f"{i:08d}-0000-0000-0000-000000000000" for i in range(1001)]}, "DRS.M00202",
-         "The value of parameter jobs is invalid: must name at most 1000 jobs."),
+        (
+            {"jobs": [UNKNOWN] * 0 + [f"{i:08d}-0000-0000-0000-000000000000" for i in range(1001)]},
+            "DRS.M00202",
+            "The value of parameter jobs is invalid: must name at most 1000 jobs.",
+        ),
     ],
 )
 def test_bad_ids(api: Api, body: dict[str, object], code: str, message: str) -> None:

@@ -93,6 +93,13 @@ def test_full_transfer_copies_every_table_row_for_row(
     detail = my.detail_of(drs, job)
     assert detail["full_transfer_complete_time"] not in ("0", "", None), detail
     assert int(detail["full_transfer_complete_time"]) >= int(detail["actual_start_time"]) > 0, detail
+    # Per-table counts: every table listed once, copied in full, with its structure, data and indexes done.
+    copied = {entry["source"]: entry for entry in detail["table_progress"]}
+    assert set(copied) == {f"{schema}.{name}" for name in FULL_COPY_TABLES}, detail["table_progress"]
+    for name, entry in copied.items():
+        rows = int(query(source, f"SELECT COUNT(*) FROM {qualified(*name.split('.', 1))}")[0][0])
+        assert entry["rows_copied"] == rows, entry
+        assert entry["target"] == name and entry["structure_done"] and entry["data_done"] and entry["index_done"], entry
     # A full-only task is finished: later source changes stay on the source.
     before = my.fingerprint(target, schema)
     execute(source, f"INSERT INTO {quote(schema)}.empty VALUES (1, 'late')")

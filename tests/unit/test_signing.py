@@ -52,9 +52,7 @@ def lookup(access: str) -> str | None:
     return SK if access == AK else None
 
 
-def signed_headers(
-    method: str, path: str, query: str, headers: Mapping[str, str], body: bytes = b""
-) -> dict[str, str]:
+def signed_headers(method: str, path: str, query: str, headers: Mapping[str, str], body: bytes = b"") -> dict[str, str]:
     result = dict(headers)
     result["authorization"] = sign_request(AK, SK, method, path, query, headers, body)
     return result
@@ -133,9 +131,7 @@ def test_example_c_ecs_show_job() -> None:
     path = f"/v1/{PROJECT}/jobs/ff808082-job"
     sig = signature(
         SK,
-        string_to_sign(
-            DATE, canonical_request("GET", path, "", base_headers(), SIGNED, b"")
-        ),
+        string_to_sign(DATE, canonical_request("GET", path, "", base_headers(), SIGNED, b"")),
     )
     assert sig.startswith("e57f9418") and sig.endswith("233b")
     headers = signed_headers("GET", path, "", base_headers())
@@ -194,28 +190,17 @@ def test_canonical_headers_trimmed_not_collapsed() -> None:
 def test_payload_hash_rules() -> None:
     headers = {**base_headers(), "x-sdk-content-sha256": "UNSIGNED-PAYLOAD"}
     names = sorted(headers)
-    assert canonical_request("PUT", "/x", "", headers, names, b"").endswith(
-        "\n" + EMPTY_BODY_SHA256
-    )
-    assert canonical_request("PUT", "/x", "", headers, names, b"data").endswith(
-        "\nUNSIGNED-PAYLOAD"
-    )
+    assert canonical_request("PUT", "/x", "", headers, names, b"").endswith("\n" + EMPTY_BODY_SHA256)
+    assert canonical_request("PUT", "/x", "", headers, names, b"data").endswith("\nUNSIGNED-PAYLOAD")
     assert canonical_request("PUT", "/x", "", base_headers(), SIGNED, b"data").endswith(
         "\n3a6eb0790f39ac87c94f3856b2dd2c5d110e6811602261a9a923d3bb23adc8b7"
     )
 
 
 def test_parse_authorization() -> None:
-    parsed = parse_authorization(
-        "SDK-HMAC-SHA256 Access=AK1, SignedHeaders=host;x-sdk-date, Signature=00ff"
-    )
+    parsed = parse_authorization("SDK-HMAC-SHA256 Access=AK1, SignedHeaders=host;x-sdk-date, Signature=00ff")
     assert parsed == SignedAuthorization("AK1", ("host", "x-sdk-date"), "00ff")
-    assert (
-        parse_authorization(
-            "SDK-HMAC-SHA256   Access=AK1 ,SignedHeaders=host,Signature=ab"
-        )
-        is not None
-    )
+    assert parse_authorization("SDK-HMAC-SHA256   Access=AK1 ,SignedHeaders=host,Signature=ab") is not None
     for bad in (
         "",
         "SDK-HMAC-SM3 Access=AK1, SignedHeaders=host, Signature=00",
@@ -230,12 +215,7 @@ def test_parse_authorization() -> None:
 def test_format_sdk_date() -> None:
     assert format_sdk_date(NOW) == DATE
     assert format_sdk_date(datetime(2024, 1, 1, 12, 0, 0)) == DATE
-    assert (
-        format_sdk_date(
-            datetime(2024, 1, 1, 13, 0, 0, tzinfo=timezone(timedelta(hours=1)))
-        )
-        == DATE
-    )
+    assert format_sdk_date(datetime(2024, 1, 1, 13, 0, 0, tzinfo=timezone(timedelta(hours=1)))) == DATE
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -269,19 +249,13 @@ def sdk_sign(
     signed = Signer(BasicCredentials(AK, SK, PROJECT)).sign(request)
     path, _, query = signed.uri.partition("?")
     # The SDK leaves header values as UTF-8 bytes decoded as ISO-8859-1, which is also how servers see them.
-    wire_headers = {
-        name.lower(): str(value) for name, value in signed.header_params.items()
-    }
-    wire_body = (
-        signed.body if isinstance(signed.body, bytes) else (signed.body or "").encode()
-    )
+    wire_headers = {name.lower(): str(value) for name, value in signed.header_params.items()}
+    wire_body = signed.body if isinstance(signed.body, bytes) else (signed.body or "").encode()
     return path, query, wire_headers, wire_body
 
 
 def sdk_now(headers: Mapping[str, str]) -> datetime:
-    return datetime.strptime(headers["x-sdk-date"], "%Y%m%dT%H%M%SZ").replace(
-        tzinfo=UTC
-    )
+    return datetime.strptime(headers["x-sdk-date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
 
 
 def sdk_headers(**extra: str) -> dict[str, str]:
@@ -309,12 +283,8 @@ def test_sdk_worked_example_a_matches() -> None:
 
 
 def test_sdk_post_json_body_current_time() -> None:
-    body = json.dumps(
-        {"jobs": ["j1", "j2"], "page_req": {"cur_page": 1, "per_page": 10}}
-    )
-    path, query, headers, raw = sdk_sign(
-        "POST", f"/v3/{PROJECT}/jobs/batch-status", [], sdk_headers(), body
-    )
+    body = json.dumps({"jobs": ["j1", "j2"], "page_req": {"cur_page": 1, "per_page": 10}})
+    path, query, headers, raw = sdk_sign("POST", f"/v3/{PROJECT}/jobs/batch-status", [], sdk_headers(), body)
     assert "x-sdk-content-sha256" not in headers
     # the SDK stamps the current UTC time itself
     now = datetime.now(UTC)
@@ -332,41 +302,26 @@ def test_sdk_get_query_with_spaces_unicode_and_reserved() -> None:
         ("verbose", True),
         ("empty", ""),
     ]
-    path, query, headers, body = sdk_sign(
-        "GET", f"/v5/{PROJECT}/batch-async-jobs", params, sdk_headers()
-    )
+    path, query, headers, body = sdk_sign("GET", f"/v5/{PROJECT}/batch-async-jobs", params, sdk_headers())
     assert "user_name=a%20b%2F%C3%A9~%2A%2B%26%3D" in query.split("&")
     assert "verbose=true" in query.split("&")
-    assert (
-        verify_request("GET", path, query, headers, body, lookup, sdk_now(headers))
-        == AK
-    )
+    assert verify_request("GET", path, query, headers, body, lookup, sdk_now(headers)) == AK
 
 
 def test_sdk_path_with_percent_encoded_characters() -> None:
     job_id = "weird id/é%~"
-    resource_path = f"/v1/{PROJECT}/jobs/" + quote(
-        job_id, safe=""
-    )  # what Client._parse_path_params does
+    resource_path = f"/v1/{PROJECT}/jobs/" + quote(job_id, safe="")  # what Client._parse_path_params does
     path, query, headers, body = sdk_sign("GET", resource_path, [], sdk_headers())
     assert path == f"/v1/{PROJECT}/jobs/weird%20id%2F%C3%A9%25~"
-    assert (
-        verify_request("GET", path, query, headers, body, lookup, sdk_now(headers))
-        == AK
-    )
+    assert verify_request("GET", path, query, headers, body, lookup, sdk_now(headers)) == AK
 
 
 def test_sdk_numeric_list_query_needs_key_only_sort() -> None:
     # The SDK sorts the list numerically (9 < 10); a full string sort would put "10" first.
-    path, query, headers, body = sdk_sign(
-        "GET", "/v3/p/jobs", [("limit", [10, 9]), ("a", "x")], sdk_headers()
-    )
+    path, query, headers, body = sdk_sign("GET", "/v3/p/jobs", [("limit", [10, 9]), ("a", "x")], sdk_headers())
     assert query == "a=x&limit=9&limit=10"
     assert canonical_query_string(query) != query
-    assert (
-        verify_request("GET", path, query, headers, body, lookup, sdk_now(headers))
-        == AK
-    )
+    assert verify_request("GET", path, query, headers, body, lookup, sdk_now(headers)) == AK
 
 
 def test_sdk_non_ascii_header_value_and_underscore_header() -> None:
@@ -375,30 +330,18 @@ def test_sdk_non_ascii_header_value_and_underscore_header() -> None:
     auth = parse_authorization(headers["authorization"])
     assert auth is not None
     assert "x_unsigned" not in auth.signed_headers and "x-note" in auth.signed_headers
-    assert (
-        headers["x-note"] != "café — 名"
-    )  # latin-1 view of the UTF-8 bytes, as a server receives it
-    assert (
-        verify_request("GET", path, query, headers, body, lookup, sdk_now(headers))
-        == AK
-    )
+    assert headers["x-note"] != "café — 名"  # latin-1 view of the UTF-8 bytes, as a server receives it
+    assert verify_request("GET", path, query, headers, body, lookup, sdk_now(headers)) == AK
     # a server/framework that already decoded the header as UTF-8 is accepted too
     utf8 = {**headers, "x-note": "café — 名"}
-    assert (
-        verify_request("GET", path, query, utf8, body, lookup, sdk_now(headers)) == AK
-    )
+    assert verify_request("GET", path, query, utf8, body, lookup, sdk_now(headers)) == AK
 
 
 def test_sdk_unsigned_payload_octet_stream() -> None:
     headers_in = sdk_headers(**{"Content-Type": "application/octet-stream"})
-    path, query, headers, body = sdk_sign(
-        "PUT", "/v3/p/upload", [], headers_in, b"\x00\x01binary"
-    )
+    path, query, headers, body = sdk_sign("PUT", "/v3/p/upload", [], headers_in, b"\x00\x01binary")
     assert headers["x-sdk-content-sha256"] == "UNSIGNED-PAYLOAD"
-    assert (
-        verify_request("PUT", path, query, headers, body, lookup, sdk_now(headers))
-        == AK
-    )
+    assert verify_request("PUT", path, query, headers, body, lookup, sdk_now(headers)) == AK
 
 
 def test_sdk_signed_requests_match_sign_request() -> None:
@@ -489,8 +432,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    do_GET = _handle
-    do_POST = _handle
+    do_GET = _handle  # noqa: N815 - http.server's naming
+    do_POST = _handle  # noqa: N815
 
 
 @pytest.fixture()
@@ -519,33 +462,15 @@ def test_end_to_end_real_drs_client(server: str) -> None:
     from huaweicloudsdkdrs.v5 import ListAsyncJobsRequest
 
     creds = BasicCredentials(AK, SK, PROJECT)
-    v5 = (
-        DrsV5Client.new_builder()
-        .with_credentials(creds)
-        .with_endpoints([server])
-        .build()
-    )
-    v5.list_async_jobs(
-        ListAsyncJobsRequest(
-            user_name="a b/é~*+&=", status="success", limit=10, offset=0
-        )
-    )
-    v3 = (
-        DrsV3Client.new_builder()
-        .with_credentials(creds)
-        .with_endpoints([server])
-        .build()
-    )
+    v5 = DrsV5Client.new_builder().with_credentials(creds).with_endpoints([server]).build()
+    v5.list_async_jobs(ListAsyncJobsRequest(user_name="a b/é~*+&=", status="success", limit=10, offset=0))
+    v3 = DrsV3Client.new_builder().with_credentials(creds).with_endpoints([server]).build()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        v3.batch_list_job_status(
-            BatchListJobStatusRequest(body=BatchQueryJobReqPage(jobs=["j1", "j2"]))
-        )
+        v3.batch_list_job_status(BatchListJobStatusRequest(body=BatchQueryJobReqPage(jobs=["j1", "j2"])))
 
     bad = BasicCredentials(AK, "wrong-secret", PROJECT)
-    client = (
-        DrsV5Client.new_builder().with_credentials(bad).with_endpoints([server]).build()
-    )
+    client = DrsV5Client.new_builder().with_credentials(bad).with_endpoints([server]).build()
     with pytest.raises(ClientRequestException) as info:
         client.list_async_jobs(ListAsyncJobsRequest(limit=1))
     assert info.value.status_code == 401
@@ -587,11 +512,7 @@ def reason_of(
             max_skew_seconds=max_skew_seconds,
         )
     exc = info.value
-    assert (
-        SK not in str(exc)
-        and SK not in repr(exc)
-        and all(SK not in str(a) for a in exc.args)
-    )
+    assert SK not in str(exc) and SK not in repr(exc) and all(SK not in str(a) for a in exc.args)
     assert str(exc).startswith(exc.reason.description)
     return exc.reason
 
@@ -615,10 +536,7 @@ def test_good_request_accepted() -> None:
     ],
 )
 def test_malformed_authorization(value: str) -> None:
-    assert (
-        reason_of({**good(), "authorization": value})
-        is FailureReason.MALFORMED_AUTHORIZATION
-    )
+    assert reason_of({**good(), "authorization": value}) is FailureReason.MALFORMED_AUTHORIZATION
 
 
 def test_missing_authorization() -> None:
@@ -633,9 +551,7 @@ def _with_signed_list(names: list[str]) -> dict[str, str]:
         SK,
         string_to_sign(DATE, canonical_request("POST", PATH, "", headers, names, BODY)),
     )
-    headers["authorization"] = (
-        f"SDK-HMAC-SHA256 Access={AK}, SignedHeaders={';'.join(names)}, Signature={sig}"
-    )
+    headers["authorization"] = f"SDK-HMAC-SHA256 Access={AK}, SignedHeaders={';'.join(names)}, Signature={sig}"
     return headers
 
 
@@ -682,19 +598,13 @@ def test_non_lowercase_signed_header_name() -> None:
     ],
 )
 def test_bad_date(value: str) -> None:
-    headers = signed_headers(
-        "POST", PATH, "", {**base_headers(), "x-sdk-date": value}, BODY
-    )
+    headers = signed_headers("POST", PATH, "", {**base_headers(), "x-sdk-date": value}, BODY)
     assert reason_of(headers) is FailureReason.BAD_DATE
 
 
 def test_stale_date_past_and_future() -> None:
-    assert (
-        reason_of(good(), now=NOW + timedelta(minutes=16)) is FailureReason.STALE_DATE
-    )
-    assert (
-        reason_of(good(), now=NOW - timedelta(minutes=16)) is FailureReason.STALE_DATE
-    )
+    assert reason_of(good(), now=NOW + timedelta(minutes=16)) is FailureReason.STALE_DATE
+    assert reason_of(good(), now=NOW - timedelta(minutes=16)) is FailureReason.STALE_DATE
     # inside the window (inclusive at exactly 15 min), naive "now" is UTC
     for delta in (
         timedelta(minutes=14),
@@ -703,17 +613,9 @@ def test_stale_date_past_and_future() -> None:
         timedelta(seconds=-900),
     ):
         assert verify_request("POST", PATH, "", good(), BODY, lookup, NOW + delta) == AK
-    assert (
-        verify_request(
-            "POST", PATH, "", good(), BODY, lookup, datetime(2024, 1, 1, 12, 5)
-        )
-        == AK
-    )
+    assert verify_request("POST", PATH, "", good(), BODY, lookup, datetime(2024, 1, 1, 12, 5)) == AK
     # configurable window
-    assert (
-        reason_of(good(), now=NOW + timedelta(seconds=61), max_skew_seconds=60)
-        is FailureReason.STALE_DATE
-    )
+    assert reason_of(good(), now=NOW + timedelta(seconds=61), max_skew_seconds=60) is FailureReason.STALE_DATE
 
 
 def test_unknown_key() -> None:
@@ -725,26 +627,16 @@ def test_unknown_key() -> None:
 def test_tampering_gives_bad_signature() -> None:
     assert reason_of(good(), body=b'{"jobs": ["job-2"]}') is FailureReason.BAD_SIGNATURE
     assert reason_of(good(), body=b"") is FailureReason.BAD_SIGNATURE
-    assert (
-        reason_of(good(), path=PATH.replace("batch-status", "batch-status2"))
-        is FailureReason.BAD_SIGNATURE
-    )
+    assert reason_of(good(), path=PATH.replace("batch-status", "batch-status2")) is FailureReason.BAD_SIGNATURE
     # a trailing '/' and an encoded slash give the same canonical URI: inherent to the scheme, accepted
     assert verify_request("POST", PATH + "/", "", good(), BODY, lookup, NOW) == AK
-    assert (
-        verify_request(
-            "POST", PATH.replace("jobs/", "jobs%2F"), "", good(), BODY, lookup, NOW
-        )
-        == AK
-    )
+    assert verify_request("POST", PATH.replace("jobs/", "jobs%2F"), "", good(), BODY, lookup, NOW) == AK
     assert reason_of(good(), query="a=1") is FailureReason.BAD_SIGNATURE
     assert reason_of(good(), method="PUT") is FailureReason.BAD_SIGNATURE
     assert reason_of({**good(), "host": "evil:8080"}) is FailureReason.BAD_SIGNATURE
     assert reason_of({**good(), "user-agent": UA + "x"}) is FailureReason.BAD_SIGNATURE
     headers = good()
-    headers["authorization"] = headers["authorization"][:-1] + (
-        "0" if headers["authorization"][-1] != "0" else "1"
-    )
+    headers["authorization"] = headers["authorization"][:-1] + ("0" if headers["authorization"][-1] != "0" else "1")
     assert reason_of(headers) is FailureReason.BAD_SIGNATURE
 
 
@@ -752,12 +644,7 @@ def test_query_tampering_and_order() -> None:
     query = "limit=10&offset=0&status=success&user_name=a%20b"
     headers = signed_headers("GET", "/v5/p/batch-async-jobs", query, base_headers())
     shuffled = "user_name=a%20b&status=success&limit=10&offset=0"
-    assert (
-        verify_request(
-            "GET", "/v5/p/batch-async-jobs", shuffled, headers, b"", lookup, NOW
-        )
-        == AK
-    )
+    assert verify_request("GET", "/v5/p/batch-async-jobs", shuffled, headers, b"", lookup, NOW) == AK
     for bad in (
         "limit=10&offset=0&status=success&user_name=a+b",
         "limit=11&offset=0&status=success&user_name=a%20b",
@@ -765,23 +652,17 @@ def test_query_tampering_and_order() -> None:
         query + "&x=1",
         "limit=10&offset=0&status=success",
     ):
-        reason = reason_of(
-            headers, method="GET", path="/v5/p/batch-async-jobs", query=bad, body=b""
-        )
+        reason = reason_of(headers, method="GET", path="/v5/p/batch-async-jobs", query=bad, body=b"")
         assert reason is FailureReason.BAD_SIGNATURE, bad
 
 
 def test_unsigned_payload_and_declared_digest() -> None:
     headers_in = {**base_headers(), "x-sdk-content-sha256": "UNSIGNED-PAYLOAD"}
     headers = signed_headers("PUT", PATH, "", headers_in, b"abc")
-    assert (
-        verify_request("PUT", PATH, "", headers, b"anything", lookup, NOW) == AK
-    )  # body not covered by design
+    assert verify_request("PUT", PATH, "", headers, b"anything", lookup, NOW) == AK  # body not covered by design
     # a declared digest must match the body
     digest = hashlib.sha256(b"abc").hexdigest()
-    headers = signed_headers(
-        "PUT", PATH, "", {**base_headers(), "x-sdk-content-sha256": digest}, b"abc"
-    )
+    headers = signed_headers("PUT", PATH, "", {**base_headers(), "x-sdk-content-sha256": digest}, b"abc")
     assert verify_request("PUT", PATH, "", headers, b"abc", lookup, NOW) == AK
     assert reason_of(headers, method="PUT", body=b"abd") is FailureReason.BAD_SIGNATURE
     # an unsigned x-sdk-content-sha256 header cannot replace the body hash
@@ -793,9 +674,7 @@ def test_unsigned_payload_and_declared_digest() -> None:
 def test_messages_never_leak_secret_or_expected_signature() -> None:
     expected = signature(
         SK,
-        string_to_sign(
-            DATE, canonical_request("PUT", PATH, "", base_headers(), SIGNED, BODY)
-        ),
+        string_to_sign(DATE, canonical_request("PUT", PATH, "", base_headers(), SIGNED, BODY)),
     )
     with pytest.raises(SignatureError) as info:
         verify_request("PUT", PATH, "", good(), BODY, lookup, NOW)

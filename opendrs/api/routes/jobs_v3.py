@@ -14,7 +14,7 @@ from opendrs.api.schemas import v3
 from opendrs.api.schemas.common import JobIds, PagedJobIds
 from opendrs.domain import errors, paging, secrets, states, times
 from opendrs.domain.errors import Language, OpendrsError, Text
-from opendrs.domain.tasks import ListFilter, ProgressView, Task
+from opendrs.domain.tasks import ListFilter, ProgressView, TableProgress, Task
 from opendrs.service.tasks import Deletion, Outcome
 
 router = APIRouter(tags=["DRS v3 tasks"])
@@ -66,10 +66,14 @@ def batch_status(project_id: str, body: PagedJobIds, request: Request) -> Json:
 )
 def batch_detail(project_id: str, body: PagedJobIds, request: Request) -> Json:
     page = _page(body, request)
-    tasks = context.services(request).tasks.details(project_id, page)
+    service = context.services(request).tasks
+    tasks = service.details(project_id, page)
+    tables = service.table_progress(list(tasks))
     language = context.language(request)
     results = [
-        _detail(tasks[job_id]) if job_id in tasks else {"id": job_id, **_not_found(job_id, language, "error_message")}
+        _detail(tasks[job_id], tables.get(job_id, []))
+        if job_id in tasks
+        else {"id": job_id, **_not_found(job_id, language, "error_message")}
         for job_id in page
     ]
     return Json({"results": results, "count": len(results)})
@@ -199,7 +203,7 @@ def _progress(view: ProgressView) -> dict[str, Any]:
 _DETAIL_OWN = frozenset({"base_info", "error_code", "error_message", "failed_reason", "async_job_id"})
 
 
-def _detail(task: Task) -> dict[str, Any]:
+def _detail(task: Task, tables: list[TableProgress]) -> dict[str, Any]:
     options = {key: value for key, value in task.options.items() if key not in _DETAIL_OWN}
     detail = {
         **options,
@@ -229,12 +233,26 @@ def _detail(task: Task) -> dict[str, Any]:
         "tags": task.options.get("tags", []),
         "speed_limit": task.options.get("speed_limit", []),
         "object_infos": task.options.get("object_infos", []),
+        # opendrs: the full transfer's counts per table (empty until the copy has listed the tables).
+        "table_progress": [_table(table) for table in tables],
     }
     if task.async_job_id:
         detail["async_job_id"] = task.async_job_id
     if task.error_code:
         detail.update(error_code=task.error_code, error_message=task.error_msg, failed_reason=task.error_msg)
     return dict(secrets.redact(detail))
+
+
+def _table(table: TableProgress) -> dict[str, Any]:
+    return {
+        "source": f"{table.source_schema}.{table.source_name}",
+        "target": f"{table.target_schema}.{table.target_name}",
+        "rows_estimate": table.rows_estimate,
+        "rows_copied": table.rows_copied,
+        "structure_done": table.structure_done,
+        "data_done": table.data_done,
+        "index_done": table.index_done,
+    }
 
 
 def _job_info(task: Task) -> dict[str, Any]:
