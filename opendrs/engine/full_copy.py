@@ -152,7 +152,7 @@ def _copy_data(job: _Copy, snapshot: Snapshot, state: dict[str, Any]) -> None:
         finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
         for future in finished:
             future.result()  # re-raise a worker's failure here
-    _record_tables_done(job, plans, done_before, snapshot.position, state)
+    _record_tables_done(job)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,9 +198,8 @@ def _copy_worker(
 
 def _remember_copied_in_run(connection: sa.Connection, task_id: str, run: _Run, key: str, chunk_id: str) -> None:
     """A table whose every chunk this run copied holds every change up to this run's snapshot: say so now, in the
-    transaction that records its last chunk. Only the run that finishes the copy reaches _record_tables_done; a
-    table copied wholly by a run that dies later must not have the changes before its snapshot replayed (a
-    keyless table would get them twice)."""
+    transaction that records its last chunk, so that it holds even if this run dies before the copy ends: the
+    incremental phase must not replay the changes before that snapshot (a keyless table would get them twice)."""
     ids = {chunks.Chunk.decode(data).id for data in run.plans[key]}
     if run.position is None or ids & run.done_before or not ids <= run.done | {chunk_id}:
         return
@@ -208,27 +207,14 @@ def _remember_copied_in_run(connection: sa.Connection, task_id: str, run: _Run, 
     checkpoints.save_state(connection, task_id, run.state, now_ms())
 
 
-def _record_tables_done(
-    job: _Copy,
-    plans: dict[str, list[dict[str, Any]]],
-    done_before: set[str],
-    position: BinlogPosition | None,
-    state: dict[str, Any],
-) -> None:
-    """Every table's data is copied. A table copied wholly in this snapshot holds every change up to its
-    position: the incremental phase skips those for it (which matters for tables without a key)."""
+def _record_tables_done(job: _Copy) -> None:
+    """Every table's data is copied (its snapshot position was recorded with its last chunk)."""
     task_id = job.context.task.id
-    copied_at = dict(state.get("copied_at", {}))
     with job.context.fenced() as connection:
         for index, table in enumerate(job.tables):
-            if table.data_done:
-                continue
-            checkpoints.mark_table(connection, task_id, table.position, data_done=True)
-            job.tables[index] = dataclasses.replace(table, data_done=True)
-            ids = {chunks.Chunk.decode(data).id for data in plans[_key(table)]}
-            if position is not None and not ids & done_before:
-                copied_at[_key(table)] = position.encode()
-        checkpoints.save_state(connection, task_id, {**state, "copied_at": copied_at}, now_ms())
+            if not table.data_done:
+                checkpoints.mark_table(connection, task_id, table.position, data_done=True)
+                job.tables[index] = dataclasses.replace(table, data_done=True)
 
 
 def _build_indexes(job: _Copy, target: mysql.Connection) -> None:
