@@ -45,6 +45,7 @@ def open_runtime(settings: Settings, migrate: bool = True) -> Runtime:
         operations=OperationService(engine),
         max_batch_ids=settings.max_batch_ids,
         public_url=settings.public_url,
+        reads_inline=engine.dialect.name == "sqlite",
     )
     return Runtime(settings, engine, keys, services)
 

@@ -20,3 +20,5 @@ class Services:
     operations: OperationService
     max_batch_ids: int
     public_url: str | None
+    # True on SQLite: its reads are local and take a fraction of a millisecond, less than the hop to a thread.
+    reads_inline: bool = False

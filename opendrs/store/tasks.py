@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from opendrs.domain import states
@@ -62,47 +63,51 @@ def get_many(connection: sa.Connection, project_id: str, ids: Sequence[str]) -> 
 
 
 def statuses(connection: sa.Connection, project_id: str, ids: Sequence[str]) -> dict[str, StatusView]:
-    if not ids:
-        return {}
-    query = sa.select(tasks.c.id, tasks.c.project_id, tasks.c.status, tasks.c.error_code, tasks.c.error_msg).where(
-        tasks.c.id.in_(set(ids))
-    )
+    rows = _rows_by_id(connection, "SELECT id, project_id, status, error_code, error_msg FROM tasks", ids)
     return {
-        row.id: StatusView(row.id, TaskStatus(row.status), row.error_code, row.error_msg)
-        for row in connection.execute(query)
-        if row.project_id == project_id
+        task_id: StatusView(task_id, _STATUSES[status], error_code, error_msg)
+        for task_id, project, status, error_code, error_msg in rows
+        if project == project_id
     }
 
 
+_MEASURED = [column.name for column in task_progress.c if column.name not in ("task_id", "updated_at")]
+_PROGRESS_VIEW = (
+    "SELECT t.id, t.project_id, t.status, t.task_type, t.error_code, t.error_msg, p.updated_at, "
+    + ", ".join(f"p.{name}" for name in _MEASURED)
+    + " FROM tasks t LEFT OUTER JOIN task_progress p ON p.task_id = t.id"
+)
+
+
 def progress_views(connection: sa.Connection, project_id: str, ids: Sequence[str]) -> dict[str, ProgressView]:
-    if not ids:
-        return {}
-    measured = [column for column in task_progress.c if column.name not in ("task_id", "updated_at")]
-    query = (
-        sa.select(
-            tasks.c.id,
-            tasks.c.project_id,
-            tasks.c.status,
-            tasks.c.task_type,
-            tasks.c.error_code,
-            tasks.c.error_msg,
-            task_progress.c.updated_at,
-            *measured,
-        )
-        .select_from(tasks.outerjoin(task_progress, task_progress.c.task_id == tasks.c.id))
-        .where(tasks.c.id.in_(set(ids)))
-    )
     views = {}
-    for row in connection.execute(query):
-        if row.project_id != project_id:
+    for task_id, project, status, task_type, error_code, error_msg, updated_at, *measured in _rows_by_id(
+        connection, _PROGRESS_VIEW, ids, id_column="t.id"
+    ):
+        if project != project_id:
             continue
-        progress = None
-        if row.updated_at is not None:
-            progress = Progress(**{column.name: getattr(row, column.name) for column in measured})
-        views[row.id] = ProgressView(
-            row.id, TaskStatus(row.status), row.task_type, row.error_code, row.error_msg, progress
-        )
+        progress = None if updated_at is None else Progress(**dict(zip(_MEASURED, measured, strict=True)))
+        views[task_id] = ProgressView(task_id, _STATUSES[status], task_type, error_code, error_msg, progress)
     return views
+
+
+# batch-status and batch-progress read 100 tasks a call, many calls a second. A constant statement whose one
+# parameter carries every id (SQLite's json_each, PostgreSQL's ANY) skips SQLAlchemy's compilation of an
+# expanded IN list and its row objects: a third of the CPU time. By primary key only, the project checked
+# per row: with both in the WHERE, SQLite may scan the project.
+_STATUSES = {status.value: status for status in TaskStatus}
+
+
+def _rows_by_id(
+    connection: sa.Connection, select: str, ids: Sequence[str], id_column: str = "id"
+) -> Sequence[Any]:  # rows, unpacked like tuples
+    if not ids:
+        return []
+    unique = list(dict.fromkeys(ids))
+    if connection.dialect.name == "postgresql":
+        return connection.exec_driver_sql(f"{select} WHERE {id_column} = ANY(%s)", (unique,)).all()
+    in_json = f"{select} WHERE {id_column} IN (SELECT value FROM json_each(?))"
+    return connection.exec_driver_sql(in_json, (orjson.dumps(unique).decode(),)).all()
 
 
 def save_progress(connection: sa.Connection, task_id: str, progress: Progress, now: int) -> None:

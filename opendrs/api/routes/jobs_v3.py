@@ -42,9 +42,9 @@ def batch_create(project_id: str, body: v3.BatchCreate, request: Request) -> Jso
     responses={200: {"model": v3.BatchStatuses}},
     summary="Statuses of tasks, paged over the submitted ids",
 )
-def batch_status(project_id: str, body: PagedJobIds, request: Request) -> Json:
+async def batch_status(project_id: str, body: PagedJobIds, request: Request) -> Json:
     page = _page(body, request)
-    views = context.services(request).tasks.statuses(project_id, page)
+    views = await context.read(request, context.services(request).tasks.statuses, project_id, page)
     language = context.language(request)
     results: list[dict[str, Any]] = []
     for job_id in page:
@@ -52,7 +52,7 @@ def batch_status(project_id: str, body: PagedJobIds, request: Request) -> Json:
         if view is None:
             results.append({"id": job_id, **_not_found(job_id, language, "error_message")})
             continue
-        result: dict[str, Any] = {"id": job_id, "status": view.status.value}
+        result: dict[str, Any] = {"id": job_id, "status": view.status}  # orjson writes an enum as its value
         if view.error_code:
             result.update(error_code=view.error_code, error_message=view.error_msg)
         results.append(result)
@@ -85,9 +85,9 @@ def batch_detail(project_id: str, body: PagedJobIds, request: Request) -> Json:
     responses={202: {"model": v3.BatchProgress}},
     summary="Progress and incremental delay of tasks",
 )
-def batch_progress(project_id: str, body: JobIds, request: Request) -> Json:
+async def batch_progress(project_id: str, body: JobIds, request: Request) -> Json:
     job_ids = unique_ids(body.jobs, request)
-    views = context.services(request).tasks.progress(project_id, job_ids)
+    views = await context.read(request, context.services(request).tasks.progress, project_id, job_ids)
     language = context.language(request)
     results = [
         _progress(views[job_id]) if job_id in views else {"job_id": job_id, **_not_found(job_id, language, "error_msg")}

@@ -134,9 +134,9 @@ def batch_async_create(project_id: str, body: AsyncCreate, request: Request) -> 
     responses={200: {"model": AsyncJobList}},
     summary="List batch-async jobs (filters, offset/limit, sorting)",
 )
-def list_async_jobs(project_id: str, request: Request) -> Json:
+async def list_async_jobs(project_id: str, request: Request) -> Json:
     query = _list_query(project_id, request)
-    total, jobs = context.services(request).async_jobs.search(query)
+    total, jobs = await context.read(request, context.services(request).async_jobs.search, query)
     return Json({"total_count": total, "jobs": [_summary(job) for job in jobs]})
 
 
