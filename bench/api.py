@@ -209,7 +209,8 @@ class CpuSnapshot:
         return cls(
             time.perf_counter(),
             machine_busy_ticks(),
-            process_ticks(server_pid) if server_pid else 0,
+            # The server and its HTTP worker processes (`--http-workers`).
+            sum(process_ticks(pid) for pid in [server_pid, *children_of(server_pid)]) if server_pid else 0,
             sum(process_ticks(pid, waited_children=index == 0) for index, pid in enumerate(database_pids)),
             usage.ru_utime + usage.ru_stime,
         )
