@@ -65,8 +65,9 @@ class Progress:
     process_time: int | None = None
 
 
-@dataclasses.dataclass(frozen=True)
-class ProgressView:
+class ProgressView(NamedTuple):
+    """What batch-progress shows of a task (a tuple: 100 are built a call)."""
+
     id: str
     status: TaskStatus
     task_type: str

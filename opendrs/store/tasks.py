@@ -71,7 +71,7 @@ def statuses(connection: sa.Connection, project_id: str, ids: Sequence[str]) -> 
     }
 
 
-_MEASURED = [column.name for column in task_progress.c if column.name not in ("task_id", "updated_at")]
+_MEASURED = [field.name for field in dataclasses.fields(Progress)]  # selected in this order: Progress(*values)
 _PROGRESS_VIEW = (
     "SELECT t.id, t.project_id, t.status, t.task_type, t.error_code, t.error_msg, p.updated_at, "
     + ", ".join(f"p.{name}" for name in _MEASURED)
@@ -86,7 +86,7 @@ def progress_views(connection: sa.Connection, project_id: str, ids: Sequence[str
     ):
         if project != project_id:
             continue
-        progress = None if updated_at is None else Progress(**dict(zip(_MEASURED, measured, strict=True)))
+        progress = None if updated_at is None else Progress(*measured)
         views[task_id] = ProgressView(task_id, _STATUSES[status], task_type, error_code, error_msg, progress)
     return views
 

@@ -169,7 +169,7 @@ def _progress(view: ProgressView) -> dict[str, Any]:
         "incre_trans_delay": "-1",
         "incre_trans_delay_millis": "-1",
         "task_mode": view.task_type,
-        "transfer_status": view.status.value,
+        "transfer_status": view.status,  # orjson writes an enum as its value
         "process_time": times.epoch_ms_string(measured.process_time if measured else None),
         "remaining_time": str((measured.remaining_seconds if measured else None) or 0),
         "apply_rows_rate": -1,
