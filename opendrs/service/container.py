@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from opendrs.service.async_jobs import AsyncJobService
+from opendrs.service.compare import CompareService
 from opendrs.service.iam import IamService
 from opendrs.service.lifecycle import LifecycleService
 from opendrs.service.operations import OperationService
@@ -18,5 +19,6 @@ class Services:
     lifecycle: LifecycleService
     async_jobs: AsyncJobService
     operations: OperationService
+    compare: CompareService
     max_batch_ids: int
     public_url: str | None
