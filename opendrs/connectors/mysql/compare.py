@@ -10,7 +10,7 @@ from typing import Any
 
 import pymysql
 
-from opendrs.connectors.mysql import catalog, errors
+from opendrs.connectors.mysql import catalog, errors, types
 from opendrs.connectors.mysql import connection as mysql
 from opendrs.connectors.mysql.compare_rows import Settle, Side, SideError, TablePair, Tick, compare_table
 from opendrs.domain.compare import CompareResult, DataReport, ObjectCount, ObjectDiff, ObjectReport, TableReport
@@ -243,7 +243,7 @@ def _compare_one(
         )
     target_columns = {column.name: column for column in there[0].columns}
     compared = [column for column in info.columns if not column.generated and column.name in target_columns]
-    key = info.key
+    key = _range_key(info)
     notes = []
     if key is not None and not all(name in target_columns for name in key.columns):
         rows = _count(source, info.table)
@@ -253,7 +253,7 @@ def _compare_one(
     if skipped:
         notes.append(f"columns missing on the target not compared: {', '.join(skipped)}")
     if key is None:
-        notes.append("no primary or unique key: compared as a multiset of whole rows")
+        notes.append("no primary or unique key usable for ranges: compared as a multiset of whole rows")
     pair = TablePair(
         info.table,
         mapped,
@@ -281,6 +281,17 @@ def _compare_one(
         found.diffs if contents else (),
         differing if contents else abs(found.missing - found.extra),
     )
+
+
+def _range_key(info: catalog.TableInfo) -> catalog.Index | None:
+    """The row-identifying key if its values can bound ranges as literals (sessions are in UTC, so TIMESTAMP can)."""
+    key = info.key
+    if key is None:
+        return None
+    usable = all(
+        types.can_bound_ranges(info.column(name)) or info.column(name).data_type == "timestamp" for name in key.columns
+    )
+    return key if usable else None
 
 
 def _count(side: Side, table: TableRef) -> int:

@@ -177,3 +177,27 @@ def test_a_lost_target_names_the_target(source: Server) -> None:
         assert failure.side == "target" and failure.error.retriable
     else:
         raise AssertionError("comparing with a target that does not answer must fail")
+
+
+def test_keys_that_cannot_bound_ranges_fall_back_to_whole_rows(source: Server, target: Server) -> None:
+    database = new_database(source)
+    source.execute(
+        f"CREATE TABLE {database}.by_enum (k ENUM('a', 'b', 'c') NOT NULL PRIMARY KEY, v INT)",
+        f"INSERT INTO {database}.by_enum VALUES ('a', 1), ('b', 2), ('c', 3)",
+        f"CREATE TABLE {database}.by_time (at TIMESTAMP(3) NOT NULL PRIMARY KEY, v INT)",
+        f"INSERT INTO {database}.by_time VALUES ('2024-01-01 00:00:00.001', 1), ('2024-06-01 12:00:00', 2)",
+    )
+    full_copy(source, target, Selection(databases=(database,)))
+    target.execute(
+        f"UPDATE {database}.by_enum SET v = 20 WHERE k = 'b'",
+        f"UPDATE {database}.by_time SET v = 10 WHERE v = 1",
+    )
+    tables = {table.source.name: table for table in _compare(source, target, database, contents=True).tables}
+    by_enum = tables["by_enum"]
+    assert "multiset" in by_enum.message
+    assert {(diff.kind, diff.key) for diff in by_enum.diffs} == {
+        (RowDiffKind.MISSING, ("b", "2")),
+        (RowDiffKind.EXTRA, ("b", "20")),
+    }
+    [changed] = tables["by_time"].diffs  # a TIMESTAMP key bounds ranges: both sessions read it in UTC
+    assert (changed.kind, changed.key) == (RowDiffKind.DIFFERENT, ("2024-01-01 00:00:00.001",))
