@@ -12,6 +12,7 @@ from opendrs.api.gateway import ASGIApp
 from opendrs.engine.worker import Worker, WorkerSettings
 from opendrs.keys import Keys, load_or_create_secret
 from opendrs.service.async_jobs import AsyncJobService
+from opendrs.service.compare import CompareService
 from opendrs.service.container import Services
 from opendrs.service.iam import IamService
 from opendrs.service.lifecycle import LifecycleService
@@ -43,6 +44,7 @@ def open_runtime(settings: Settings, migrate: bool = True) -> Runtime:
         lifecycle=LifecycleService(engine, keys),
         async_jobs=AsyncJobService(engine, keys, tasks),
         operations=OperationService(engine),
+        compare=CompareService(engine),
         max_batch_ids=settings.max_batch_ids,
         public_url=settings.public_url,
         reads_inline=engine.dialect.name == "sqlite",

@@ -17,7 +17,7 @@ import opendrs
 from opendrs.api import context
 from opendrs.api.gateway import ASGIApp, Gateway
 from opendrs.api.responses import Json, error_body
-from opendrs.api.routes import iam, jobs_v3, jobs_v5, lifecycle_v3, operations
+from opendrs.api.routes import compare_v3, iam, jobs_v3, jobs_v5, lifecycle_v3, operations
 from opendrs.api.validation import to_contract_error
 from opendrs.domain import errors
 from opendrs.domain.errors import OpendrsError, Text
@@ -26,7 +26,7 @@ from opendrs.service.container import Services
 log = logging.getLogger(__name__)
 
 _UNREADABLE_BODY = Text("the body is not UTF-8 encoded JSON", "请求体不是UTF-8编码的JSON")
-_ROUTERS = (iam.router, jobs_v3.router, lifecycle_v3.router, jobs_v5.router, operations.router)
+_ROUTERS = (iam.router, jobs_v3.router, lifecycle_v3.router, compare_v3.router, jobs_v5.router, operations.router)
 
 
 def create_app(services: Services, max_body_bytes: int) -> ASGIApp:

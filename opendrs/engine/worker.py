@@ -22,6 +22,7 @@ from opendrs.domain.prechecks import Precheck
 from opendrs.domain.states import AsyncJobStatus, Event, TaskStatus
 from opendrs.domain.times import now_ms
 from opendrs.engine import phases, prechecks
+from opendrs.engine.compare import CompareRunner
 from opendrs.engine.runner import Runner
 from opendrs.keys import Keys
 from opendrs.store import async_jobs as async_store
@@ -58,6 +59,7 @@ class Worker:
         self._stopping = threading.Event()
         # Prechecks wait on remote servers (connection timeouts): they run beside the loop, not in it.
         self._checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="opendrs-precheck")
+        self._compares = CompareRunner(engine, keys, self.worker_id, settings.lease_ttl_seconds)
 
     def run(self) -> None:
         log.info("worker started", extra={"action": "worker_start"})
@@ -75,6 +77,7 @@ class Worker:
         """Stop every running task at its next step and wait for them (they keep their checkpoints)."""
         self._stopping.set()
         self._checks.shutdown(wait=False, cancel_futures=True)
+        self._compares.stop()
         for runner, _ in self._runners.values():
             runner.stop.set()
         for _, thread in self._runners.values():
@@ -86,7 +89,7 @@ class Worker:
         Each kind is looked for with a read first, so an idle worker never takes SQLite's write lock.
         """
         done = self._provision() + self._release() + self._start_scheduled() + self._run_tasks()
-        done += self._run_prechecks()
+        done += self._run_prechecks() + self._compares.run_once()
         done += self._validate_async_jobs()
         done += self._settle_operations()
         return done > 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from opendrs.service.async_jobs import AsyncJobService
+from opendrs.service.compare import CompareService
 from opendrs.service.iam import IamService
 from opendrs.service.lifecycle import LifecycleService
 from opendrs.service.operations import OperationService
@@ -18,6 +19,7 @@ class Services:
     lifecycle: LifecycleService
     async_jobs: AsyncJobService
     operations: OperationService
+    compare: CompareService
     max_batch_ids: int
     public_url: str | None
     # True on SQLite: its reads are local and take a fraction of a millisecond, less than the hop to a thread.

@@ -235,3 +235,26 @@ task_chunks = Table(
     Column("rows", BigInteger, nullable=False),
     Column("done_at", BigInteger, nullable=False),
 )
+
+# Comparisons of a task's source and target (create-compare-task): run by one worker under a lease.
+compare_tasks = Table(
+    "compare_tasks",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("task_id", String(36), ForeignKey("tasks.id"), nullable=False),
+    Column("project_id", String(32), nullable=False),
+    Column("kind", String(16), nullable=False),  # object | lines | contents
+    Column("status", String(32), nullable=False),
+    Column("scope", JSON, nullable=False),  # [{"db_name", "tables"}]; [] = the task's whole selection
+    Column("start_at", BigInteger, nullable=False),
+    Column("create_time", BigInteger, nullable=False),
+    Column("end_time", BigInteger, nullable=True),
+    Column("error_code", String(32), nullable=True),
+    Column("error_msg", Text, nullable=True),
+    Column("report", JSON, nullable=True),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_expires_at", BigInteger, nullable=True),
+    Column("lease_version", Integer, nullable=False, server_default="0"),
+    Index("ix_compare_tasks_task_id_create_time", "task_id", "create_time"),
+    Index("ix_compare_tasks_status", "status"),
+)

@@ -1,0 +1,112 @@
+"""Compare tasks in the store (SQLite and PostgreSQL): one worker claims each; a cancelled or taken-over one cannot
+be renewed nor finished by its old holder; an abandoned one is claimable again once its lease ran out."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+
+from opendrs.domain.compare import CompareKind, CompareStatus, CompareTask
+from opendrs.domain.states import TaskStatus
+from opendrs.domain.tasks import Task
+from opendrs.store import compare as compare_store
+from opendrs.store import database
+from opendrs.store import tasks as task_store
+from tests.servers import PostgresServer
+
+TTL = 1000  # ms
+NOW = 1_700_000_000_000
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        postgres: PostgresServer = request.getfixturevalue("postgres")
+        name = f"compare_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(postgres.dsn, autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        url = postgres.dsn.rsplit("/", 1)[0] + f"/{name}"
+    created = database.create_engine(url)
+    database.migrate(created)
+    yield created
+    created.dispose()
+
+
+def _compare_task(engine: sa.Engine) -> str:
+    task = Task(
+        id="9a470239-2308-4bb5-a6bc-1040402fjb21",
+        project_id="p" * 32,
+        name="compare-me",
+        status=TaskStatus.PAUSING,
+        db_use_type="migration",
+        engine_type="mysql",
+        job_direction="up",
+        net_type="eip",
+        node_type="high",
+        task_type="FULL_INCR_TRANS",
+        description="",
+        source_endpoint={},
+        target_endpoint={},
+        options={},
+        async_job_id=None,
+        error_code=None,
+        error_msg=None,
+        create_time=NOW,
+        update_time=NOW,
+        actual_start_time=None,
+        full_transfer_complete_time=None,
+        objects=None,
+        scheduled_start=None,
+        paused_from=None,
+    )
+    compare = CompareTask(
+        str(uuid.uuid4()), task.id, task.project_id, CompareKind.LINES, CompareStatus.WAITING_FOR_RUNNING, (), NOW, NOW
+    )
+    with database.writing(engine) as connection:
+        task_store.insert(connection, [task_store.NewTask(task, {})])
+        compare_store.insert(connection, compare)
+    return compare.id
+
+
+def test_one_worker_claims_a_compare_task(engine: sa.Engine) -> None:
+    compare_id = _compare_task(engine)
+    with engine.connect() as connection:
+        assert compare_store.claimable(connection, NOW - 1, 10) == []  # not due yet
+        [(found, version)] = compare_store.claimable(connection, NOW, 10)
+    assert found == compare_id
+    with database.writing(engine) as connection:
+        first = compare_store.claim(connection, compare_id, version, "worker-a", NOW, TTL)
+    with database.writing(engine) as connection:
+        second = compare_store.claim(connection, compare_id, version, "worker-b", NOW, TTL)
+    assert first is not None and second is None
+    with engine.connect() as connection:
+        assert compare_store.claimable(connection, NOW + TTL - 1, 10) == []
+        # The holder died: once its lease ran out, another worker may take the task over.
+        [(_, seen)] = compare_store.claimable(connection, NOW + TTL + 1, 10)
+    with database.writing(engine) as connection:
+        taken = compare_store.claim(connection, compare_id, seen, "worker-b", NOW + TTL + 1, TTL)
+        assert taken is not None
+        assert not compare_store.renew(connection, first, NOW + TTL + 2, TTL)  # the old holder is fenced off
+        assert not compare_store.finish(connection, first, NOW + TTL + 2, report={"tables": []})
+        assert compare_store.finish(connection, taken, NOW + TTL + 3, report={"tables": [], "missing_databases": []})
+        record = compare_store.get(connection, compare_id)
+    assert record is not None and record.status is CompareStatus.SUCCESSFUL and record.end_time == NOW + TTL + 3
+
+
+def test_a_cancelled_compare_task_is_not_finished_by_its_worker(engine: sa.Engine) -> None:
+    compare_id = _compare_task(engine)
+    with database.writing(engine) as connection:
+        lease = compare_store.claim(connection, compare_id, 0, "worker-a", NOW, TTL)
+        assert lease is not None
+        compare_store.cancel(connection, [compare_id], NOW + 1)
+        assert not compare_store.renew(connection, lease, NOW + 2, TTL)
+        assert not compare_store.finish(connection, lease, NOW + 2, report={"tables": []})
+        record = compare_store.get(connection, compare_id)
+    assert record is not None and record.status is CompareStatus.CANCELLED
