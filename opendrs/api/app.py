@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 import opendrs
-from opendrs.api import context
+from opendrs.api import context, openapi
 from opendrs.api.gateway import ASGIApp, Gateway
 from opendrs.api.responses import Json, error_body
 from opendrs.api.routes import compare_v3, iam, jobs_v3, jobs_v5, lifecycle_v3, operations
@@ -41,6 +41,8 @@ def create_app(services: Services, max_body_bytes: int) -> ASGIApp:
         lifespan=_lifespan,
     )
     app.state.services = services
+    generate = app.openapi
+    app.openapi = lambda: openapi.with_error_responses(generate())  # type: ignore[method-assign]
     for router in _ROUTERS:
         app.include_router(router)
         # Some OTC examples put the DRS APIs under /drs (spec/API.md 1.1): an undocumented alias.

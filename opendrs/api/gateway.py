@@ -8,10 +8,11 @@ The request body is read once here and replayed to the application.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from typing import Any
 
 import anyio
@@ -35,9 +36,16 @@ _PROJECT_PATH = re.compile(r"^(?:/drs)?/v[135]/(?P<project_id>[^/]+)/(?:jobs|bat
 # Identity paths that need a caller but no project (the SDK's project lookup).
 _DOMAIN_PATH = re.compile(r"^/v3/projects/?$")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# \u0000 and \ud800-\udfff escapes (either case): see _require_storable_text.
+_UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89abcdefABCDEF])")
 
 _TOO_LARGE = Text("the body is larger than {limit} bytes", "请求体超过{limit}字节")
 _NOT_JSON = Text("Content-Type must be application/json", "Content-Type必须为application/json")
+_UNSTORABLE = Text(
+    "the body holds a NUL character or a lone UTF-16 surrogate (\\u0000, \\ud800-\\udfff)",
+    "请求体包含NUL字符或孤立的UTF-16代理项（\\u0000、\\ud800-\\udfff）",
+)
+_NUL_IN_URL = Text("the URL holds a NUL character (%00)", "URL包含NUL字符（%00）")
 _SIGNATURE = Text("verify aksk signature fail, {detail}", "AK/SK签名校验失败，{detail}")
 _SIGNATURE_DETAILS = {
     signing.FailureReason.MALFORMED_AUTHORIZATION: Text(
@@ -80,13 +88,14 @@ class Gateway:
         scope.setdefault("state", {}).update(request_id=request_id, language=language)
         send = _with_request_id(send, request_id)
         try:
+            _require_storable_url(scope)
             body = await self._read_body(receive)
-            match = _PROJECT_PATH.match(scope["path"])
-            if match is not None or _DOMAIN_PATH.match(scope["path"]):
-                project_id = match.group("project_id") if match else None
+            if authenticates(scope["path"]):
+                project_id = project_of(scope["path"])
                 scope["state"]["identity"] = await self._authenticate(scope, headers, body, project_id)
             if body and scope["method"] in _BODY_METHODS:
                 _require_json(headers)
+                _require_storable_text(body)
         except OpendrsError as exc:
             response = error_response(exc, language)
             await response(scope, receive, send)
@@ -162,10 +171,58 @@ class Gateway:
         return Identity(identity.user_id, identity.domain_id, project_id)
 
 
+def project_of(path: str) -> str | None:
+    """The project a DRS or ECS path is scoped to; None for paths outside any project."""
+    match = _PROJECT_PATH.match(path)
+    return match.group("project_id") if match else None
+
+
+def authenticates(path: str) -> bool:
+    """Whether the gateway asks a caller of `path` for credentials."""
+    return project_of(path) is not None or _DOMAIN_PATH.match(path) is not None
+
+
 def _require_json(headers: dict[str, str]) -> None:
     media_type = headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json":
         raise OpendrsError(errors.NOT_JSON, hint=_NOT_JSON)
+
+
+def _require_storable_url(scope: Scope) -> None:
+    """A NUL in the path or the query would reach the store's queries, and PostgreSQL refuses it."""
+    if "\0" in scope["path"] or b"%00" in scope.get("query_string", b""):
+        raise OpendrsError(errors.INVALID_REQUEST, hint=_NUL_IN_URL)
+
+
+def _require_storable_text(body: bytes) -> None:
+    """JSON can escape characters that no store keeps (PostgreSQL refuses NUL; nothing encodes a lone surrogate
+    as UTF-8): refused here, before a handler fails on them. Only a body holding such an escape is parsed."""
+    if _UNSTORABLE_ESCAPE.search(body) is None:
+        return
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return  # malformed JSON: the application reports where
+    for text in _strings(document):
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            raise OpendrsError(errors.INVALID_REQUEST, hint=_UNSTORABLE) from None
+        if "\0" in text:
+            raise OpendrsError(errors.INVALID_REQUEST, hint=_UNSTORABLE)
+
+
+def _strings(document: object) -> Iterator[str]:
+    """Every key and string value of a JSON document."""
+    if isinstance(document, str):
+        yield document
+    elif isinstance(document, dict):
+        for key, value in document.items():
+            yield key
+            yield from _strings(value)
+    elif isinstance(document, list):
+        for value in document:
+            yield from _strings(value)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

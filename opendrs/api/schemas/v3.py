@@ -245,9 +245,11 @@ class JobList(BaseModel):
 
 
 class JobDetail(Model):
+    """A task's detail; for an id that names no task of the project, only id, error_code and error_message."""
+
     id: str
-    name: str
-    status: str
+    name: str | None = None
+    status: str | None = None
     error_code: str | None = None
     error_message: str | None = None
 
