@@ -7,6 +7,7 @@ import dataclasses
 from opendrs.service.async_jobs import AsyncJobService
 from opendrs.service.iam import IamService
 from opendrs.service.lifecycle import LifecycleService
+from opendrs.service.monitoring import MonitoringService
 from opendrs.service.operations import OperationService
 from opendrs.service.tasks import TaskService
 
@@ -18,5 +19,6 @@ class Services:
     lifecycle: LifecycleService
     async_jobs: AsyncJobService
     operations: OperationService
+    monitoring: MonitoringService
     max_batch_ids: int
     public_url: str | None
