@@ -74,10 +74,14 @@ def statuses(connection: sa.Connection, project_id: str, ids: Sequence[str]) -> 
     }
 
 
+# The progress report's own columns (task_progress also keeps the engine's running totals).
+_PROGRESS_FIELDS = frozenset(field.name for field in dataclasses.fields(Progress))
+
+
 def progress_views(connection: sa.Connection, project_id: str, ids: Sequence[str]) -> dict[str, ProgressView]:
     if not ids:
         return {}
-    measured = [column for column in task_progress.c if column.name not in ("task_id", "updated_at")]
+    measured = [column for column in task_progress.c if column.name in _PROGRESS_FIELDS]
     query = (
         sa.select(
             tasks.c.id,

@@ -180,7 +180,7 @@ function newTaskView() {
   const form = h(
     "form",
     { class: "grid", id: "new-task" },
-    h("label", {}, "Name", h("input", { name: "name", id: "task-name", required: true, pattern: "[A-Za-z][A-Za-z0-9_-]{3,63}" })),
+    h("label", {}, "Name", h("input", { name: "name", id: "task-name", required: true, pattern: "[A-Za-z][A-Za-z0-9_\\-]{3,49}", title: "4 to 50 letters, digits, _ or -, starting with a letter" })),
     h(
       "label",
       {},
@@ -353,7 +353,9 @@ function taskView(jobId) {
       h("span", {}, "Overall"), bar(measured.progress), h("span", { class: "muted" }, measured.remaining_time > 0 ? `${measured.remaining_time} s left` : ""),
       ...[["struct", "Structure"], ["data", "Data"], ["index", "Indexes"]].flatMap(([key, label]) => {
         const phase = map[key];
-        const percent = phase ? parseInt(phase.completed, 10) : 0;
+        // The incremental phase reports no per-phase figures: a finished full transfer is 100% of each.
+        const copied = detail.full_transfer_complete_time !== "0";
+        const percent = phase ? parseInt(phase.completed, 10) : copied ? 100 : 0;
         return [h("span", {}, label), bar(percent), h("span", { class: "muted" }, phase?.remaining_time ? `${phase.remaining_time} s left` : "")];
       }),
       h("span", {}, "Incremental"),
@@ -369,7 +371,10 @@ function taskView(jobId) {
           {},
           h("td", {}, table.source),
           h("td", {}, table.target),
-          h("td", {}, bar(total ? (table.rows_copied * 100) / total : table.data_done ? 100 : 0, `${table.rows_copied} / ${total}`)),
+          // The estimate is the source's statistics: once the data is copied, the copied count is the truth.
+          table.data_done
+            ? h("td", {}, bar(100, `${table.rows_copied} rows`))
+            : h("td", {}, bar(total ? (table.rows_copied * 100) / total : 0, `${table.rows_copied} / ~${total}`)),
           ...[table.structure_done, table.data_done, table.index_done].map((done) => h("td", { class: done ? "ok" : "muted" }, done ? "done" : "…")),
         );
       }),
