@@ -26,8 +26,8 @@ from opendrs.service.container import Services
 log = logging.getLogger(__name__)
 
 _UNREADABLE_BODY = Text("the body is not UTF-8 encoded JSON", "请求体不是UTF-8编码的JSON")
-_ROUTERS = (iam.router, jobs_v3.router, lifecycle_v3.router, jobs_v5.router, operations.router)
-_OWN_ROUTERS = (monitoring.router, console.router)  # opendrs's own: no /drs alias
+_ROUTERS = (iam.router, jobs_v3.router, lifecycle_v3.router, jobs_v5.router, operations.router, monitoring.router)
+_OWN_ROUTERS = (monitoring.metrics_router, console.router)  # no /drs alias: not DRS APIs
 
 
 def create_app(services: Services, max_body_bytes: int, metrics_token: str | None = None) -> ASGIApp:

@@ -41,9 +41,11 @@ def page(browser: Browser, console_server: Server) -> Iterator[Page]:
     # Chromium reports every 4xx answer as an error; the test provokes one (a wrong password) on purpose.
     opened.on(
         "console",
-        lambda message: problems.append(message.text)
-        if message.type == "error" and not message.text.startswith(REFUSED_REQUEST)
-        else None,
+        lambda message: (
+            problems.append(message.text)
+            if message.type == "error" and not message.text.startswith(REFUSED_REQUEST)
+            else None
+        ),
     )
     try:
         yield opened

@@ -15,6 +15,7 @@ from opendrs.domain import errors
 from opendrs.domain.errors import OpendrsError, Text
 
 router = APIRouter(tags=["opendrs monitoring"])
+metrics_router = APIRouter(include_in_schema=False)  # not under the /drs alias: it is no DRS API
 
 _BEARER = Text("/metrics needs Authorization: Bearer <metrics token>", "/metrics需要Authorization: Bearer <指标令牌>")
 
@@ -62,7 +63,7 @@ def task_history(project_id: str, job_id: str, request: Request) -> Json:
     return Json({"job_id": job_id, "samples": samples, "errors": events})
 
 
-@router.get("/metrics", include_in_schema=False)
+@metrics_router.get("/metrics")
 async def prometheus_metrics(request: Request) -> Response:
     token: str | None = request.app.state.metrics_token
     if token is not None:
