@@ -16,6 +16,7 @@ from opendrs.service.compare import CompareService
 from opendrs.service.container import Services
 from opendrs.service.iam import IamService
 from opendrs.service.lifecycle import LifecycleService
+from opendrs.service.monitoring import MonitoringService
 from opendrs.service.operations import OperationService
 from opendrs.service.tasks import TaskService
 from opendrs.settings import Settings
@@ -45,6 +46,7 @@ def open_runtime(settings: Settings, migrate: bool = True) -> Runtime:
         async_jobs=AsyncJobService(engine, keys, tasks),
         operations=OperationService(engine),
         compare=CompareService(engine),
+        monitoring=MonitoringService(engine),
         max_batch_ids=settings.max_batch_ids,
         public_url=settings.public_url,
         reads_inline=engine.dialect.name == "sqlite",
@@ -53,7 +55,9 @@ def open_runtime(settings: Settings, migrate: bool = True) -> Runtime:
 
 
 def http_app(runtime: Runtime) -> ASGIApp:
-    return create_app(runtime.services, runtime.settings.max_body_bytes)
+    settings = runtime.settings
+    metrics_token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    return create_app(runtime.services, settings.max_body_bytes, metrics_token)
 
 
 def http_app_from_environment() -> ASGIApp:
@@ -71,6 +75,7 @@ def worker(runtime: Runtime) -> Worker:
         max_tasks=settings.max_tasks_per_worker,
         lease_ttl_seconds=settings.lease_ttl_seconds,
         retry_window_seconds=settings.retry_window_seconds,
+        sample_seconds=settings.sample_seconds,
     )
     return Worker(runtime.engine, runtime.keys, worker_settings)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -76,6 +77,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     options |= {"loop": "uvloop", "http": "httptools"}
     try:
         if args.http_workers > 1:
+            _share_http_metrics(settings)
             # Each HTTP process builds its own app from the same settings (environment).
             uvicorn.run(
                 "opendrs.bootstrap:http_app_from_environment", factory=True, workers=args.http_workers, **options
@@ -87,6 +89,18 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             worker.stop()
             thread.join(timeout=10)
     return 0
+
+
+def _share_http_metrics(settings: Settings) -> None:
+    """Several HTTP processes add up their request metrics in files (prometheus_client's multiprocess mode).
+
+    Set before uvicorn spawns them, so each imports prometheus_client in that mode; emptied first, so the
+    counts of an earlier run's processes are not added in.
+    """
+    folder = settings.data_dir / "http-metrics"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder.resolve())
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:

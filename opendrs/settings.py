@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     retry_window_seconds: float = Field(
         300, ge=0, description="How long a task retries a lost connection before it fails."
     )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="When set, GET /metrics needs 'Authorization: Bearer <token>'; unset, it is open "
+        "(serve listens on 127.0.0.1 unless told otherwise).",
+    )
+    sample_seconds: float = Field(5, gt=0, description="How often a worker samples its tasks' lag and rows/s.")
     log_format: LogFormat = LogFormat.PLAIN
     log_level: str = "INFO"
 

@@ -17,7 +17,7 @@ import opendrs
 from opendrs.api import context, openapi
 from opendrs.api.gateway import ASGIApp, Gateway
 from opendrs.api.responses import Json, error_body
-from opendrs.api.routes import compare_v3, iam, jobs_v3, jobs_v5, lifecycle_v3, operations
+from opendrs.api.routes import compare_v3, console, iam, jobs_v3, jobs_v5, lifecycle_v3, monitoring, operations
 from opendrs.api.validation import to_contract_error
 from opendrs.domain import errors
 from opendrs.domain.errors import OpendrsError, Text
@@ -26,10 +26,19 @@ from opendrs.service.container import Services
 log = logging.getLogger(__name__)
 
 _UNREADABLE_BODY = Text("the body is not UTF-8 encoded JSON", "请求体不是UTF-8编码的JSON")
-_ROUTERS = (iam.router, jobs_v3.router, lifecycle_v3.router, compare_v3.router, jobs_v5.router, operations.router)
+_ROUTERS = (
+    iam.router,
+    jobs_v3.router,
+    lifecycle_v3.router,
+    compare_v3.router,
+    jobs_v5.router,
+    operations.router,
+    monitoring.router,
+)
+_OWN_ROUTERS = (monitoring.metrics_router, console.router)  # no /drs alias: not DRS APIs
 
 
-def create_app(services: Services, max_body_bytes: int) -> ASGIApp:
+def create_app(services: Services, max_body_bytes: int, metrics_token: str | None = None) -> ASGIApp:
     app = FastAPI(
         title="opendrs",
         version=opendrs.__version__,
@@ -43,11 +52,14 @@ def create_app(services: Services, max_body_bytes: int) -> ASGIApp:
     app.state.services = services
     generate = app.openapi
     app.openapi = lambda: openapi.with_error_responses(generate())  # type: ignore[method-assign]
+    app.state.metrics_token = metrics_token
     for router in _ROUTERS:
         app.include_router(router)
         # Some OTC examples put the DRS APIs under /drs (spec/API.md 1.1): an undocumented alias.
         if router is not iam.router:
             app.include_router(router, prefix="/drs", include_in_schema=False)
+    for router in _OWN_ROUTERS:
+        app.include_router(router)
     app.add_exception_handler(OpendrsError, _contract_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
@@ -99,6 +111,5 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
-    request_id = getattr(request.state, "request_id", "")
-    log.error("unexpected error", exc_info=exc, extra={"action": "http_500", "request_id": request_id})
+    log.error("unexpected error", exc_info=exc, extra={"action": "http_500"})
     return _respond(request, OpendrsError(errors.SERVICE_ABNORMAL))

@@ -11,13 +11,15 @@ import datetime as dt
 import json
 import logging
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from typing import Any
 
 import anyio
 
-from opendrs.api import signing
+from opendrs import logs
+from opendrs.api import metrics, signing
 from opendrs.api.responses import error_response
 from opendrs.domain import errors
 from opendrs.domain.errors import Language, OpendrsError, Text
@@ -84,9 +86,23 @@ class Gateway:
             return
         headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]}
         request_id = uuid.uuid4().hex
+        logs.request_id.set(request_id)  # this request's task only: every line logged for it names it
         language = language_of(headers)
         scope.setdefault("state", {}).update(request_id=request_id, language=language)
-        send = _with_request_id(send, request_id)
+        answer = _Answer(_with_request_id(send, request_id))
+        started = time.perf_counter()
+        try:
+            await self._handle(scope, receive, answer, headers, language)
+        finally:
+            # The route template (not the raw path) keeps the metric's labels few.
+            route = getattr(scope.get("route"), "path", None) or metrics.UNROUTED
+            metrics.observe(scope["method"], route, answer.status, time.perf_counter() - started)
+            if answer.status >= 400:
+                log.info("%s %s answered %d", scope["method"], scope["path"], answer.status)
+
+    async def _handle(
+        self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str], language: Language
+    ) -> None:
         try:
             _require_storable_url(scope)
             body = await self._read_body(receive)
@@ -237,6 +253,19 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return {"type": "http.request", "body": body, "more_body": False}
 
     return replay
+
+
+class _Answer:
+    """Passes the response on, noting its status code (500 if none was sent)."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.status = 500
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        await self._send(message)
 
 
 def _with_request_id(send: Send, request_id: str) -> Send:

@@ -103,3 +103,37 @@ class TableProgress:
     structure_done: bool = False
     data_done: bool = False
     index_done: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Sample:
+    """A running task's lag and throughput at one moment (the worker takes one every few seconds)."""
+
+    at: int  # epoch ms
+    lag_ms: int | None  # None outside the incremental phase
+    rows_per_second: int
+    rows_transferred: int  # total since the task started
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskEvent:
+    """A failure of a task: one that ended it (level error) or one it retried (level warning)."""
+
+    at: int  # epoch ms
+    level: str
+    error_code: str | None
+    message: str
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskTotals:
+    """What /metrics reports for one task."""
+
+    id: str
+    project_id: str
+    status: TaskStatus
+    rows_transferred: int
+    bytes_transferred: int
+    rows_per_second: int | None  # from the last sample; None before the first
+    lag_ms: int | None
+    errors: int

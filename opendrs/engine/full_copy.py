@@ -8,6 +8,7 @@ wholly in it skip the changes their copy already holds.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import logging
 import queue
@@ -30,7 +31,7 @@ from opendrs.domain.times import now_ms
 from opendrs.engine import incremental
 from opendrs.engine.runner import TaskContext, TransferError
 from opendrs.engine.throttle import Throttle
-from opendrs.store import checkpoints
+from opendrs.store import checkpoints, history
 from opendrs.store import tasks as task_store
 
 log = logging.getLogger(__name__)
@@ -148,7 +149,11 @@ def _copy_data(job: _Copy, snapshot: Snapshot, state: dict[str, Any]) -> None:
     done_before = set(done)
     run = _Run(plans, done, done_before, snapshot.position, state)
     with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix=f"copy-{task_id[:8]}") as pool:
-        futures = [pool.submit(_copy_worker, job, reader, work, throttle, lock, run) for reader in snapshot.connections]
+        # Each copy thread runs in a copy of this context: its log lines name the task.
+        futures = [
+            pool.submit(contextvars.copy_context().run, _copy_worker, job, reader, work, throttle, lock, run)
+            for reader in snapshot.connections
+        ]
         finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
         for future in finished:
             future.result()  # re-raise a worker's failure here
@@ -183,10 +188,19 @@ def _copy_worker(
             except queue.Empty:
                 return
             info = job.infos[_key(table)]
-            rows = copy.copy_chunk(reader, writer, info, chunk, job.selection.target_of(info.table), throttle)
+            sent = 0
+
+            def count_and_throttle(size: int) -> None:
+                nonlocal sent
+                sent += size
+                throttle(size)
+
+            target_table = job.selection.target_of(info.table)
+            rows = copy.copy_chunk(reader, writer, info, chunk, target_table, count_and_throttle)
             with lock:
                 with job.context.fenced() as connection:
                     checkpoints.record_chunk(connection, task_id, table.position, chunk.id, rows, now_ms())
+                    history.add_transferred(connection, task_id, rows, sent, now_ms())
                     _remember_copied_in_run(connection, task_id, run, _key(table), chunk.id)
                 run.done.add(chunk.id)
                 index = next(i for i, t in enumerate(job.tables) if t.position == table.position)

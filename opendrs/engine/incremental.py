@@ -24,7 +24,7 @@ from opendrs.domain.replication import BinlogPosition, Endpoint, RowChange, Tabl
 from opendrs.domain.tasks import Progress
 from opendrs.domain.times import now_ms
 from opendrs.engine.runner import TaskContext, TransferError
-from opendrs.store import checkpoints
+from opendrs.store import checkpoints, history
 from opendrs.store import tasks as task_store
 
 log = logging.getLogger(__name__)
@@ -153,6 +153,7 @@ class _Reporter:
         )
         with self._context.fenced() as connection:
             task_store.save_progress(connection, self._context.task.id, progress, now_ms())
+            history.add_transferred(connection, self._context.task.id, self._rows, 0, now_ms())
         self._rows, self._since = 0, time.monotonic()
 
 

@@ -8,6 +8,7 @@ user paused or stopped the task, or when the lease was lost; the phase then stop
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import threading
 import time
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterator
 
 import sqlalchemy as sa
 
+from opendrs import logs
 from opendrs.domain import errors
 from opendrs.domain.errors import ErrorCode
 from opendrs.domain.states import Event, TaskStatus
@@ -22,7 +24,7 @@ from opendrs.domain.tasks import Task
 from opendrs.domain.times import now_ms
 from opendrs.engine.endpoints import Wiring, wiring
 from opendrs.keys import Keys
-from opendrs.store import database, leases
+from opendrs.store import database, history, leases
 from opendrs.store import tasks as task_store
 from opendrs.store.leases import Lease, LeaseLostError
 
@@ -118,7 +120,14 @@ class Runner:
         self._heartbeat_stop = threading.Event()
 
     def run(self) -> None:
-        heartbeat = threading.Thread(target=self._heartbeat, name=f"lease-{self._lease.task_id}", daemon=True)
+        logs.task_id.set(self._lease.task_id)  # every line this thread logs names the task
+        # The heartbeat thread starts with this context, so its lines name the task too.
+        heartbeat = threading.Thread(
+            target=contextvars.copy_context().run,
+            args=(self._heartbeat,),
+            name=f"lease-{self._lease.task_id}",
+            daemon=True,
+        )
         heartbeat.start()
         try:
             self._run_phases()
@@ -147,7 +156,8 @@ class Runner:
                 failures_since = failures_since or time.monotonic()
                 if failure.retriable and time.monotonic() - failures_since < self._retry_window:
                     task_id = context.task.id
-                    log.warning("task %s: %s; retrying", task_id, failure.reason, extra={"task_id": task_id})
+                    log.warning("task %s: %s; retrying", task_id, failure.reason)
+                    self._record(context, failure, "warning")
                     self.stop.wait(min(30.0, 1.0 + time.monotonic() - failures_since))
                     continue
                 self._fail(context, failure)
@@ -155,10 +165,17 @@ class Runner:
 
     def _fail(self, context: TaskContext, failure: TransferError) -> None:
         event = _FAILURE_EVENTS.get(context.task.status)
-        log.error("task %s failed: %s", context.task.id, failure.reason, extra={"task_id": context.task.id})
+        log.error("task %s failed: %s", context.task.id, failure.reason)
+        self._record(context, failure, "error")
         if event is not None:
             message = failure.code.render(errors.Language.EN, {"reason": failure.reason})
             context.move(event, error_code=failure.code.code, error_msg=message)
+
+    def _record(self, context: TaskContext, failure: TransferError, level: str) -> None:
+        """Keep the failure in the task's history (the console's error list, the error count of /metrics)."""
+        message = failure.code.render(errors.Language.EN, {"reason": failure.reason})
+        with context.fenced() as connection:
+            history.record_event(connection, context.task.id, now_ms(), level, failure.code.code, message)
 
     def _heartbeat(self) -> None:
         """Renew the lease; stop the task when it is no longer ours to run (paused, stopped, taken over)."""

@@ -16,17 +16,19 @@ from concurrent.futures import ThreadPoolExecutor
 
 import sqlalchemy as sa
 
+from opendrs import logs
 from opendrs.domain import async_jobs as async_domain
 from opendrs.domain.async_jobs import Entry
 from opendrs.domain.prechecks import Precheck
-from opendrs.domain.states import AsyncJobStatus, Event, TaskStatus
+from opendrs.domain.states import INCREMENTAL, AsyncJobStatus, Event, TaskStatus
+from opendrs.domain.tasks import Sample
 from opendrs.domain.times import now_ms
 from opendrs.engine import phases, prechecks
 from opendrs.engine.compare import CompareRunner
 from opendrs.engine.runner import Runner
 from opendrs.keys import Keys
 from opendrs.store import async_jobs as async_store
-from opendrs.store import database, leases
+from opendrs.store import database, history, leases
 from opendrs.store import operations as operation_store
 from opendrs.store import prechecks as precheck_store
 from opendrs.store import tasks as task_store
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 200  # most records one pass handles per kind; the next pass takes the rest
 CLAIM_EVERY_MS = 1000  # how often a worker with room looks for a task to claim
+SAMPLES_KEPT_MS = 65 * 60 * 1000  # the console charts the last hour; a little more is kept
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +47,7 @@ class WorkerSettings:
     max_tasks: int
     lease_ttl_seconds: float
     retry_window_seconds: float
+    sample_seconds: float = 5.0
 
 
 class Worker:
@@ -56,6 +60,8 @@ class Worker:
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self._runners: dict[str, tuple[Runner, threading.Thread]] = {}
         self._last_claim_look = 0
+        self._last_sample = 0
+        self._last_rows: dict[str, tuple[int, int]] = {}  # task id -> (sampled at, rows transferred then)
         self._stopping = threading.Event()
         # Prechecks wait on remote servers (connection timeouts): they run beside the loop, not in it.
         self._checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="opendrs-precheck")
@@ -92,6 +98,7 @@ class Worker:
         done += self._run_prechecks() + self._compares.run_once()
         done += self._validate_async_jobs()
         done += self._settle_operations()
+        self._sample()
         return done > 0
 
     def _provision(self) -> int:
@@ -132,6 +139,30 @@ class Worker:
             log.info("task %s claimed by %s", task_id, self.worker_id, extra={"task_id": task_id})
         return started
 
+    def _sample(self) -> None:
+        """Every few seconds, the lag and rows/s of each task this worker runs, for the last hour's chart."""
+        now = now_ms()
+        if now - self._last_sample < self._settings.sample_seconds * 1000:
+            return
+        self._last_sample = now
+        running = [task_id for task_id, (_, thread) in self._runners.items() if thread.is_alive()]
+        cutoff = now - SAMPLES_KEPT_MS
+        with self._engine.connect() as connection:
+            measured = history.current(connection, running)
+            stale = history.has_samples_before(connection, cutoff)
+        samples: dict[str, Sample] = {}
+        for task_id, (status, lag_ms, rows) in measured.items():
+            previous = self._last_rows.get(task_id)
+            rate = 0 if previous is None else max(0, (rows - previous[1]) * 1000 // max(1, now - previous[0]))
+            samples[task_id] = Sample(now, lag_ms if status in INCREMENTAL else None, rate, rows)
+        self._last_rows = {task_id: (now, sample.rows_transferred) for task_id, sample in samples.items()}
+        if not (samples or stale):
+            return  # an idle worker never takes SQLite's write lock
+        with database.writing(self._engine) as connection:
+            history.add_samples(connection, samples)
+            if stale:
+                history.prune_samples(connection, cutoff)
+
     def _start_scheduled(self) -> int:
         """WAITING_FOR_START -> STARTJOBING once the start_time has come."""
         now = now_ms()
@@ -160,6 +191,7 @@ class Worker:
         return claimed
 
     def _precheck(self, precheck: Precheck) -> None:
+        logs.task_id.set(precheck.task_id)
         try:
             prechecks.run(self._engine, self._keys, precheck)
         except Exception:

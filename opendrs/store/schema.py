@@ -134,6 +134,9 @@ task_progress = Table(
     Column("apply_bytes_rate", BigInteger, nullable=True),
     Column("process_time", BigInteger, nullable=True),
     Column("updated_at", BigInteger, nullable=False),
+    # Totals since the task started, added to by the engine (never overwritten by a progress report).
+    Column("rows_transferred", BigInteger, nullable=False, server_default="0"),
+    Column("bytes_transferred", BigInteger, nullable=False, server_default="0"),
 )
 
 # Asynchronous operations (GET /v1/{project_id}/jobs/{job_id}) and their sub-jobs.
@@ -257,4 +260,28 @@ compare_tasks = Table(
     Column("lease_version", Integer, nullable=False, server_default="0"),
     Index("ix_compare_tasks_task_id_create_time", "task_id", "create_time"),
     Index("ix_compare_tasks_status", "status"),
+)
+
+# What the worker sampled every few seconds while a task ran (lag and throughput); about an hour is kept.
+task_samples = Table(
+    "task_samples",
+    metadata,
+    Column("task_id", String(36), ForeignKey("tasks.id"), primary_key=True),
+    Column("sampled_at", BigInteger, primary_key=True),
+    Column("lag_ms", BigInteger, nullable=True),  # None outside the incremental phase
+    Column("rows_per_second", BigInteger, nullable=False),
+    Column("rows_transferred", BigInteger, nullable=False),
+    Index("ix_task_samples_sampled_at", "sampled_at"),
+)
+
+# A task's failures (error code, message, time): the ones that ended it and the ones it retried.
+task_events = Table(
+    "task_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("task_id", String(36), ForeignKey("tasks.id"), nullable=False, index=True),
+    Column("at", BigInteger, nullable=False),
+    Column("level", String(16), nullable=False),  # error | warning
+    Column("error_code", String(32), nullable=True),
+    Column("message", Text, nullable=False),
 )

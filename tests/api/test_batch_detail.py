@@ -99,6 +99,7 @@ def test_detail_of_a_new_task(api: Api) -> None:
         "speed_limit": [],
         "object_infos": [],
         "table_progress": [],
+        "logs": [],
     }
 
 

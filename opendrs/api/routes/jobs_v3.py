@@ -14,7 +14,7 @@ from opendrs.api.schemas import v3
 from opendrs.api.schemas.common import JobIds, PagedJobIds
 from opendrs.domain import errors, paging, secrets, states, times
 from opendrs.domain.errors import Language, OpendrsError, Text
-from opendrs.domain.tasks import ListFilter, ProgressView, TableProgress, Task
+from opendrs.domain.tasks import ListFilter, ProgressView, TableProgress, Task, TaskEvent
 from opendrs.service.tasks import Deletion, Outcome
 
 router = APIRouter(tags=["DRS v3 tasks"])
@@ -69,9 +69,10 @@ def batch_detail(project_id: str, body: PagedJobIds, request: Request) -> Json:
     service = context.services(request).tasks
     tasks = service.details(project_id, page)
     tables = service.table_progress(list(tasks))
+    events = context.services(request).monitoring.events(list(tasks))
     language = context.language(request)
     results = [
-        _detail(tasks[job_id], tables.get(job_id, []))
+        _detail(tasks[job_id], tables.get(job_id, []), events.get(job_id, []))
         if job_id in tasks
         else {"id": job_id, **_not_found(job_id, language, "error_message")}
         for job_id in page
@@ -203,7 +204,7 @@ def _progress(view: ProgressView) -> dict[str, Any]:
 _DETAIL_OWN = frozenset({"base_info", "error_code", "error_message", "failed_reason", "async_job_id"})
 
 
-def _detail(task: Task, tables: list[TableProgress]) -> dict[str, Any]:
+def _detail(task: Task, tables: list[TableProgress], events: list[TaskEvent]) -> dict[str, Any]:
     options = {key: value for key, value in task.options.items() if key not in _DETAIL_OWN}
     detail = {
         **options,
@@ -235,12 +236,23 @@ def _detail(task: Task, tables: list[TableProgress]) -> dict[str, Any]:
         "object_infos": task.options.get("object_infos", []),
         # opendrs: the full transfer's counts per table (empty until the copy has listed the tables).
         "table_progress": [_table(table) for table in tables],
+        # The task's failures, oldest first (JobDetailResp.logs); error_code is opendrs's addition.
+        "logs": [_log(event) for event in events],
     }
     if task.async_job_id:
         detail["async_job_id"] = task.async_job_id
     if task.error_code:
         detail.update(error_code=task.error_code, error_message=task.error_msg, failed_reason=task.error_msg)
     return dict(secrets.redact(detail))
+
+
+def _log(event: TaskEvent) -> dict[str, Any]:
+    return {
+        "level": event.level,
+        "message": event.message,
+        "create_time": times.epoch_ms_string(event.at),
+        "error_code": event.error_code,
+    }
 
 
 def _table(table: TableProgress) -> dict[str, Any]:
