@@ -15,6 +15,9 @@ DDL is not transactional: before running a DDL statement we commit a marker (the
 in the checkpoint row, then run it, then commit the checkpoint past it. If we crash in between, the marker tells
 the next run that this DDL may already be done, and "already exists / does not exist" errors of that one
 statement are ignored (MariaDB >= 10.6 and MySQL 8 DDL is atomic: done or not, never half done).
+
+Given a `fences.Fence` (the worker's fencing token), every target transaction checks it right before COMMIT: once
+another worker has taken the task over, the old one's transactions are rolled back (errors.FencedError).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pymysql
 from pymysql.constants import CLIENT
@@ -43,6 +46,9 @@ from opendrs.domain.replication import (
     TableRef,
     Transaction,
 )
+
+if TYPE_CHECKING:
+    from opendrs.connectors.mysql.fences import Fence
 
 logger = logging.getLogger(__name__)
 
@@ -377,7 +383,8 @@ class Applier:
     """Writes source transactions to the target with their checkpoint, exactly once (see the module doc).
 
     `idempotent` may be switched by the engine between calls. `fault` is for tests: called with the name of a
-    point ("before_commit", "before_ddl", "after_ddl") where a crash can be simulated by raising.
+    point ("before_commit", "before_ddl", "after_ddl") where a crash can be simulated by raising. `fence`: the
+    target refuses our commits once a newer worker raised it (see fences.py).
     """
 
     def __init__(
@@ -388,6 +395,7 @@ class Applier:
         *,
         idempotent: bool = False,
         fault: Callable[[str], None] | None = None,
+        fence: Fence | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.task_id = task_id
@@ -395,6 +403,7 @@ class Applier:
         self.idempotent = idempotent
         self.metrics = ApplierMetrics()
         self._fault = fault or (lambda point: None)
+        self._fence = fence
         self._conn: mysql_connection.Connection | None = None
         self._checkpoint: Checkpoint | None = None
         self._applied_key: tuple[str, int, int] | None = None
@@ -452,7 +461,7 @@ class Applier:
                 return
             conn = self._connection()
             self._run(conn, [self._checkpoint_statement(position, commit_time, None)], [None], [False])
-            conn.commit()
+            self._commit_fenced(conn)
             self._set_checkpoint(position, commit_time)
         except BaseException as exc:
             self._abandon()
@@ -494,9 +503,14 @@ class Applier:
         batch.add(self._checkpoint_statement(last.end, last.commit_time, None))
         self._run(conn, *batch.take())
         self._fault("before_commit")
-        conn.commit()
+        self._commit_fenced(conn)
         self._set_checkpoint(last.end, last.commit_time)
         self.metrics.count(transactions)
+
+    def _commit_fenced(self, conn: mysql_connection.Connection) -> None:
+        if self._fence is not None:
+            self._fence.check(conn)  # FencedError: the caller rolls the transaction back
+        conn.commit()
 
     def _set_checkpoint(self, position: BinlogPosition, commit_time: float | None) -> None:
         self._checkpoint = Checkpoint(position, commit_time, None)
@@ -619,7 +633,7 @@ class Applier:
         position = checkpoint.position if checkpoint else None
         commit_time = checkpoint.source_commit_time if checkpoint else None
         self._run(conn, [self._checkpoint_statement(position, commit_time, transaction.end)], [None], [False])
-        conn.commit()
+        self._commit_fenced(conn)  # a DDL statement cannot be fenced itself: its marker is, right before it
         self._fault("before_ddl")
         batch = _Batch(merge=False)
         for change in transaction.changes:

@@ -3,6 +3,7 @@
 Hierarchy::
 
     ReplicationError          root: anything that stops a MySQL/MariaDB stream or applier
+    ├── FencedError           a newer worker holds the task: this one must stop writing (not a failure)
     ├── RetriableError        the connection broke or the server was briefly unavailable:
     │                         reconnect and resume from the last checkpoint
     └── FatalError            retrying cannot help; a person must act
@@ -39,6 +40,10 @@ class ReplicationError(Exception):
     @property
     def retriable(self) -> bool:
         return isinstance(self, RetriableError)
+
+
+class FencedError(ReplicationError):
+    """The target refused a write: another worker took the task over (its fencing token is newer than ours)."""
 
 
 class RetriableError(ReplicationError):
