@@ -58,8 +58,9 @@ class _Copy:
 
 def run(context: TaskContext) -> None:
     source, target = incremental.endpoints(context)
+    fence = incremental.target_fence(context)
     try:
-        fences.raise_fence(target, incremental.target_fence(context))
+        fences.raise_fence(target, fence)
         with open_snapshot(source, WORKERS) as snapshot:
             _run_in(context, snapshot, source, target)
     except mysql_errors.FencedError as exc:
@@ -67,6 +68,10 @@ def run(context: TaskContext) -> None:
     except mysql_errors.ReplicationError as exc:  # raising the fence failed
         raise TransferError(errors.TARGET_FAILED, str(exc), retriable=exc.retriable) from exc
     except (pymysql.err.MySQLError, OSError, SnapshotError, copy.CopyError) as exc:
+        # Once another worker took over, a failure here is no failure of the task (e.g. a chunk load it killed).
+        refusal = fences.refusal_if_moved(target, fence)
+        if refusal is not None:
+            raise FencedError(str(refusal)) from exc
         raise _transfer_error(exc) from exc
 
 

@@ -175,7 +175,7 @@ class Runner:
                 with database.writing(self._engine) as connection:
                     status = leases.renew(connection, self._lease, now_ms(), self._ttl_ms)
             except LeaseLostError as lost:
-                log.warning("task %s: %s; stopping", self._lease.task_id, lost, extra=self._extra)
+                log.warning("task %s: lease lost, stopping: %s", self._lease.task_id, lost, extra=self._extra)
                 self.stop.set()
                 return
             except sa.exc.SQLAlchemyError:

@@ -107,7 +107,7 @@ def check(connection: sa.Connection, lease: Lease) -> None:
 
 
 def _lost(lease: Lease) -> str:
-    return f"task {lease.task_id}: lease {lease.version} of {lease.owner} is no longer the task's (taken over, or gone)"
+    return f"lease {lease.version} of {lease.owner} is no longer the task's (taken over, or the task is gone)"
 
 
 def release(connection: sa.Connection, lease: Lease) -> None:

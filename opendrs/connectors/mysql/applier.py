@@ -16,8 +16,9 @@ in the checkpoint row, then run it, then commit the checkpoint past it. If we cr
 the next run that this DDL may already be done, and "already exists / does not exist" errors of that one
 statement are ignored (MariaDB >= 10.6 and MySQL 8 DDL is atomic: done or not, never half done).
 
-Given a `fences.Fence` (the worker's fencing token), every target transaction checks it right before COMMIT: once
-another worker has taken the task over, the old one's transactions are rolled back (errors.FencedError).
+Given a `fences.Fence` (the worker's fencing token), every target transaction checks it first: once another worker
+has taken the task over, the old one's transactions are rolled back (errors.FencedError). A failure of the old
+worker's transaction (a duplicate key, a missing row) is reported as FencedError too when the fence has moved.
 """
 
 from __future__ import annotations
@@ -28,13 +29,13 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pymysql
 from pymysql.constants import CLIENT
 
 from opendrs.connectors.mysql import connection as mysql_connection
-from opendrs.connectors.mysql import errors
+from opendrs.connectors.mysql import errors, fences
 from opendrs.connectors.mysql.connection import quote_identifier
 from opendrs.connectors.mysql.values import literal
 from opendrs.domain.replication import (
@@ -47,12 +48,9 @@ from opendrs.domain.replication import (
     Transaction,
 )
 
-if TYPE_CHECKING:
-    from opendrs.connectors.mysql.fences import Fence
-
 logger = logging.getLogger(__name__)
 
-META_SCHEMA = "opendrs_meta"
+META_SCHEMA = fences.META_SCHEMA
 CHECKPOINTS = f"`{META_SCHEMA}`.`checkpoints`"
 MAX_QUERY_BYTES = 4 << 20  # SQL text per round trip, at most (and at most half the target's max_allowed_packet)
 
@@ -395,7 +393,7 @@ class Applier:
         *,
         idempotent: bool = False,
         fault: Callable[[str], None] | None = None,
-        fence: Fence | None = None,
+        fence: fences.Fence | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.task_id = task_id
@@ -404,6 +402,7 @@ class Applier:
         self.metrics = ApplierMetrics()
         self._fault = fault or (lambda point: None)
         self._fence = fence
+        self._fence_checked = False  # in the open target transaction
         self._conn: mysql_connection.Connection | None = None
         self._checkpoint: Checkpoint | None = None
         self._applied_key: tuple[str, int, int] | None = None
@@ -420,6 +419,7 @@ class Applier:
         self.close()
 
     def close(self) -> None:
+        self._fence_checked = False
         if self._conn is not None:
             conn, self._conn = self._conn, None
             with contextlib.suppress(pymysql.err.Error):
@@ -449,7 +449,7 @@ class Applier:
                 return self._apply(transactions, merge=False)
         except BaseException as exc:
             self._abandon()
-            error = errors.classify(exc)
+            error = self._refused(errors.classify(exc))
             if error is exc:
                 raise
             raise error from exc
@@ -465,7 +465,7 @@ class Applier:
             self._set_checkpoint(position, commit_time)
         except BaseException as exc:
             self._abandon()
-            error = errors.classify(exc)
+            error = self._refused(errors.classify(exc))
             if error is exc:
                 raise
             raise error from exc
@@ -508,9 +508,15 @@ class Applier:
         self.metrics.count(transactions)
 
     def _commit_fenced(self, conn: mysql_connection.Connection) -> None:
-        if self._fence is not None:
-            self._fence.check(conn)  # FencedError: the caller rolls the transaction back
         conn.commit()
+        self._fence_checked = False
+
+    def _refused(self, error: errors.ReplicationError) -> errors.ReplicationError:
+        """FencedError instead of a fatal error when the fence has moved: the old worker failed as it wrote
+        over the new one's changes (a duplicate key, a missing row); that is no failure of the task."""
+        if self._fence is None or not isinstance(error, errors.FatalError):
+            return error
+        return fences.refusal_if_moved(self.endpoint, self._fence) or error
 
     def _set_checkpoint(self, position: BinlogPosition, commit_time: float | None) -> None:
         self._checkpoint = Checkpoint(position, commit_time, None)
@@ -640,6 +646,7 @@ class Applier:
             if isinstance(change, SchemaChange):
                 self._run(conn, *batch.take())
                 self._execute_ddl(conn, change, tolerant=redo or self.idempotent)
+                self._fence_checked = False  # the DDL committed the transaction
                 self._tables.clear()
                 self._sql.clear()
             else:
@@ -710,6 +717,7 @@ class Applier:
     def _rollback(self) -> None:
         assert self._conn is not None
         self._conn.rollback()
+        self._fence_checked = False
         self._conn.cursor().execute(f"SET SESSION sql_mode='{SESSION_SQL_MODE}'")
 
     def _abandon(self) -> None:
@@ -743,6 +751,9 @@ class Applier:
         self, conn: mysql_connection.Connection, statements: list[str], expected: list[int | None], merged: list[bool]
     ) -> None:
         """Send statements in multi-statement queries of at most `_max_query` bytes; check affected rows."""
+        if self._fence is not None and not self._fence_checked:
+            self._fence.check(conn)  # FencedError: the caller rolls the transaction back
+            self._fence_checked = True
         start = 0
         while start < len(statements):
             end, size = start, 0

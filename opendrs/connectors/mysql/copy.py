@@ -7,8 +7,8 @@ the pipe while a second thread runs LOAD DATA on the target, so reading and load
 A chunk is one target transaction: its key range is emptied, loaded, and committed only if the source side
 finished, the target raised no warning (LOAD DATA LOCAL turns errors into warnings) and every row sent was
 loaded. Copying a chunk again therefore never duplicates a row. A whole-table chunk empties the table first, in
-the same transaction. Given a `fences.Fence`, the transaction checks it right before COMMIT: a worker whose task
-was taken over has its chunk rolled back (errors.FencedError).
+the same transaction. Given a `fences.Fence`, the transaction checks it first: a worker whose task was taken over
+loads nothing (errors.FencedError).
 
 Chunk transactions run in READ COMMITTED, so that clearing one range never locks the gap its neighbour loads
 into; a target that writes a STATEMENT-format binlog refuses that (use ROW or MIXED, the defaults).
@@ -78,9 +78,9 @@ def copy_chunk(
     with _binary_results(source):
         _execute(target, "BEGIN")
         try:
-            rows = _copy_in_transaction(source, target, info, chunk, target_table, limiter, batch_bytes)
             if fence is not None:
                 fence.check(target)
+            rows = _copy_in_transaction(source, target, info, chunk, target_table, limiter, batch_bytes)
         except BaseException:
             with contextlib.suppress(pymysql.err.MySQLError):
                 _execute(target, "ROLLBACK")

@@ -7,6 +7,7 @@ import itertools
 import threading
 import time
 
+import pymysql
 import pytest
 
 from opendrs.connectors.mysql import applier as applier_module
@@ -126,3 +127,22 @@ def test_raising_the_fence_waits_for_a_transaction_that_passed_its_check(target:
     finally:
         in_flight.close()
         parallel.close()
+
+
+def test_raising_the_fence_kills_an_old_holders_transaction_that_hangs(target: Server) -> None:
+    """A frozen worker's open transaction holds the fence row: the new holder waits EVICT_AFTER, then kills it."""
+    task = new_task()
+    old = fences.Fence(task, 1)
+    fences.raise_fence(target.endpoint, old)
+    hung = target.connect()
+    try:
+        query(hung, "BEGIN")
+        old.check(hung)
+        started = time.monotonic()
+        fences.raise_fence(target.endpoint, fences.Fence(task, 2))
+        waited = time.monotonic() - started
+        assert fences.EVICT_AFTER <= waited < fences.EVICT_AFTER + 10, waited
+        with pytest.raises(pymysql.err.OperationalError):
+            query(hung, "COMMIT")
+    finally:
+        hung.close()
