@@ -41,7 +41,7 @@ from tests.e2e import mysql_helpers as my
 from tests.e2e.conftest import Cluster, serve_api_only
 from tests.harness import Api, create_tenant, wait_for
 
-TABLE = "CREATE TABLE t (id BIGINT NOT NULL PRIMARY KEY, k INT NOT NULL, ts DOUBLE NOT NULL)"
+TABLE = "t (id BIGINT NOT NULL PRIMARY KEY, k INT NOT NULL, ts DOUBLE NOT NULL)"
 POLL = 0.01  # seconds between polls of the store and the target
 TAKEOVER_GOAL_SLACK = 2.0  # seconds beyond the TTL: one claim look and a loaded machine
 
