@@ -65,7 +65,8 @@ def run(context: TaskContext) -> None:
     log.info("task %s: incremental from %s", task.id, start, extra={"task_id": task.id})
     reporter = _Reporter(context)
     applier = Applier(target, task.id, selection, fence=fence)
-    with contextlib.closing(applier), BinlogStream(source, start, selection, server_id_for(task.id)) as stream:
+    server_id = server_id_for(task.id, context.lease.version)
+    with contextlib.closing(applier), BinlogStream(source, start, selection, server_id) as stream:
         _guard(applier.load_checkpoint, errors.TARGET_FAILED)  # connects now: a lost target fails as the target
         for item in _from_source(stream.batches()):
             context.check_stop()
@@ -106,9 +107,11 @@ def endpoints(context: TaskContext) -> tuple[Endpoint, Endpoint]:
     return source, target
 
 
-def server_id_for(task_id: str) -> int:
-    """A replica server_id of the task's own, stable across restarts, far from ones people choose."""
-    return 1_000_000_000 + zlib.crc32(task_id.encode()) % 1_000_000_000
+def server_id_for(task_id: str, lease_version: int) -> int:
+    """A replica server_id of the task's lease holder, far from ones people choose. Each holder has its own: a
+    worker that lost the task but still holds its binlog connection (a frozen process) would make the source
+    refuse or stall a new connection with the same id until that one times out."""
+    return 1_000_000_000 + zlib.crc32(f"{task_id}#{lease_version}".encode()) % 1_000_000_000
 
 
 def _without_copied(transaction: Transaction, skips: Mapping[TableRef, BinlogPosition]) -> Transaction:

@@ -17,6 +17,7 @@ from contextlib import ExitStack
 from typing import Any
 
 import psycopg
+import pymysql
 import pytest
 
 from tests import servers
@@ -176,7 +177,13 @@ class CheckpointWatch:
 
 
 def checkpoint_of(target: MariadbServer, job: str) -> tuple[Any, ...] | None:
-    rows = my.query(target, "SELECT file, pos FROM opendrs_meta.checkpoints WHERE task_id = %s", (job,))
+    """The task's checkpoint on the target; None before its first (the applier creates the table)."""
+    try:
+        rows = my.query(target, "SELECT file, pos FROM opendrs_meta.checkpoints WHERE task_id = %s", (job,))
+    except pymysql.err.ProgrammingError as missing:
+        if missing.args[0] != 1146:  # ER_NO_SUCH_TABLE
+            raise
+        return None
     return tuple(rows[0]) if rows else None
 
 

@@ -89,6 +89,9 @@ RETRIABLE_SERVER_CODES: dict[int, str] = {
     1213: "ER_LOCK_DEADLOCK",
     1317: "ER_QUERY_INTERRUPTED",
     1927: "ER_CONNECTION_KILLED (MariaDB)",
+    # Another replica with our server_id took the binlog stream: a worker that lost the task, which the fences
+    # stop at its next write; the task's holder reconnects and takes the stream back.
+    4052: "ER_SLAVE_SAME_ID (MariaDB)",
     4031: "ER_CLIENT_INTERACTION_TIMEOUT (MySQL 8)",
 }
 
