@@ -127,6 +127,8 @@ class Runner:
         heartbeat.start()
         try:
             self._run_phases()
+            if self.stop.is_set():  # seen between two attempts of a phase
+                log.info("task %s stops: stop requested", self._lease.task_id, extra=self._extra)
         except (FencedError, LeaseLostError) as lost:
             log.warning("task %s stops, lease lost: %s", self._lease.task_id, lost, extra=self._extra)
         except StopRequestedError as stopped:
