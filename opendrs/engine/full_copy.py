@@ -1,9 +1,10 @@
 """The full transfer: structure, data in key-range chunks, then indexes; resumable chunk by chunk.
 
 Every step is recorded (fenced by the lease) as soon as it is done, so a restart redoes only what was not.
-The snapshot position of the first run is where the incremental phase starts. A restarted copy opens a new
-snapshot: its position bounds the region the incremental phase replays idempotently, and tables copied
-wholly in it skip the changes their copy already holds.
+The target's fence is raised to this worker's lease version first, and every chunk is loaded under it
+(connectors/mysql/fences.py). The snapshot position of the first run is where the incremental phase starts.
+A restarted copy opens a new snapshot: its position bounds the region the incremental phase replays
+idempotently, and tables copied wholly in it skip the changes their copy already holds.
 """
 
 from __future__ import annotations
@@ -21,15 +22,16 @@ from typing import Any
 import pymysql
 import sqlalchemy as sa
 
-from opendrs.connectors.mysql import catalog, chunks, copy, structure
+from opendrs.connectors.mysql import catalog, chunks, copy, fences, structure
 from opendrs.connectors.mysql import connection as mysql
+from opendrs.connectors.mysql import errors as mysql_errors
 from opendrs.connectors.mysql.snapshot import Snapshot, SnapshotError, open_snapshot
 from opendrs.domain import errors, speed
 from opendrs.domain.replication import BinlogPosition, Endpoint, Selection
 from opendrs.domain.tasks import Progress, TableProgress
 from opendrs.domain.times import now_ms
 from opendrs.engine import incremental
-from opendrs.engine.runner import TaskContext, TransferError
+from opendrs.engine.runner import FencedError, TaskContext, TransferError
 from opendrs.engine.throttle import Throttle
 from opendrs.store import checkpoints, history
 from opendrs.store import tasks as task_store
@@ -50,16 +52,27 @@ class _Copy:
     selection: Selection
     infos: dict[str, catalog.TableInfo]  # by "schema.table"
     tables: list[TableProgress]
+    fence: fences.Fence
     started: float = dataclasses.field(default_factory=time.monotonic)
     rows_at_start: int = 0
 
 
 def run(context: TaskContext) -> None:
     source, target = incremental.endpoints(context)
+    fence = incremental.target_fence(context)
     try:
+        fences.raise_fence(target, fence)
         with open_snapshot(source, WORKERS) as snapshot:
             _run_in(context, snapshot, source, target)
+    except mysql_errors.FencedError as exc:
+        raise FencedError(str(exc)) from exc
+    except mysql_errors.ReplicationError as exc:  # raising the fence failed
+        raise TransferError(errors.TARGET_FAILED, str(exc), retriable=exc.retriable) from exc
     except (pymysql.err.MySQLError, OSError, SnapshotError, copy.CopyError) as exc:
+        # Once another worker took over, a failure here is no failure of the task (e.g. a chunk load it killed).
+        refusal = fences.refusal_if_moved(target, fence)
+        if refusal is not None:
+            raise FencedError(str(refusal)) from exc
         raise _transfer_error(exc) from exc
 
 
@@ -79,7 +92,9 @@ def _run_in(context: TaskContext, snapshot: Snapshot, source: Endpoint, target: 
             tables = _table_list(list(infos.values()), selection)
             checkpoints.add_tables(connection, task_id, tables)
         checkpoints.save_state(connection, task_id, state, now_ms())
-    job = _Copy(context, source, target, selection, infos, tables, rows_at_start=sum(t.rows_copied for t in tables))
+    fence = incremental.target_fence(context)
+    rows_at_start = sum(t.rows_copied for t in tables)
+    job = _Copy(context, source, target, selection, infos, tables, fence, rows_at_start=rows_at_start)
     _report(job)
     with mysql.connect(target) as connection:
         _create_structure(job, connection, snapshot)
@@ -196,7 +211,7 @@ def _copy_worker(
                 throttle(size)
 
             target_table = job.selection.target_of(info.table)
-            rows = copy.copy_chunk(reader, writer, info, chunk, target_table, count_and_throttle)
+            rows = copy.copy_chunk(reader, writer, info, chunk, target_table, count_and_throttle, fence=job.fence)
             with lock:
                 with job.context.fenced() as connection:
                     checkpoints.record_chunk(connection, task_id, table.position, chunk.id, rows, now_ms())

@@ -4,6 +4,9 @@ Where to start: the checkpoint on the target (written with the data it covers) o
 position the full copy's snapshot was taken at. Until the stream passes the last snapshot a resumed copy
 was taken at, changes are applied idempotently (the copy may already hold them); tables copied whole in a
 later snapshot skip the changes that copy already contains.
+
+Before it reads the checkpoint, the phase raises the task's fence on the target to its lease version: a worker
+that held the task before can no longer commit anything there (connectors/mysql/fences.py).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import TypeVar
 
 from opendrs.connectors.mysql import errors as mysql_errors
+from opendrs.connectors.mysql import fences
 from opendrs.connectors.mysql.applier import Applier, load_checkpoint, position_key
 from opendrs.connectors.mysql.streaming import BinlogStream, Heartbeat, current_position
 from opendrs.domain import errors
@@ -23,7 +27,7 @@ from opendrs.domain.errors import ErrorCode
 from opendrs.domain.replication import BinlogPosition, Endpoint, RowChange, TableRef, Transaction
 from opendrs.domain.tasks import Progress
 from opendrs.domain.times import now_ms
-from opendrs.engine.runner import TaskContext, TransferError
+from opendrs.engine.runner import FencedError, TaskContext, TransferError
 from opendrs.store import checkpoints, history
 from opendrs.store import tasks as task_store
 
@@ -51,6 +55,8 @@ def run(context: TaskContext) -> None:
     task = context.task
     with context.engine.connect() as connection:
         state = checkpoints.load_state(connection, task.id)
+    fence = target_fence(context)
+    _guard(lambda: fences.raise_fence(target, fence), errors.TARGET_FAILED)
     checkpoint = _guard(lambda: load_checkpoint(target, task.id), errors.TARGET_FAILED)
     start = checkpoint or BinlogPosition.decode(state["start_position"])
     idempotent_until = _position_or_none(state.get("idempotent_until"))
@@ -58,8 +64,9 @@ def run(context: TaskContext) -> None:
     selection = context.wiring.selection
     log.info("task %s: incremental from %s", task.id, start, extra={"task_id": task.id})
     reporter = _Reporter(context)
-    applier = Applier(target, task.id, selection)
-    with contextlib.closing(applier), BinlogStream(source, start, selection, server_id_for(task.id)) as stream:
+    applier = Applier(target, task.id, selection, fence=fence)
+    server_id = server_id_for(task.id, context.lease.version)
+    with contextlib.closing(applier), BinlogStream(source, start, selection, server_id) as stream:
         _guard(applier.load_checkpoint, errors.TARGET_FAILED)  # connects now: a lost target fails as the target
         for item in _from_source(stream.batches()):
             context.check_stop()
@@ -86,6 +93,11 @@ def _from_source(items: Iterator[list[Transaction] | Heartbeat]) -> Iterator[lis
         raise _transfer_error(exc, errors.SOURCE_FAILED) from exc
 
 
+def target_fence(context: TaskContext) -> fences.Fence:
+    """The fence of this worker's writes to the target: the lease version is the fencing token."""
+    return fences.Fence(context.task.id, context.lease.version)
+
+
 def endpoints(context: TaskContext) -> tuple[Endpoint, Endpoint]:
     source, target = context.wiring.source, context.wiring.target
     if source is None or target is None:
@@ -95,9 +107,11 @@ def endpoints(context: TaskContext) -> tuple[Endpoint, Endpoint]:
     return source, target
 
 
-def server_id_for(task_id: str) -> int:
-    """A replica server_id of the task's own, stable across restarts, far from ones people choose."""
-    return 1_000_000_000 + zlib.crc32(task_id.encode()) % 1_000_000_000
+def server_id_for(task_id: str, lease_version: int) -> int:
+    """A replica server_id of the task's lease holder, far from ones people choose. Each holder has its own: a
+    worker that lost the task but still holds its binlog connection (a frozen process) would make the source
+    refuse or stall a new connection with the same id until that one times out."""
+    return 1_000_000_000 + zlib.crc32(f"{task_id}#{lease_version}".encode()) % 1_000_000_000
 
 
 def _without_copied(transaction: Transaction, skips: Mapping[TableRef, BinlogPosition]) -> Transaction:
@@ -164,9 +178,12 @@ def _guard(call: Callable[[], T], side: ErrorCode) -> T:
         raise _transfer_error(exc, side) from exc
 
 
-def _transfer_error(exc: mysql_errors.ReplicationError, side: ErrorCode) -> TransferError:
-    """The task's error for a connector failure; `side` (source or target) names where it happened."""
+def _transfer_error(exc: mysql_errors.ReplicationError, side: ErrorCode) -> TransferError | FencedError:
+    """The task's error for a connector failure; `side` (source or target) names where it happened. A refusal of
+    the target's fence is no failure of the task: this worker stops, the one that took the task over goes on."""
     reason = str(exc)
+    if isinstance(exc, mysql_errors.FencedError):
+        return FencedError(reason)
     if isinstance(exc, mysql_errors.BinlogPurgedError):
         return TransferError(errors.BINLOG_PURGED, reason, retriable=False)
     if isinstance(exc, mysql_errors.TargetDivergedError):

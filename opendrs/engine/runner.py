@@ -45,6 +45,10 @@ class StopRequestedError(Exception):
     """The task must stop running here: paused, stopped, or its lease is gone."""
 
 
+class FencedError(StopRequestedError):
+    """The target refused our write: another worker took the task over. Stop, touching nothing more."""
+
+
 class TransferError(Exception):
     """A failure that ends the phase, with the contract error to show on the task."""
 
@@ -118,6 +122,7 @@ class Runner:
         self._retry_window = retry_window_seconds
         self.stop = threading.Event()
         self._heartbeat_stop = threading.Event()
+        self._extra = {"task_id": lease.task_id}
 
     def run(self) -> None:
         logs.task_id.set(self._lease.task_id)  # every line this thread logs names the task
@@ -131,8 +136,12 @@ class Runner:
         heartbeat.start()
         try:
             self._run_phases()
-        except (StopRequestedError, LeaseLostError) as stopped:
-            log.info("task %s stops: %s", self._lease.task_id, stopped, extra={"task_id": self._lease.task_id})
+            if self.stop.is_set():  # seen between two attempts of a phase
+                log.info("task %s stops: stop requested", self._lease.task_id, extra=self._extra)
+        except (FencedError, LeaseLostError) as lost:
+            log.warning("task %s stops, lease lost: %s", self._lease.task_id, lost, extra=self._extra)
+        except StopRequestedError as stopped:
+            log.info("task %s stops: %s", self._lease.task_id, stopped, extra=self._extra)
         finally:
             self._heartbeat_stop.set()
             heartbeat.join()
@@ -184,7 +193,8 @@ class Runner:
             try:
                 with database.writing(self._engine) as connection:
                     status = leases.renew(connection, self._lease, now_ms(), self._ttl_ms)
-            except LeaseLostError:
+            except LeaseLostError as lost:
+                log.warning("task %s: lease lost, stopping: %s", self._lease.task_id, lost, extra=self._extra)
                 self.stop.set()
                 return
             except sa.exc.SQLAlchemyError:

@@ -12,6 +12,7 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import sqlalchemy as sa
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 BATCH = 200  # most records one pass handles per kind; the next pass takes the rest
 CLAIM_EVERY_MS = 1000  # how often a worker with room looks for a task to claim
 SAMPLES_KEPT_MS = 65 * 60 * 1000  # the console charts the last hour; a little more is kept
+# A busy worker leaves a new task this long to idle ones (each looks once in CLAIM_EVERY_MS) before it takes it.
+NEW_TASK_HEADSTART_MS = 2 * CLAIM_EVERY_MS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,14 +124,17 @@ class Worker:
             return 0
         self._last_claim_look = now
         with self._engine.connect() as connection:
-            candidates = leases.claimable(connection, now, room)
+            candidates = [
+                found for found in leases.claimable(connection, now, room) if found.task_id not in self._runners
+            ]
+            others = leases.held_by_owner(connection, now) if candidates else {}
+        others.pop(self.worker_id, None)
         started = 0
-        for task_id, version in candidates:
-            if task_id in self._runners:
-                continue
+        for candidate in fair_claims(candidates, len(self._runners), room, others, now):
+            task_id = candidate.task_id
             ttl_ms = int(self._settings.lease_ttl_seconds * 1000)
             with database.writing(self._engine) as connection:
-                lease = leases.claim(connection, task_id, version, self.worker_id, now, ttl_ms)
+                lease = leases.claim(connection, task_id, candidate.version, self.worker_id, now, ttl_ms)
             if lease is None:
                 continue  # another worker was quicker
             runner = Runner(self._engine, self._keys, lease, phases.PHASES, ttl_ms, self._settings.retry_window_seconds)
@@ -244,6 +250,27 @@ class Worker:
                 if async_store.save(connection, checked, AsyncJobStatus.VALIDATING):
                     validated += 1
         return validated
+
+
+def fair_claims(
+    candidates: Sequence[leases.Claimable], mine: int, room: int, others: Mapping[str, int], now: int
+) -> list[leases.Claimable]:
+    """Which of the claimable tasks this worker takes now, so that tasks spread over the workers.
+
+    `others`: the other live workers (those holding a lease) and their load. A worker takes tasks up to its fair
+    share of all running and claimable ones; a worker already running something takes a new task only after it
+    was left to idle workers for NEW_TASK_HEADSTART_MS (an idle worker holds no lease, so it is not seen)."""
+    total = mine + sum(others.values()) + len(candidates)
+    share = -(-total // (len(others) + 1))
+    taken: list[leases.Claimable] = []
+    for candidate in candidates:
+        held = mine + len(taken)
+        if held >= min(share, mine + room):
+            break
+        if held and candidate.version == 0 and now - candidate.changed_at < NEW_TASK_HEADSTART_MS:
+            continue
+        taken.append(candidate)
+    return taken
 
 
 def _validated_entries(connection: sa.Connection, project_id: str, entries: tuple[Entry, ...]) -> tuple[Entry, ...]:

@@ -32,6 +32,13 @@ class Lease:
     version: int  # the fencing token
 
 
+@dataclasses.dataclass(frozen=True)
+class Claimable:
+    task_id: str
+    version: int  # the lease version seen: 0 for a task no worker ran yet
+    changed_at: int  # the task's update_time (ms): for a new task, when it became runnable
+
+
 def _runnable() -> sa.ColumnElement[bool]:
     # A full+incremental task goes on from FULL_TRANSFER_COMPLETE; a full-only one is done there.
     return sa.or_(
@@ -44,15 +51,25 @@ def _free(now: int) -> sa.ColumnElement[bool]:
     return sa.or_(tasks.c.lease_owner.is_(None), tasks.c.lease_expires_at < now)
 
 
-def claimable(connection: sa.Connection, now: int, limit: int) -> list[tuple[str, int]]:
-    """(task id, lease version) of runnable tasks nobody holds, oldest change first."""
+def claimable(connection: sa.Connection, now: int, limit: int) -> list[Claimable]:
+    """Runnable tasks nobody holds, oldest change first."""
     query = (
-        sa.select(tasks.c.id, tasks.c.lease_version)
+        sa.select(tasks.c.id, tasks.c.lease_version, tasks.c.update_time)
         .where(_runnable(), _free(now))
         .order_by(tasks.c.update_time)
         .limit(limit)
     )
-    return [(row.id, row.lease_version) for row in connection.execute(query)]
+    return [Claimable(row.id, row.lease_version, row.update_time) for row in connection.execute(query)]
+
+
+def held_by_owner(connection: sa.Connection, now: int) -> dict[str, int]:
+    """How many tasks each worker holds a live lease on: the workers known to be alive, and their load."""
+    query = (
+        sa.select(tasks.c.lease_owner, sa.func.count())
+        .where(tasks.c.lease_owner.is_not(None), tasks.c.lease_expires_at >= now)
+        .group_by(tasks.c.lease_owner)
+    )
+    return {str(owner): int(count) for owner, count in connection.execute(query)}
 
 
 def claim(
@@ -75,7 +92,7 @@ def renew(connection: sa.Connection, lease: Lease, now: int, ttl_ms: int) -> Tas
         .values(lease_expires_at=now + ttl_ms)
     )
     if updated.rowcount != 1:
-        raise LeaseLostError(lease.task_id)
+        raise LeaseLostError(_lost(lease))
     status = connection.scalar(sa.select(tasks.c.status).where(tasks.c.id == lease.task_id))
     return TaskStatus(str(status))
 
@@ -86,7 +103,11 @@ def check(connection: sa.Connection, lease: Lease) -> None:
     if connection.dialect.name == "postgresql":
         query = query.with_for_update()
     if connection.scalar(query) != lease.version:
-        raise LeaseLostError(lease.task_id)
+        raise LeaseLostError(_lost(lease))
+
+
+def _lost(lease: Lease) -> str:
+    return f"lease {lease.version} of {lease.owner} is no longer the task's (taken over, or the task is gone)"
 
 
 def release(connection: sa.Connection, lease: Lease) -> None:

@@ -106,7 +106,8 @@ def serve_api_only(data_dir: Path, **settings: str) -> Iterator[Server]:
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log_path = data_dir / "serve.log"
-    server = Server(f"http://127.0.0.1:{port}", env, f"sqlite:///{data_dir / 'opendrs.db'}", log_path)
+    store_url = settings.get("OPENDRS_DATABASE_URL") or f"sqlite:///{data_dir / 'opendrs.db'}"
+    server = Server(f"http://127.0.0.1:{port}", env, store_url, log_path)
     argv = [sys.executable, "-m", "opendrs", "serve", "--no-worker", "--host", "127.0.0.1", "--port", str(port)]
     with log_path.open("wb") as log:
         process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -15,6 +15,10 @@ DDL is not transactional: before running a DDL statement we commit a marker (the
 in the checkpoint row, then run it, then commit the checkpoint past it. If we crash in between, the marker tells
 the next run that this DDL may already be done, and "already exists / does not exist" errors of that one
 statement are ignored (MariaDB >= 10.6 and MySQL 8 DDL is atomic: done or not, never half done).
+
+Given a `fences.Fence` (the worker's fencing token), every target transaction checks it first: once another worker
+has taken the task over, the old one's transactions are rolled back (errors.FencedError). A failure of the old
+worker's transaction (a duplicate key, a missing row) is reported as FencedError too when the fence has moved.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import pymysql
 from pymysql.constants import CLIENT
 
 from opendrs.connectors.mysql import connection as mysql_connection
-from opendrs.connectors.mysql import errors
+from opendrs.connectors.mysql import errors, fences
 from opendrs.connectors.mysql.connection import quote_identifier
 from opendrs.connectors.mysql.values import literal
 from opendrs.domain.replication import (
@@ -46,7 +50,7 @@ from opendrs.domain.replication import (
 
 logger = logging.getLogger(__name__)
 
-META_SCHEMA = "opendrs_meta"
+META_SCHEMA = fences.META_SCHEMA
 CHECKPOINTS = f"`{META_SCHEMA}`.`checkpoints`"
 MAX_QUERY_BYTES = 4 << 20  # SQL text per round trip, at most (and at most half the target's max_allowed_packet)
 
@@ -377,7 +381,8 @@ class Applier:
     """Writes source transactions to the target with their checkpoint, exactly once (see the module doc).
 
     `idempotent` may be switched by the engine between calls. `fault` is for tests: called with the name of a
-    point ("before_commit", "before_ddl", "after_ddl") where a crash can be simulated by raising.
+    point ("before_commit", "before_ddl", "after_ddl") where a crash can be simulated by raising. `fence`: the
+    target refuses our commits once a newer worker raised it (see fences.py).
     """
 
     def __init__(
@@ -388,6 +393,7 @@ class Applier:
         *,
         idempotent: bool = False,
         fault: Callable[[str], None] | None = None,
+        fence: fences.Fence | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.task_id = task_id
@@ -395,6 +401,8 @@ class Applier:
         self.idempotent = idempotent
         self.metrics = ApplierMetrics()
         self._fault = fault or (lambda point: None)
+        self._fence = fence
+        self._fence_checked = False  # in the open target transaction
         self._conn: mysql_connection.Connection | None = None
         self._checkpoint: Checkpoint | None = None
         self._applied_key: tuple[str, int, int] | None = None
@@ -411,6 +419,7 @@ class Applier:
         self.close()
 
     def close(self) -> None:
+        self._fence_checked = False
         if self._conn is not None:
             conn, self._conn = self._conn, None
             with contextlib.suppress(pymysql.err.Error):
@@ -440,7 +449,7 @@ class Applier:
                 return self._apply(transactions, merge=False)
         except BaseException as exc:
             self._abandon()
-            error = errors.classify(exc)
+            error = self._refused(errors.classify(exc))
             if error is exc:
                 raise
             raise error from exc
@@ -452,11 +461,11 @@ class Applier:
                 return
             conn = self._connection()
             self._run(conn, [self._checkpoint_statement(position, commit_time, None)], [None], [False])
-            conn.commit()
+            self._commit_fenced(conn)
             self._set_checkpoint(position, commit_time)
         except BaseException as exc:
             self._abandon()
-            error = errors.classify(exc)
+            error = self._refused(errors.classify(exc))
             if error is exc:
                 raise
             raise error from exc
@@ -494,9 +503,20 @@ class Applier:
         batch.add(self._checkpoint_statement(last.end, last.commit_time, None))
         self._run(conn, *batch.take())
         self._fault("before_commit")
-        conn.commit()
+        self._commit_fenced(conn)
         self._set_checkpoint(last.end, last.commit_time)
         self.metrics.count(transactions)
+
+    def _commit_fenced(self, conn: mysql_connection.Connection) -> None:
+        conn.commit()
+        self._fence_checked = False
+
+    def _refused(self, error: errors.ReplicationError) -> errors.ReplicationError:
+        """FencedError instead of a fatal error when the fence has moved: the old worker failed as it wrote
+        over the new one's changes (a duplicate key, a missing row); that is no failure of the task."""
+        if self._fence is None or not isinstance(error, errors.FatalError):
+            return error
+        return fences.refusal_if_moved(self.endpoint, self._fence) or error
 
     def _set_checkpoint(self, position: BinlogPosition, commit_time: float | None) -> None:
         self._checkpoint = Checkpoint(position, commit_time, None)
@@ -619,13 +639,14 @@ class Applier:
         position = checkpoint.position if checkpoint else None
         commit_time = checkpoint.source_commit_time if checkpoint else None
         self._run(conn, [self._checkpoint_statement(position, commit_time, transaction.end)], [None], [False])
-        conn.commit()
+        self._commit_fenced(conn)  # a DDL statement cannot be fenced itself: its marker is, right before it
         self._fault("before_ddl")
         batch = _Batch(merge=False)
         for change in transaction.changes:
             if isinstance(change, SchemaChange):
                 self._run(conn, *batch.take())
                 self._execute_ddl(conn, change, tolerant=redo or self.idempotent)
+                self._fence_checked = False  # the DDL committed the transaction
                 self._tables.clear()
                 self._sql.clear()
             else:
@@ -696,6 +717,7 @@ class Applier:
     def _rollback(self) -> None:
         assert self._conn is not None
         self._conn.rollback()
+        self._fence_checked = False
         self._conn.cursor().execute(f"SET SESSION sql_mode='{SESSION_SQL_MODE}'")
 
     def _abandon(self) -> None:
@@ -729,6 +751,9 @@ class Applier:
         self, conn: mysql_connection.Connection, statements: list[str], expected: list[int | None], merged: list[bool]
     ) -> None:
         """Send statements in multi-statement queries of at most `_max_query` bytes; check affected rows."""
+        if self._fence is not None and not self._fence_checked:
+            self._fence.check(conn)  # FencedError: the caller rolls the transaction back
+            self._fence_checked = True
         start = 0
         while start < len(statements):
             end, size = start, 0

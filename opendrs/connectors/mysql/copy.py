@@ -6,7 +6,9 @@ the pipe while a second thread runs LOAD DATA on the target, so reading and load
 
 A chunk is one target transaction: its key range is emptied, loaded, and committed only if the source side
 finished, the target raised no warning (LOAD DATA LOCAL turns errors into warnings) and every row sent was
-loaded. Copying a chunk again therefore never duplicates a row. A whole-table chunk empties the table first.
+loaded. Copying a chunk again therefore never duplicates a row. A whole-table chunk empties the table first, in
+the same transaction. Given a `fences.Fence`, the transaction checks it first: a worker whose task was taken over
+loads nothing (errors.FencedError).
 
 Chunk transactions run in READ COMMITTED, so that clearing one range never locks the gap its neighbour loads
 into; a target that writes a STATEMENT-format binlog refuses that (use ROW or MIXED, the defaults).
@@ -25,13 +27,16 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pymysql.cursors
 
 from opendrs.connectors.mysql import catalog, chunks, types
 from opendrs.connectors.mysql import connection as mysql
 from opendrs.domain.replication import TableRef
+
+if TYPE_CHECKING:
+    from opendrs.connectors.mysql.fences import Fence
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +66,7 @@ def copy_chunk(
     limiter: Limiter | None = None,
     *,
     batch_bytes: int = BATCH_BYTES,
+    fence: Fence | None = None,
 ) -> int:
     """Copy `chunk` of `info`'s table from `source` (a snapshot connection) into `target_table`; rows copied.
 
@@ -69,11 +75,11 @@ def copy_chunk(
     _execute(target, f"SET SESSION sql_mode = '{TARGET_SQL_MODE}', time_zone = '+00:00'")
     # Under REPEATABLE READ, clearing a range takes gap locks that deadlock with the chunk loading next to it.
     _execute(target, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
-    if chunk.lower is None and chunk.upper is None:
-        _empty_table(target, target_table)
     with _binary_results(source):
         _execute(target, "BEGIN")
         try:
+            if fence is not None:
+                fence.check(target)
             rows = _copy_in_transaction(source, target, info, chunk, target_table, limiter, batch_bytes)
         except BaseException:
             with contextlib.suppress(pymysql.err.MySQLError):
@@ -93,8 +99,7 @@ def _copy_in_transaction(
     limiter: Limiter | None,
     batch_bytes: int,
 ) -> int:
-    if chunk.lower is not None or chunk.upper is not None:
-        _empty_range(target, target_table, chunk)
+    _empty_range(target, target_table, chunk)  # a whole table too: a TRUNCATE would commit, unfenced
     columns = ", ".join(mysql.quote_identifier(column.name) for column in info.copied_columns)
     with _PipeLoad(target, target_table, columns) as load:
         key = chunks.range_key(info)
@@ -264,20 +269,13 @@ class _PipeLoad:
 
 
 def _empty_range(target: mysql.Connection, table: TableRef, chunk: chunks.Chunk) -> None:
-    """Delete what an earlier attempt left in the chunk's range; the probe is a plain read, so a fresh range
-    costs no lock at all."""
+    """Delete what an earlier attempt left in the chunk's range (the whole table for a whole-table chunk); the
+    probe is a plain read, so a fresh range costs no lock at all."""
     where = f"FROM {chunks.qualified(table)} WHERE {chunks.chunk_condition(chunk)}"
     with target.cursor() as cursor:
         cursor.execute(f"SELECT 1 {where} LIMIT 1")
         if cursor.fetchone() is not None:
             cursor.execute(f"DELETE {where}")
-
-
-def _empty_table(target: mysql.Connection, table: TableRef) -> None:
-    with target.cursor() as cursor:
-        cursor.execute(f"SELECT 1 FROM {chunks.qualified(table)} LIMIT 1")
-        if cursor.fetchone() is not None:
-            cursor.execute(f"TRUNCATE TABLE {chunks.qualified(table)}")
 
 
 @contextlib.contextmanager

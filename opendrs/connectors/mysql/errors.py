@@ -3,6 +3,7 @@
 Hierarchy::
 
     ReplicationError          root: anything that stops a MySQL/MariaDB stream or applier
+    ├── FencedError           a newer worker holds the task: this one must stop writing (not a failure)
     ├── RetriableError        the connection broke or the server was briefly unavailable:
     │                         reconnect and resume from the last checkpoint
     └── FatalError            retrying cannot help; a person must act
@@ -39,6 +40,10 @@ class ReplicationError(Exception):
     @property
     def retriable(self) -> bool:
         return isinstance(self, RetriableError)
+
+
+class FencedError(ReplicationError):
+    """The target refused a write: another worker took the task over (its fencing token is newer than ours)."""
 
 
 class RetriableError(ReplicationError):
@@ -84,6 +89,9 @@ RETRIABLE_SERVER_CODES: dict[int, str] = {
     1213: "ER_LOCK_DEADLOCK",
     1317: "ER_QUERY_INTERRUPTED",
     1927: "ER_CONNECTION_KILLED (MariaDB)",
+    # Another replica with our server_id took the binlog stream: a worker that lost the task, which the fences
+    # stop at its next write; the task's holder reconnects and takes the stream back.
+    4052: "ER_SLAVE_SAME_ID (MariaDB)",
     4031: "ER_CLIENT_INTERACTION_TIMEOUT (MySQL 8)",
 }
 
