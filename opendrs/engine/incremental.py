@@ -158,8 +158,13 @@ class _Reporter:
         now = time.time()
         reference = self._caught_up_at or self._last_commit
         delay_ms = 0 if reference is None else max(0, int((now - reference) * 1000))
+        # A full+incremental task keeps showing its finished full phases (progress_map struct/data/index 100%).
+        full_done = 100 if self._context.task.task_type == "FULL_INCR_TRANS" else None
         progress = Progress(
             progress=100,
+            struct_percent=full_done,
+            data_percent=full_done,
+            index_percent=full_done,
             incre_delay_millis=delay_ms,
             apply_rows_rate=int(self._rows / elapsed),
             process_time=now_ms(),

@@ -208,6 +208,16 @@ def test_full_and_incremental_with_writes_during_every_phase(
         assert writer.large_transactions > 0
 
     my.wait_same_database(source, target, schema)
+
+    def incremental_progress() -> dict[str, str] | None:
+        progress = my.progress_of(api, job)
+        if progress["incre_trans_delay"] == "-1":
+            return None  # no incremental report yet
+        return {phase: info["completed"] for phase, info in progress.get("progress_map", {}).items()}
+
+    # While incremental, the finished full phases still show as done.
+    completed = wait_for(incremental_progress, "an incremental progress report")
+    assert completed == {"struct": "100%", "data": "100%", "index": "100%"}, completed
     chunks = [chunk for chunk in my.copied_chunks(api.server, job) if f"{schema}.w_pk#" in chunk]
     assert len(chunks) >= 2, f"w_pk was copied in {chunks}: one chunk tests no chunk boundary"
     assert watch.error is None, watch.error
