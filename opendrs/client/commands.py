@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from opendrs.client import credentials, provision, spec, watch
 from opendrs.client.api import DrsApi, JobResult
@@ -36,7 +36,8 @@ jobs = typer.Typer(
 )
 app.add_typer(jobs, name="job")
 
-stdout = Console(highlight=False, soft_wrap=True)
+# Not on a terminal, rich would wrap tables at 80 columns: never cut a task id in a pipe.
+stdout = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 1000)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout (watch: one per line).")]
@@ -164,7 +165,7 @@ def list_jobs(
         if as_json:
             print_json(found)
             return
-        table = Table("id", "name", "status", "type", "created (UTC)", box=None)
+        table = Table(Column("id", no_wrap=True, min_width=36), "name", "status", "type", "created (UTC)", box=None)
         for job in found.get("jobs") or []:
             table.add_row(job["id"], job["name"], job["status"], job.get("task_type", ""), job.get("create_time", ""))
         stdout.print(table)
@@ -183,7 +184,7 @@ def status(job_ids: JobIds, as_json: Json = False) -> None:
         if as_json:
             print_json({"results": entries})
         else:
-            table = Table("id", "status", "error", box=None)
+            table = Table(Column("id", no_wrap=True, min_width=36), "status", "error", box=None)
             for entry in entries:
                 error = " ".join(filter(None, (entry.get("error_code"), entry.get("error_message"))))
                 table.add_row(str(entry.get("id")), str(entry.get("status", "-")), error)
@@ -295,37 +296,62 @@ def delete(job_ids: JobIds, as_json: Json = False) -> None:
 # job compare / watch -----------------------------------------------------------------------------------------
 
 COMPARE_DONE = frozenset({"SUCCESSFUL", "FAILED", "CANCELLED", "TIMEOUT_INTERRUPT"})
+COMPARE_PENDING = frozenset({"COMPARING", "WAITING_FOR_COMPARISON"})
 
 
 @jobs.command(epilog=EXIT_CODES)
 def compare(
     job_id: Annotated[str, typer.Argument(help="A task id.")],
     kind: Annotated[str, typer.Option("--type", help="lines (row counts) | contents.")] = "lines",
+    objects: Annotated[
+        list[str] | None,
+        typer.Option("--object", help="DB or DB.TABLE to compare (repeatable); default: all the task copies."),
+    ] = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the comparison's result.")] = True,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the result.")] = 600.0,
     as_json: Json = False,
 ) -> None:
     """Compare the source and the target (create-compare-task, then query-compare-result). Exit 1 when they differ
     or the comparison failed."""
-    if kind not in ("lines", "contents"):
-        with reported(as_json):
+    with reported(as_json):
+        if kind not in ("lines", "contents"):
             raise UsageError(f"--type must be lines or contents, not {kind!r}")
-    with reported(as_json), connected() as api:
-        created = api.create_compare(
-            {"job_id": job_id, "data_level_compare_info": {"conflict_policy": "cancel", "compare_type": kind}}
-        )
-        _compare_error(created, job_id)
-        compare_id = (created.get("data_level_compare_create_result") or {}).get("compare_task_id")
-        if not compare_id:
-            raise ClientError(f"no comparison was created: {created}", None, job_id)
-        say(f"comparison {compare_id} created")
-        result = _compare_result(api, job_id, kind, compare_id, timeout) if wait else created
+        info = {"conflict_policy": "cancel", "compare_type": kind} | _compare_scope(objects or [])
+        with connected() as api:
+            created = api.create_compare({"job_id": job_id, "data_level_compare_info": info})
+            _compare_error(created, job_id)
+            compare_id = (created.get("data_level_compare_create_result") or {}).get("compare_task_id")
+            if not compare_id:
+                raise ClientError(f"no comparison was created: {created}", None, job_id)
+            say(f"comparison {compare_id} created")
+            result = _compare_result(api, job_id, kind, compare_id, timeout) if wait else created
+        verdict = _compare_verdict(result, kind, compare_id) if wait else None
     if as_json:
-        print_json(result)
+        print_json(result if verdict is None else result | {"verdict": verdict})
     else:
-        _print_compare(result, kind)
-    if wait and _compare_verdict(result, kind) != "CONSISTENT":
+        if verdict is not None:
+            _print_compare(result, kind)
+            print(f"result: {verdict}")
+        else:
+            print(compare_id)
+    if verdict not in (None, "CONSISTENT"):
         raise typer.Exit(ExitCode.FAILED)
+
+
+def _compare_scope(objects: list[str]) -> dict[str, Any]:
+    """Everything the task copies (quick_comparison), or compare_object_infos for --object DB / DB.TABLE."""
+    if not objects:
+        return {"compare_mode": "quick_comparison"}
+    tables: dict[str, list[str]] = {}
+    for item in objects:
+        database, _, table = item.partition(".")
+        if not database:
+            raise UsageError(f"--object must be DB or DB.TABLE, not {item!r}")
+        tables.setdefault(database, [])
+        if table:
+            tables[database].append(table)
+    infos = [{"db_name": db} | ({"table_name": names} if names else {}) for db, names in tables.items()]
+    return {"compare_object_infos": infos}
 
 
 def _compare_error(answer: dict[str, Any], job_id: str) -> None:
@@ -335,52 +361,65 @@ def _compare_error(answer: dict[str, Any], job_id: str) -> None:
         raise error(str(answer.get("error_msg") or "comparison refused"), code, job_id)
 
 
+def _compare_task(answer: dict[str, Any], compare_id: str) -> dict[str, Any]:
+    listed = (answer.get("compare_task_list_results") or {}).get("compare_task_list") or []
+    found: dict[str, Any] = next((item for item in listed if item.get("compare_task_id") == compare_id), {})
+    return found
+
+
+def _overview(answer: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    prefix = "line" if kind == "lines" else "content"
+    found: list[dict[str, Any]] = (answer.get(f"{prefix}_compare_results") or {}).get(
+        f"{prefix}_compare_overview"
+    ) or []
+    return found
+
+
 def _compare_result(api: DrsApi, job_id: str, kind: str, compare_id: str, timeout: float) -> dict[str, Any]:
     key = "line_compare_id" if kind == "lines" else "content_compare_id"
+    prefix = "line" if kind == "lines" else "content"
     end = time.monotonic() + timeout
     while True:
         answer = api.query_compare({"job_id": job_id, key: compare_id, "current_page": 1, "per_page": 100})
         _compare_error(answer, job_id)
-        listed = (answer.get("compare_task_list_results") or {}).get("compare_task_list") or []
-        task = next((item for item in listed if item.get("compare_task_id") == compare_id), None)
-        if task is not None and task.get("compare_task_status") in COMPARE_DONE:
+        status = _compare_task(answer, compare_id).get("compare_task_status")
+        results = {str(item.get(f"{prefix}_compare_result")) for item in _overview(answer, kind)}
+        if status in COMPARE_DONE or (status is None and results and not results & COMPARE_PENDING):
             return answer
         if time.monotonic() > end:
             raise ClientError(f"comparison {compare_id} not finished after {timeout:.0f} s", None, job_id)
         time.sleep(1.0)
 
 
-def _compare_rows(result: dict[str, Any], kind: str) -> list[dict[str, Any]]:
-    if kind == "lines":
-        details = (result.get("line_compare_results") or {}).get("line_compare_details") or []
-        return [row for database in details for row in database.get("line_compare_detail") or []]
-    details = (result.get("content_compare_results") or {}).get("content_compare_details") or []
-    return [row for database in details for row in database.get("content_compare_detail") or []]
-
-
-def _compare_verdict(result: dict[str, Any], kind: str) -> str:
-    results = "line_compare_results" if kind == "lines" else "content_compare_results"
-    overview = (result.get(results) or {}).get(
-        "line_compare_overview" if kind == "lines" else "content_compare_overview"
-    )
-    verdicts = {str(item.get("line_compare_result") or item.get("content_compare_result")) for item in overview or []}
-    if not verdicts:
-        return "UNKNOWN"
-    return "CONSISTENT" if verdicts == {"CONSISTENT"} else "INCONSISTENT"
+def _compare_verdict(answer: dict[str, Any], kind: str, compare_id: str) -> str:
+    """CONSISTENT, INCONSISTENT, or why there is no verdict (the compare task's status, or the results seen)."""
+    status = _compare_task(answer, compare_id).get("compare_task_status")
+    if status not in (None, "SUCCESSFUL"):
+        return str(status)
+    prefix = "line" if kind == "lines" else "content"
+    results = {str(item.get(f"{prefix}_compare_result")) for item in _overview(answer, kind)}
+    if results == {"CONSISTENT"}:
+        return "CONSISTENT"
+    if "INCONSISTENT" in results:
+        return "INCONSISTENT"
+    return ", ".join(sorted(results)) or "NO_RESULT"
 
 
 def _print_compare(result: dict[str, Any], kind: str) -> None:
-    table = Table("source table", "target table", "source rows", "target rows", "result", box=None)
-    for row in _compare_rows(result, kind):
-        table.add_row(
-            str(row.get("source_table_name", "")),
-            str(row.get("target_table_name", "")),
-            str(row.get("source_row_num", "")),
-            str(row.get("target_row_num", "")),
-            str(row.get("line_compare_result") or row.get("content_compare_result") or ""),
-        )
+    prefix = "line" if kind == "lines" else "content"
+    details = (result.get(f"{prefix}_compare_results") or {}).get(f"{prefix}_compare_details") or []
+    table = Table("source table", "target table", "source rows", "target rows", "differing", "result", box=None)
+    for database in details:
+        for row in database.get(f"{prefix}_compare_detail") or []:
+            table.add_row(
+                f"{database.get('source_db_name', '')}.{row.get('source_table_name', '')}",
+                str(row.get("target_table_name", "")),
+                str(row.get("source_row_num", "")),
+                str(row.get("target_row_num", "")),
+                str(row.get("diff_row_num", "")),
+                str(row.get(f"{prefix}_compare_result", "")),
+            )
     stdout.print(table)
-    print(f"result: {_compare_verdict(result, kind)}")
 
 
 @jobs.command("watch", epilog=EXIT_CODES)

@@ -30,6 +30,7 @@ class Until(enum.StrEnum):
 
 
 STOPPED = frozenset({"RELEASE_RESOURCE_COMPLETE", "DELETED", "CREATE_FAILED"})
+COPIED = frozenset({"FULL_TRANSFER_COMPLETE", "INCRE_TRANSFER_STARTED", "INCRE_TRANSFER_FAILED"})
 _STATES = {
     "CREATING": "creating",
     "CONFIGURATION": "configuring (not started)",
@@ -153,13 +154,13 @@ def _number(value: Any) -> int | None:
 
 
 class Sampler:
-    """Polls a set of tasks; remembers the last rows copied of each, to measure rows/s of the copy."""
+    """Polls a set of tasks; remembers when it first saw each one copying, to measure the copy's rows/s since."""
 
     def __init__(self, api: DrsApi, job_ids: Sequence[str], clock: Callable[[], float] = time.monotonic) -> None:
         self.api = api
         self.job_ids = list(dict.fromkeys(job_ids))
         self.clock = clock
-        self._last: dict[str, tuple[float, int]] = {}
+        self._first: dict[str, tuple[float, int]] = {}  # job id -> (time, rows copied) at the first copying poll
 
     def poll(self) -> list[Sample]:
         progresses = {entry.get("job_id"): entry for entry in self.api.progress(self.job_ids)}
@@ -172,6 +173,7 @@ class Sampler:
 
     def _sample(self, job_id: str, progress: dict[str, Any], detail: dict[str, Any], now: float) -> Sample:
         status = str(detail.get("status"))
+        task_type = str(detail.get("task_type") or progress.get("task_mode") or "")
         tables = detail.get("table_progress") or []
         copied = sum(int(table.get("rows_copied") or 0) for table in tables)
         estimate = sum(int(table.get("rows_estimate") or 0) for table in tables)
@@ -181,23 +183,25 @@ class Sampler:
         if status == "INCRE_TRANSFER_STARTED":
             applied = _number(progress.get("apply_rows_rate"))
             rate = None if applied is None else float(applied)
-        elif job_id in self._last and status == "FULL_TRANSFER_STARTED":
-            then, copied_then = self._last[job_id]
+        elif status == "FULL_TRANSFER_STARTED":
+            then, copied_then = self._first.setdefault(job_id, (now, copied))
             rate = (copied - copied_then) / (now - then) if now > then else None
-        self._last[job_id] = (now, copied)
         lag_millis = _number(progress.get("incre_trans_delay_millis"))
+        phases = [_percent(progress_map, key) for key in ("struct", "data", "index")]
+        if status in COPIED and task_type != "INCR_TRANS":
+            phases = [100 if value is None else value for value in phases]  # the copy is over: measured or not
         eta = _number(progress.get("remaining_time")) if status == "FULL_TRANSFER_STARTED" else None
-        if not eta and rate and status == "FULL_TRANSFER_STARTED" and estimate > copied:
-            eta = int((estimate - copied) / rate)
+        if not eta and status == "FULL_TRANSFER_STARTED":  # 0 from the server: not estimated yet
+            eta = int((estimate - copied) / rate) if rate and estimate > copied else None
         return Sample(
             id=job_id,
             name=str(detail.get("name", "")),
             status=status,
-            task_type=str(detail.get("task_type") or progress.get("task_mode") or ""),
+            task_type=task_type,
             progress=_number(progress.get("progress")) or 0,
-            struct=_percent(progress_map, "struct"),
-            data=_percent(progress_map, "data"),
-            index=_percent(progress_map, "index"),
+            struct=phases[0],
+            data=phases[1],
+            index=phases[2],
             rows_copied=copied,
             rows_estimate=estimate,
             rows_per_second=rate,
@@ -222,7 +226,11 @@ def render(samples: Sequence[Sample]) -> RenderableType:
         grid.add_column(justify="right", width=5)
         for label, value in (("structure", sample.struct), ("data", sample.data), ("indexes", sample.index)):
             style = "red" if sample.failed else "green" if value == 100 else "cyan"
-            grid.add_row(label, ProgressBar(total=100, completed=value or 0, complete_style=style), f"{value or 0}%")
+            grid.add_row(
+                label,
+                ProgressBar(total=100, completed=value or 0, complete_style=style, finished_style=style),
+                f"{value or 0}%",
+            )
         details = Table.grid(padding=(0, 2))
         details.add_row(
             f"copied {sample.rows_copied}/{sample.rows_estimate} rows",
@@ -230,7 +238,7 @@ def render(samples: Sequence[Sample]) -> RenderableType:
             f"lag {_seconds(sample.lag_seconds)}",
             f"ETA {_duration(sample.eta_seconds)}",
         )
-        state_style = "bold red" if sample.failed else "yellow" if sample.speed_limit else "bold"
+        state_style = "bold red" if sample.failed else "yellow" if "throttled" in sample.state() else "bold"
         title = f"{sample.name} [dim]{sample.id}[/dim] {sample.status}"
         body = Group(grid, details, f"[{state_style}]State: {sample.state()}[/{state_style}]")
         panels.append(Panel(body, title=title, title_align="left", border_style="red" if sample.failed else "blue"))
