@@ -413,7 +413,7 @@ def _print_compare(result: dict[str, Any], kind: str) -> None:
         for row in database.get(f"{prefix}_compare_detail") or []:
             table.add_row(
                 f"{database.get('source_db_name', '')}.{row.get('source_table_name', '')}",
-                str(row.get("target_table_name", "")),
+                f"{row.get('target_db_name') or database.get('source_db_name', '')}.{row.get('target_table_name', '')}",
                 str(row.get("source_row_num", "")),
                 str(row.get("target_row_num", "")),
                 str(row.get("diff_row_num", "")),
