@@ -153,6 +153,12 @@ def _number(value: Any) -> int | None:
     return None if number < 0 else number
 
 
+def _table_rows(table: dict[str, Any]) -> int:
+    """A table's rows: counted once its data is copied; until then the source's estimate (never below the count)."""
+    copied = int(table.get("rows_copied") or 0)
+    return copied if table.get("data_done") else max(int(table.get("rows_estimate") or 0), copied)
+
+
 class Sampler:
     """Polls a set of tasks; remembers when it first saw each one copying, to measure the copy's rows/s since."""
 
@@ -176,8 +182,7 @@ class Sampler:
         task_type = str(detail.get("task_type") or progress.get("task_mode") or "")
         tables = detail.get("table_progress") or []
         copied = sum(int(table.get("rows_copied") or 0) for table in tables)
-        estimate = sum(int(table.get("rows_estimate") or 0) for table in tables)
-        estimate = max(estimate, copied)  # a row estimate is only an estimate
+        estimate = sum(_table_rows(table) for table in tables)
         progress_map = progress.get("progress_map") or {}
         rate: float | None = None
         if status == "INCRE_TRANSFER_STARTED":

@@ -32,6 +32,30 @@ def opendrs(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess
     )
 
 
+def opendrs_on_a_terminal(env: dict[str, str], *args: str, timeout: float = 120) -> tuple[int, str]:
+    """Run a command with a pseudo-terminal as its stdout (as in an interactive shell): exit code, what it showed."""
+    controller, terminal = os.openpty()
+    with subprocess.Popen(
+        [sys.executable, "-m", "opendrs", *args],
+        env=env | {"TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"},
+        stdout=terminal,
+        stderr=subprocess.DEVNULL,
+    ) as process:
+        os.close(terminal)
+        shown = bytearray()
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: the command closed the terminal (it exited)
+                break
+            if not chunk:
+                break
+            shown += chunk
+        os.close(controller)
+        code = process.wait(timeout=timeout)
+    return code, shown.decode(errors="replace")
+
+
 def json_of(done: subprocess.CompletedProcess[str]) -> Any:
     """The one JSON document on stdout (the command must have succeeded)."""
     assert done.returncode == 0, f"exit {done.returncode}: {done.stderr}"

@@ -3,11 +3,12 @@ by `start: now` in the file, watched until done."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
 
-from tests.cli.conftest import opendrs
+from tests.cli.conftest import opendrs, opendrs_on_a_terminal
 from tests.e2e import mysql_helpers as my
 from tests.servers import MariadbServer
 
@@ -40,6 +41,14 @@ def test_a_renamed_database_and_single_tables(
         watched = opendrs(logged_in, "job", "watch", job, "--until", "done", "--interval", "0.3", "--timeout", "120")
         assert watched.returncode == 0, watched.stdout + watched.stderr
         assert ": FULL_TRANSFER_COMPLETE;" in watched.stdout.splitlines()[-1], watched.stdout
+        # On a terminal: a live panel with a bar per phase, the counts and the state.
+        code, shown = opendrs_on_a_terminal(logged_in, "job", "watch", job, "--until", "done")
+        plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown)
+        assert code == 0, plain
+        assert f"{job} FULL_TRANSFER_COMPLETE" in plain and "State: full copy complete" in plain, plain
+        for phase in ("structure", "data", "indexes"):
+            assert re.search(rf"│ {phase} +━+ +100%", plain), plain
+        assert "copied 3/3 rows" in plain, plain
         assert my.tables(target, renamed) == ["a", "b"] and my.tables(target, other) == ["c"]
         for table in ("a", "b"):
             assert my.row_digests(target, renamed, table) == my.row_digests(source, schema, table)
