@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -21,7 +20,7 @@ import typer
 from rich.console import Console
 from rich.table import Column, Table
 
-from opendrs.client import credentials, provision, spec, watch
+from opendrs.client import comparison, credentials, provision, spec, watch
 from opendrs.client.api import DrsApi, JobResult
 from opendrs.client.errors import ClientError, ExitCode, NotFoundError, UsageError
 from opendrs.client.http import Http, request_token
@@ -295,9 +294,6 @@ def delete(job_ids: JobIds, as_json: Json = False) -> None:
 
 # job compare / watch -----------------------------------------------------------------------------------------
 
-COMPARE_DONE = frozenset({"SUCCESSFUL", "FAILED", "CANCELLED", "TIMEOUT_INTERRUPT"})
-COMPARE_PENDING = frozenset({"COMPARING", "WAITING_FOR_COMPARISON"})
-
 
 @jobs.command(epilog=EXIT_CODES)
 def compare(
@@ -316,16 +312,12 @@ def compare(
     with reported(as_json):
         if kind not in ("lines", "contents"):
             raise UsageError(f"--type must be lines or contents, not {kind!r}")
-        info = {"conflict_policy": "cancel", "compare_type": kind} | _compare_scope(objects or [])
+        info = {"conflict_policy": "cancel", "compare_type": kind} | comparison.scope(objects or [])
         with connected() as api:
-            created = api.create_compare({"job_id": job_id, "data_level_compare_info": info})
-            _compare_error(created, job_id)
-            compare_id = (created.get("data_level_compare_create_result") or {}).get("compare_task_id")
-            if not compare_id:
-                raise ClientError(f"no comparison was created: {created}", None, job_id)
+            created, compare_id = comparison.create(api, job_id, info)
             say(f"comparison {compare_id} created")
-            result = _compare_result(api, job_id, kind, compare_id, timeout) if wait else created
-        verdict = _compare_verdict(result, kind, compare_id) if wait else None
+            result = comparison.wait_result(api, job_id, kind, compare_id, timeout) if wait else created
+        verdict = comparison.verdict(result, kind, compare_id) if wait else None
     if as_json:
         print_json(result if verdict is None else result | {"verdict": verdict})
     else:
@@ -338,75 +330,8 @@ def compare(
         raise typer.Exit(ExitCode.FAILED)
 
 
-def _compare_scope(objects: list[str]) -> dict[str, Any]:
-    """Everything the task copies (quick_comparison), or compare_object_infos for --object DB / DB.TABLE."""
-    if not objects:
-        return {"compare_mode": "quick_comparison"}
-    tables: dict[str, list[str]] = {}
-    for item in objects:
-        database, _, table = item.partition(".")
-        if not database:
-            raise UsageError(f"--object must be DB or DB.TABLE, not {item!r}")
-        tables.setdefault(database, [])
-        if table:
-            tables[database].append(table)
-    infos = [{"db_name": db} | ({"table_name": names} if names else {}) for db, names in tables.items()]
-    return {"compare_object_infos": infos}
-
-
-def _compare_error(answer: dict[str, Any], job_id: str) -> None:
-    if answer.get("error_code"):
-        code = str(answer["error_code"])
-        error = NotFoundError if code in ("DRS.M05003", "DRS.M05004") else ClientError
-        raise error(str(answer.get("error_msg") or "comparison refused"), code, job_id)
-
-
-def _compare_task(answer: dict[str, Any], compare_id: str) -> dict[str, Any]:
-    listed = (answer.get("compare_task_list_results") or {}).get("compare_task_list") or []
-    found: dict[str, Any] = next((item for item in listed if item.get("compare_task_id") == compare_id), {})
-    return found
-
-
-def _overview(answer: dict[str, Any], kind: str) -> list[dict[str, Any]]:
-    prefix = "line" if kind == "lines" else "content"
-    found: list[dict[str, Any]] = (answer.get(f"{prefix}_compare_results") or {}).get(
-        f"{prefix}_compare_overview"
-    ) or []
-    return found
-
-
-def _compare_result(api: DrsApi, job_id: str, kind: str, compare_id: str, timeout: float) -> dict[str, Any]:
-    key = "line_compare_id" if kind == "lines" else "content_compare_id"
-    prefix = "line" if kind == "lines" else "content"
-    end = time.monotonic() + timeout
-    while True:
-        answer = api.query_compare({"job_id": job_id, key: compare_id, "current_page": 1, "per_page": 100})
-        _compare_error(answer, job_id)
-        status = _compare_task(answer, compare_id).get("compare_task_status")
-        results = {str(item.get(f"{prefix}_compare_result")) for item in _overview(answer, kind)}
-        if status in COMPARE_DONE or (status is None and results and not results & COMPARE_PENDING):
-            return answer
-        if time.monotonic() > end:
-            raise ClientError(f"comparison {compare_id} not finished after {timeout:.0f} s", None, job_id)
-        time.sleep(1.0)
-
-
-def _compare_verdict(answer: dict[str, Any], kind: str, compare_id: str) -> str:
-    """CONSISTENT, INCONSISTENT, or why there is no verdict (the compare task's status, or the results seen)."""
-    status = _compare_task(answer, compare_id).get("compare_task_status")
-    if status not in (None, "SUCCESSFUL"):
-        return str(status)
-    prefix = "line" if kind == "lines" else "content"
-    results = {str(item.get(f"{prefix}_compare_result")) for item in _overview(answer, kind)}
-    if results == {"CONSISTENT"}:
-        return "CONSISTENT"
-    if "INCONSISTENT" in results:
-        return "INCONSISTENT"
-    return ", ".join(sorted(results)) or "NO_RESULT"
-
-
 def _print_compare(result: dict[str, Any], kind: str) -> None:
-    prefix = "line" if kind == "lines" else "content"
+    prefix = comparison.key_prefix(kind)
     details = (result.get(f"{prefix}_compare_results") or {}).get(f"{prefix}_compare_details") or []
     table = Table("source table", "target table", "source rows", "target rows", "differing", "result", box=None)
     for database in details:
