@@ -122,4 +122,8 @@ def test_a_failed_precheck_prints_its_reasons_and_the_task_id(
     assert "srcBinlogOpenCheck" in done.stderr
     status = json_of(opendrs(logged_in, "job", "status", failure["id"], "--json"))
     assert status["results"][0]["status"] == "CONFIGURATION"
+    refused = opendrs(logged_in, "job", "start", failure["id"], "--json")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    [result] = json.loads(refused.stdout)["results"]
+    assert result["ok"] is False and result["error_code"], result
     assert opendrs(logged_in, "job", "stop", failure["id"]).returncode == 0
