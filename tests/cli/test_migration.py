@@ -94,8 +94,13 @@ def test_a_mysql_migration_from_the_cli_alone(
         )
         my.wait_same_database(source, target, schema)
 
-        [line] = json_of_lines(opendrs(env, "job", "watch", job, "--until", "incremental", "--json"))
-        assert line["status"] == "INCRE_TRANSFER_STARTED" and line["lag_seconds"] is not None, line
+        def measured_lag() -> dict[str, Any] | None:
+            [line] = json_of_lines(opendrs(env, "job", "watch", job, "--until", "incremental", "--json"))
+            assert line["status"] == "INCRE_TRANSFER_STARTED", line
+            return line if line["lag_seconds"] is not None else None  # once the applier has measured it
+
+        line = wait_for(measured_lag, "watch --json to show the incremental lag")
+        assert line["id"] == job and line["state"] == "replicating changes" and line["data"] == 100, line
         assert job in [item["id"] for item in json_of(opendrs(env, "job", "list", "--json"))["jobs"]]
         detail = json_of(opendrs(env, "job", "detail", job, "--json"))
         assert [table["source"] for table in detail["table_progress"]] == [f"{schema}.items"]
