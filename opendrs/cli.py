@@ -1,4 +1,5 @@
-"""Command line: `opendrs serve | worker | migrate | admin ...`. Parsing only; bootstrap does the wiring."""
+"""Command line: `opendrs serve | worker | migrate | admin ...` run the service (parsing only; bootstrap does the
+wiring); `opendrs login | logout | job ...` are the API client (opendrs.client.commands), dispatched to here."""
 
 from __future__ import annotations
 
@@ -12,13 +13,29 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from opendrs import bootstrap, logs
+from opendrs import logs
 from opendrs.settings import Settings
+
+# The client's commands, and what `opendrs --help` says of them; their own --help tells more.
+CLIENT_COMMANDS = {
+    "login": "log in to an opendrs server: stores a token in $XDG_CONFIG_HOME/opendrs",
+    "logout": "forget the stored token",
+    "job": "migration tasks: create from a YAML/JSON file, list, status, start, pause, resume, stop, delete, "
+    "compare, watch (live progress)",
+}
+EPILOG = (
+    "Client commands authenticate with the token of `opendrs login`, or with HUAWEICLOUD_SDK_AK, "
+    "HUAWEICLOUD_SDK_SK, HUAWEICLOUD_SDK_PROJECT_ID and OPENDRS_ENDPOINT from the environment. "
+    "Exit codes: 0 success; 1 API error or failed task; 2 usage error; 3 not authenticated; 4 no such task."
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and arguments[0] in CLIENT_COMMANDS:
+        return _client(arguments)
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
@@ -29,8 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="opendrs", description=__doc__)
-    commands = parser.add_subparsers()
+    parser = argparse.ArgumentParser(prog="opendrs", description=__doc__, epilog=EPILOG)
+    commands = parser.add_subparsers(metavar="{serve,worker,migrate,admin,login,logout,job}")
 
     serve = commands.add_parser("serve", help="run the HTTP API and a worker in one process")
     serve.add_argument("--host", default="127.0.0.1")
@@ -61,11 +78,25 @@ def _parser() -> argparse.ArgumentParser:
     create_key.add_argument("--domain", required=True)
     create_key.add_argument("--user", required=True)
     create_key.set_defaults(run=_create_access_key)
+    for name, help_text in CLIENT_COMMANDS.items():
+        commands.add_parser(name, help=help_text)  # listed only: main() hands these to the client
     return parser
+
+
+def _client(arguments: list[str]) -> int:
+    from opendrs.client.commands import app  # the client does not need the server's imports, nor they its
+
+    try:
+        app(args=arguments, prog_name="opendrs", standalone_mode=True)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 1
+    return 0
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
+
+    from opendrs import bootstrap  # here, not at the top: the client commands start faster without it
 
     runtime = bootstrap.open_runtime(settings)
     worker = None if args.no_worker else bootstrap.worker(runtime)
@@ -104,6 +135,8 @@ def _share_http_metrics(settings: Settings) -> None:
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    from opendrs import bootstrap
+
     runtime = bootstrap.open_runtime(settings)
     worker = bootstrap.worker(runtime)
 
@@ -117,11 +150,15 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from opendrs import bootstrap
+
     bootstrap.open_runtime(settings)
     return 0
 
 
 def _create_user(settings: Settings, args: argparse.Namespace) -> int:
+    from opendrs import bootstrap
+
     runtime = bootstrap.open_runtime(settings)
     created = runtime.services.iam.create_user(args.domain, args.user, args.password, args.project)
     print(json.dumps(created))
@@ -129,6 +166,8 @@ def _create_user(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _create_access_key(settings: Settings, args: argparse.Namespace) -> int:
+    from opendrs import bootstrap
+
     runtime = bootstrap.open_runtime(settings)
     try:
         created = runtime.services.iam.create_access_key(args.domain, args.user)

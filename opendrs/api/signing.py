@@ -1,7 +1,5 @@
-"""Verification (and client-side production) of ``SDK-HMAC-SHA256`` request signatures.
-
-This is the signing scheme used by the official Huawei Cloud Python SDK (huaweicloudsdkcore ``Signer``),
-implemented from ``shared/spec/AUTH.md`` sections 2.3-2.5. Standard library only, no I/O.
+"""Verification of ``SDK-HMAC-SHA256`` request signatures (``shared/spec/AUTH.md`` 2.5); the canonical request
+is built by ``opendrs.domain.signing``, which clients use to sign. Standard library only, no I/O.
 
 Server side, the typical use is::
 
@@ -28,7 +26,26 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import quote, unquote
+
+from opendrs.domain.signing import (
+    ALGORITHM,
+    CONTENT_SHA256_HEADER,
+    DATE_HEADER,
+    EMPTY_BODY_SHA256,
+    REQUIRED_SIGNED,
+    SDK_DATE_FORMAT,
+    canonical_query_string,
+    canonical_request,
+    canonical_request_from_parts,
+    canonical_uri,
+    format_sdk_date,
+    join_query,
+    payload_hash,
+    query_pairs,
+    sign_request,
+    signature,
+    string_to_sign,
+)
 
 __all__ = [
     "ALGORITHM",
@@ -48,14 +65,7 @@ __all__ = [
     "verify_request",
 ]
 
-ALGORITHM = "SDK-HMAC-SHA256"
-EMPTY_BODY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 DEFAULT_MAX_SKEW_SECONDS = 900.0
-SDK_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
-
-_CONTENT_SHA256_HEADER = "x-sdk-content-sha256"
-_DATE_HEADER = "x-sdk-date"
-_REQUIRED_SIGNED = ("host", _DATE_HEADER)
 
 # AUTH.md 2.5 step 1 (used with fullmatch, so a trailing newline is not accepted either).
 _AUTH_RE = re.compile(r"SDK-HMAC-SHA256\s+Access=([^,\s]+)\s*,\s*SignedHeaders=([^,\s]+)\s*,\s*Signature=([0-9a-f]+)")
@@ -105,146 +115,6 @@ def parse_authorization(header: str) -> SignedAuthorization | None:
         return None
     access, signed, sig = match.groups()
     return SignedAuthorization(access=access, signed_headers=tuple(signed.split(";")), signature=sig)
-
-
-def _encode(value: str) -> str:
-    """RFC 3986 encoding: only ``A-Za-z0-9-._~`` stay literal, everything else is %XX of the UTF-8 bytes."""
-    return quote(value, safe="~")
-
-
-def canonical_uri(raw_path: str) -> str:
-    """Decode the raw path once, split on ``/``, re-encode each segment, always end with ``/``."""
-    uri = "/".join(_encode(segment) for segment in unquote(raw_path).split("/"))
-    return uri if uri.endswith("/") else uri + "/"
-
-
-def _query_pairs(raw_query: str) -> list[tuple[str, str]]:
-    if not raw_query:
-        return []
-    pairs = []
-    for item in raw_query.split("&"):
-        key, _, value = item.partition("=")
-        pairs.append((unquote(key), unquote(value)))
-    return pairs
-
-
-def _join_query(pairs: Sequence[tuple[str, str]]) -> str:
-    return "&".join(f"{_encode(k)}={_encode(v)}" for k, v in pairs)
-
-
-def canonical_query_string(raw_query: str, *, key_only_sort: bool = False) -> str:
-    """Canonical query from the raw wire query (without the ``?``).
-
-    Default: pairs sorted by decoded (key, value), as the SDK does for string values. With
-    ``key_only_sort=True``: stable sort on the key only, keeping the received order of repeated keys
-    (AUTH.md 2.5 step 6, for list parameters the SDK sorted by non-string value).
-    """
-    pairs = _query_pairs(raw_query)
-    if key_only_sort:
-        pairs.sort(key=lambda pair: pair[0])
-    else:
-        pairs.sort()
-    return _join_query(pairs)
-
-
-def _payload_hash(headers: Mapping[str, str], signed_headers: Sequence[str], body: bytes) -> str:
-    if not body:
-        return EMPTY_BODY_SHA256
-    if _CONTENT_SHA256_HEADER in signed_headers:
-        declared = headers.get(_CONTENT_SHA256_HEADER)
-        if declared:
-            return declared.strip()
-    return hashlib.sha256(body).hexdigest()
-
-
-def _canonical_request(
-    method: str,
-    uri: str,
-    query: str,
-    headers: Mapping[str, str],
-    signed_headers: Sequence[str],
-    payload_hash: str,
-) -> str:
-    canonical_headers = "".join(f"{name}:{headers[name].strip()}\n" for name in signed_headers)
-    return "\n".join(
-        (
-            method.upper(),
-            uri,
-            query,
-            canonical_headers,
-            ";".join(signed_headers),
-            payload_hash,
-        )
-    )
-
-
-def canonical_request(
-    method: str,
-    raw_path: str,
-    raw_query: str,
-    headers: Mapping[str, str],
-    signed_headers: Sequence[str],
-    body: bytes,
-) -> str:
-    """The canonical request (AUTH.md 2.3 step 5) built from raw wire data.
-
-    ``headers`` maps lower-case names to values as received; every name in ``signed_headers`` must be in it
-    (``KeyError`` otherwise). The query uses the full (key, value) sort.
-    """
-    return _canonical_request(
-        method,
-        canonical_uri(raw_path),
-        canonical_query_string(raw_query),
-        headers,
-        signed_headers,
-        _payload_hash(headers, signed_headers, body),
-    )
-
-
-def string_to_sign(sdk_date: str, canonical: str) -> str:
-    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-    return f"{ALGORITHM}\n{sdk_date}\n{digest}"
-
-
-def signature(secret: str, string_to_sign: str) -> str:
-    return hmac.new(secret.encode("utf-8"), string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
-
-
-def format_sdk_date(when: datetime) -> str:
-    """Format a datetime as an ``X-Sdk-Date`` value (naive datetimes are taken as UTC)."""
-    if when.tzinfo is not None:
-        when = when.astimezone(UTC)
-    return when.strftime(SDK_DATE_FORMAT)
-
-
-def sign_request(
-    access: str,
-    secret: str,
-    method: str,
-    raw_path: str,
-    raw_query: str,
-    headers: Mapping[str, str],
-    body: bytes = b"",
-) -> str:
-    """Client side: return the ``Authorization`` value for a request, as the SDK would compute it.
-
-    ``headers`` (any case) must be exactly the headers to be signed and sent, and must include ``Host`` and
-    ``X-Sdk-Date`` (see :func:`format_sdk_date`). Like the SDK, every header whose name has no ``_`` is signed.
-    ``raw_path``/``raw_query`` are the percent-encoded path and query that will be put on the wire.
-    """
-    lowered: dict[str, str] = {}
-    for name, value in headers.items():
-        key = name.lower()
-        if key in lowered:
-            raise ValueError(f"duplicate header {name!r}")
-        lowered[key] = value
-    for required in _REQUIRED_SIGNED:
-        if required not in lowered:
-            raise ValueError(f"header {required!r} is required for signing")
-    signed = sorted(name for name in lowered if "_" not in name)
-    canonical = canonical_request(method, raw_path, raw_query, lowered, signed, body)
-    sig = signature(secret, string_to_sign(lowered[_DATE_HEADER].strip(), canonical))
-    return f"{ALGORITHM} Access={access}, SignedHeaders={';'.join(signed)}, Signature={sig}"
 
 
 def _utf8_from_latin1(value: str) -> str | None:
@@ -311,7 +181,7 @@ def verify_request(
                 FailureReason.MISSING_SIGNED_HEADER,
                 "signed header name is not lower-case",
             )
-    for required in _REQUIRED_SIGNED:
+    for required in REQUIRED_SIGNED:
         if required not in signed:
             raise SignatureError(FailureReason.MISSING_SIGNED_HEADER, f"{required} is not signed")
     for name in signed:
@@ -322,7 +192,7 @@ def verify_request(
             )
 
     # 3. Timestamp.
-    sdk_date = received[_DATE_HEADER].strip()
+    sdk_date = received[DATE_HEADER].strip()
     signed_at = _parse_sdk_date(sdk_date)
     current = now.replace(tzinfo=UTC) if now.tzinfo is None else now
     if abs(current - signed_at) > timedelta(seconds=max_skew_seconds):
@@ -334,26 +204,26 @@ def verify_request(
         raise SignatureError(FailureReason.UNKNOWN_KEY)
 
     # 5./6. Rebuild and compare.
-    payload_hash = _payload_hash(received, signed, body)
+    declared_hash = payload_hash(received, signed, body)
     if (
         body
-        and _CONTENT_SHA256_HEADER in signed
-        and _HEX_SHA256_RE.fullmatch(payload_hash)
-        and not hmac.compare_digest(payload_hash, hashlib.sha256(body).hexdigest())
+        and CONTENT_SHA256_HEADER in signed
+        and _HEX_SHA256_RE.fullmatch(declared_hash)
+        and not hmac.compare_digest(declared_hash, hashlib.sha256(body).hexdigest())
     ):
         # A declared X-Sdk-Content-Sha256 digest that does not match the body: the body was replaced.
         # (UNSIGNED-PAYLOAD, which is what the SDK sends, leaves the body unauthenticated by design.)
         raise SignatureError(FailureReason.BAD_SIGNATURE)
     try:
         uri = canonical_uri(raw_path)
-        pairs = _query_pairs(raw_query)
-        queries = [_join_query(sorted(pairs))]
-        key_sorted = _join_query(sorted(pairs, key=lambda pair: pair[0]))
+        pairs = query_pairs(raw_query)
+        queries = [join_query(sorted(pairs))]
+        key_sorted = join_query(sorted(pairs, key=lambda pair: pair[0]))
         if key_sorted != queries[0]:
             queries.append(key_sorted)
         for header_set in _header_variants(received, signed):
             for query in queries:
-                canonical = _canonical_request(method, uri, query, header_set, signed, payload_hash)
+                canonical = canonical_request_from_parts(method, uri, query, header_set, signed, declared_hash)
                 expected = signature(secret, string_to_sign(sdk_date, canonical))
                 if hmac.compare_digest(expected, auth.signature):
                     return auth.access
