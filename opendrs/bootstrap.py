@@ -68,6 +68,7 @@ def worker(runtime: Runtime) -> Worker:
         max_tasks=settings.max_tasks_per_worker,
         lease_ttl_seconds=settings.lease_ttl_seconds,
         retry_window_seconds=settings.retry_window_seconds,
+        copy_chunk_rows=settings.copy_chunk_rows,
     )
     return Worker(runtime.engine, runtime.keys, worker_settings)
 

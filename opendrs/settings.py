@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     retry_window_seconds: float = Field(
         300, ge=0, description="How long a task retries a lost connection before it fails."
     )
+    copy_chunk_rows: int = Field(
+        100_000, ge=1, description="Rows per key-range chunk of a full copy (fewer if the rows are large)."
+    )
     log_format: LogFormat = LogFormat.PLAIN
     log_level: str = "INFO"
 

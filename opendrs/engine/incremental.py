@@ -24,6 +24,7 @@ from opendrs.domain.replication import BinlogPosition, Endpoint, RowChange, Tabl
 from opendrs.domain.tasks import Progress
 from opendrs.domain.times import now_ms
 from opendrs.engine.runner import TaskContext, TransferError
+from opendrs.faults import crash_point
 from opendrs.store import checkpoints
 from opendrs.store import tasks as task_store
 
@@ -61,6 +62,7 @@ def run(context: TaskContext) -> None:
     applier = Applier(target, task.id, selection)
     with contextlib.closing(applier), BinlogStream(source, start, selection, server_id_for(task.id)) as stream:
         _guard(applier.load_checkpoint, errors.TARGET_FAILED)  # connects now: a lost target fails as the target
+        crash_point("incremental.stream_opened")
         for item in _from_source(stream.batches()):
             context.check_stop()
             try:
@@ -153,6 +155,7 @@ class _Reporter:
         )
         with self._context.fenced() as connection:
             task_store.save_progress(connection, self._context.task.id, progress, now_ms())
+        crash_point("incremental.progress_saved")
         self._rows, self._since = 0, time.monotonic()
 
 

@@ -32,6 +32,7 @@ import pymysql.cursors
 from opendrs.connectors.mysql import catalog, chunks, types
 from opendrs.connectors.mysql import connection as mysql
 from opendrs.domain.replication import TableRef
+from opendrs.faults import crash_point
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ def copy_chunk(
     _execute(target, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
     if chunk.lower is None and chunk.upper is None:
         _empty_table(target, target_table)
+    crash_point("copy.chunk.before_load")
     with _binary_results(source):
         _execute(target, "BEGIN")
         try:
@@ -79,7 +81,9 @@ def copy_chunk(
             with contextlib.suppress(pymysql.err.MySQLError):
                 _execute(target, "ROLLBACK")
             raise
+        crash_point("copy.chunk.loaded_uncommitted")
         _execute(target, "COMMIT")
+        crash_point("copy.chunk.committed_unrecorded")
     logger.debug("chunk copied", extra={"action": "copy_chunk", "chunk": chunk.id, "rows": rows})
     return rows
 
@@ -212,6 +216,7 @@ def _stream_rows(
 def _send(pipe: BinaryIO, lines: bytes, limiter: Limiter | None) -> None:
     pipe.write(lines)
     pipe.write(b"\n")
+    crash_point("copy.chunk.streaming")  # the target's LOAD DATA is running, its input not yet ended
     if limiter is not None:
         limiter(len(lines) + 1)
 
