@@ -9,6 +9,7 @@ later snapshot skip the changes that copy already contains.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import time
 import zlib
@@ -71,10 +72,10 @@ def run(context: TaskContext) -> None:
                     reporter.caught_up(item.time)
                 else:
                     batch = [_without_copied(transaction, skips) for transaction in item]
-                    last = position_key(batch[-1].end)
-                    applier.idempotent = idempotent_until is not None and last <= position_key(idempotent_until)
-                    result = applier.apply(batch)
-                    reporter.applied(result.rows, result.commit_time)
+                    for part, idempotent in _split_at(batch, idempotent_until):
+                        applier.idempotent = idempotent
+                        result = applier.apply(part)
+                        reporter.applied(result.rows, result.commit_time)
             except mysql_errors.ReplicationError as exc:
                 raise _transfer_error(exc, errors.TARGET_FAILED) from exc
             reporter.maybe_report()
@@ -113,6 +114,20 @@ def _without_copied(transaction: Transaction, skips: Mapping[TableRef, BinlogPos
         if not (isinstance(change, RowChange) and change.table in skips and end <= position_key(skips[change.table]))
     )
     return Transaction(kept, transaction.end, transaction.commit_time)
+
+
+def _split_at(
+    batch: list[Transaction], idempotent_until: BinlogPosition | None
+) -> list[tuple[list[Transaction], bool]]:
+    """The batch in runs to apply idempotently (True) or not: those that end at or before `idempotent_until`
+    may already be in a resumed copy. A batch that straddles it must not be applied strictly as a whole: its
+    early transactions would meet their own rows (duplicate keys, updates that change nothing)."""
+    if idempotent_until is None:
+        return [(batch, False)]
+    until = position_key(idempotent_until)
+    early = list(itertools.takewhile(lambda transaction: position_key(transaction.end) <= until, batch))
+    late = batch[len(early) :]
+    return [(part, idempotent) for part, idempotent in ((early, True), (late, False)) if part]
 
 
 def _position_or_none(data: Mapping[str, object] | None) -> BinlogPosition | None:
