@@ -124,8 +124,6 @@ def test_worker_killed_at_a_crash_point_resumes_to_the_same_rows(
     cluster: Cluster, source: MariadbServer, target: MariadbServer, schema: str, point: str, nth: int
 ) -> None:
     api = cluster.api
-    t0 = time.monotonic()
-    mark = lambda what: print(f"  {time.monotonic() - t0:5.1f} {what}")  # noqa: E731
     armed = cluster.start_worker(f"{point}:{nth}", wait=False)  # the only worker: it sets the task up, claims it
     _create_tables(source, schema)
     armed.wait_started()
@@ -133,29 +131,24 @@ def test_worker_killed_at_a_crash_point_resumes_to_the_same_rows(
     provoker = _Provoker(source, schema, rotate=point == "stream.rotate")
 
     with my.StatusWatch(api, job) as watch, my.writing(source, schema, seeded_rows=SEEDED_ROWS, large_rows=300) as w:
-        mark("configured")
         my.start(api, job)
         # Once the armed worker holds the task, a second one may start: it takes the task when the lease expires.
         wait_for(lambda: cluster.holder(job) is armed or armed.process.poll() is not None, "the armed worker's claim")
-        successor = cluster.start_worker()
-        mark("started")
+        successor = cluster.start_worker(wait=False)
         _wait_for_crash(cluster, job, armed, provoker)
         assert armed.process.returncode == -signal.SIGKILL, armed.log()
         assert armed.crashed_at() == point, f"the worker died elsewhere:\n{armed.log()}"
         died_in = my.status_of(api, job)["status"]
-        mark("crashed")
+        successor.wait_started()
         try:
             wait_for(lambda: cluster.holder(job) is successor, f"the new worker to take {job} over", TAKEOVER_DEADLINE)
             my.wait_status(api, job, "INCRE_TRANSFER_STARTED", my.COPY_DEADLINE)
         except AssertionError as error:
             raise AssertionError(f"{error}\n{cluster.logs()}") from None
-        mark("incremental")
         provoker.maybe(now=True)  # the successor applies a DDL too
         w.wait_for_transactions(40, "writes after the takeover")
 
-    mark("writes")
     caught_up(api, job, source, target, schema)
-    mark("caught up")
     assert watch.error is None, watch.error
     assert not watch.failures(), watch.failures()
     print(f"{point}:{nth}: died in {died_in}; statuses {watch.statuses}")  # shown with -s
