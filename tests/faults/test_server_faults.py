@@ -182,3 +182,32 @@ def test_binlog_purged_past_the_checkpoint_fails_the_task(
         "the task stays failed (it does not retry into the gap)",
         2.0,
     )
+
+
+def test_network_to_the_source_cut_as_the_task_starts(
+    cluster: Cluster, source: MariadbServer, target: MariadbServer, schema: str
+) -> None:
+    """Cut between the precheck and the start: the start (or the snapshot) cannot reach the source until the network
+    is back; the task waits, then copies and streams as if nothing happened."""
+    my.Writer.create_tables(source, schema, pk_rows=SEEDED_ROWS)
+    with tcp_proxy(source.host, source.port) as proxy:
+        through_proxy = dataclasses.replace(source, port=proxy.port)
+        cluster.start_worker()
+        job = my.configure_task(cluster.api, through_proxy, target, "FULL_INCR_TRANS", [schema])
+        with my.StatusWatch(cluster.api, job) as watch, my.writing(source, schema, seeded_rows=SEEDED_ROWS) as writer:
+            assert my.precheck(cluster.api, job)["result"] is True
+            proxy.cut()
+            my.succeeded(cluster.api.post(f"{my.JOBS}/batch-starting", {"jobs": [{"job_id": job}]}), 202)
+            my.assert_stays(
+                lambda: not str(my.status_of(cluster.api, job)["status"]).endswith("_FAILED"),
+                "the task waits for the source without failing",
+                OUTAGE_SECONDS,
+            )
+            assert my.status_of(cluster.api, job)["status"] in ("STARTJOBING", "FULL_TRANSFER_STARTED")
+            proxy.restore()
+            my.wait_status(cluster.api, job, "INCRE_TRANSFER_STARTED", my.COPY_DEADLINE)
+            writer.wait_for_transactions(100, "writes during the incremental phase")
+        caught_up(cluster.api, job, source, target, schema)
+    assert watch.error is None, watch.error
+    assert not watch.failures(), watch.failures()
+    _assert_retried(cluster, "(2003)", "Connection refused")
