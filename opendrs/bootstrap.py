@@ -76,6 +76,7 @@ def worker(runtime: Runtime) -> Worker:
         lease_ttl_seconds=settings.lease_ttl_seconds,
         retry_window_seconds=settings.retry_window_seconds,
         sample_seconds=settings.sample_seconds,
+        copy_chunk_rows=settings.copy_chunk_rows,
     )
     return Worker(runtime.engine, runtime.keys, worker_settings)
 

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
         "(serve listens on 127.0.0.1 unless told otherwise).",
     )
     sample_seconds: float = Field(5, gt=0, description="How often a worker samples its tasks' lag and rows/s.")
+    copy_chunk_rows: int = Field(
+        100_000, ge=1, description="Rows per key-range chunk of a full copy (fewer if the rows are large)."
+    )
     log_format: LogFormat = LogFormat.PLAIN
     log_level: str = "INFO"
 

@@ -33,6 +33,7 @@ from opendrs.domain.times import now_ms
 from opendrs.engine import incremental
 from opendrs.engine.runner import FencedError, TaskContext, TransferError
 from opendrs.engine.throttle import Throttle
+from opendrs.faults import crash_point
 from opendrs.store import checkpoints, history
 from opendrs.store import tasks as task_store
 
@@ -87,11 +88,13 @@ def _run_in(context: TaskContext, snapshot: Snapshot, source: Endpoint, target: 
         tables = checkpoints.tables(connection, task_id)
     first_run = "start_position" not in state
     state = _remember_snapshot(state, snapshot.position, first_run)
+    crash_point("snapshot.position_unrecorded")
     with context.fenced() as connection:
         if not tables:
             tables = _table_list(list(infos.values()), selection)
             checkpoints.add_tables(connection, task_id, tables)
         checkpoints.save_state(connection, task_id, state, now_ms())
+    crash_point("snapshot.position_recorded")
     fence = incremental.target_fence(context)
     rows_at_start = sum(t.rows_copied for t in tables)
     job = _Copy(context, source, target, selection, infos, tables, fence, rows_at_start=rows_at_start)
@@ -133,8 +136,10 @@ def _create_structure(job: _Copy, target: mysql.Connection, snapshot: Snapshot) 
             continue
         job.context.check_stop()
         structure.create_table(target, job.infos[_key(table)], job.selection)
+        crash_point("structure.table_created_unrecorded")
         with job.context.fenced() as connection:
             checkpoints.mark_table(connection, job.context.task.id, table.position, structure_done=True)
+        crash_point("structure.table_recorded")
         job.tables[index] = dataclasses.replace(table, structure_done=True)
         _report(job)
 
@@ -146,11 +151,12 @@ def _copy_data(job: _Copy, snapshot: Snapshot, state: dict[str, Any]) -> None:
     plans = dict(state.get("plans", {}))
     for table in job.tables:
         if not table.data_done and _key(table) not in plans:
-            planned = chunks.plan_chunks(snapshot.connections[0], job.infos[_key(table)])
+            planned = chunks.plan_chunks(snapshot.connections[0], job.infos[_key(table)], job.context.chunk_size)
             plans[_key(table)] = [chunk.encode() for chunk in planned]
     state["plans"] = plans
     with job.context.fenced() as connection:
         checkpoints.save_state(connection, task_id, state, now_ms())
+    crash_point("copy.plans_recorded")
     work: queue.Queue[tuple[TableProgress, chunks.Chunk]] = queue.Queue()
     for table in job.tables:
         if table.data_done:
@@ -172,7 +178,9 @@ def _copy_data(job: _Copy, snapshot: Snapshot, state: dict[str, Any]) -> None:
         finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
         for future in finished:
             future.result()  # re-raise a worker's failure here
+    crash_point("copy.data_copied_unrecorded")
     _record_tables_done(job)
+    crash_point("copy.data_recorded")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -217,6 +225,7 @@ def _copy_worker(
                     checkpoints.record_chunk(connection, task_id, table.position, chunk.id, rows, now_ms())
                     history.add_transferred(connection, task_id, rows, sent, now_ms())
                     _remember_copied_in_run(connection, task_id, run, _key(table), chunk.id)
+                crash_point("copy.chunk.recorded")
                 run.done.add(chunk.id)
                 index = next(i for i, t in enumerate(job.tables) if t.position == table.position)
                 job.tables[index] = dataclasses.replace(
@@ -234,6 +243,7 @@ def _remember_copied_in_run(connection: sa.Connection, task_id: str, run: _Run, 
         return
     run.state["copied_at"] = {**run.state.get("copied_at", {}), key: run.position.encode()}
     checkpoints.save_state(connection, task_id, run.state, now_ms())
+    crash_point("copy.table.last_chunk_recording")  # inside the store transaction that records the table's end
 
 
 def _record_tables_done(job: _Copy) -> None:
@@ -247,13 +257,16 @@ def _record_tables_done(job: _Copy) -> None:
 
 
 def _build_indexes(job: _Copy, target: mysql.Connection) -> None:
+    crash_point("indexes.before_first")
     for index, table in enumerate(job.tables):
         if table.index_done:
             continue
         job.context.check_stop()
         structure.build_indexes(target, job.infos[_key(table)], job.selection)
+        crash_point("indexes.built_unrecorded")
         with job.context.fenced() as connection:
             checkpoints.mark_table(connection, job.context.task.id, table.position, index_done=True)
+        crash_point("indexes.recorded")
         job.tables[index] = dataclasses.replace(table, index_done=True)
         _report(job)
 

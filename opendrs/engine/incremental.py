@@ -12,6 +12,7 @@ that held the task before can no longer commit anything there (connectors/mysql/
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import time
 import zlib
@@ -28,6 +29,7 @@ from opendrs.domain.replication import BinlogPosition, Endpoint, RowChange, Tabl
 from opendrs.domain.tasks import Progress
 from opendrs.domain.times import now_ms
 from opendrs.engine.runner import FencedError, TaskContext, TransferError
+from opendrs.faults import crash_point
 from opendrs.store import checkpoints, history
 from opendrs.store import tasks as task_store
 
@@ -68,6 +70,7 @@ def run(context: TaskContext) -> None:
     server_id = server_id_for(task.id, context.lease.version)
     with contextlib.closing(applier), BinlogStream(source, start, selection, server_id) as stream:
         _guard(applier.load_checkpoint, errors.TARGET_FAILED)  # connects now: a lost target fails as the target
+        crash_point("incremental.stream_opened")
         for item in _from_source(stream.batches()):
             context.check_stop()
             try:
@@ -76,10 +79,10 @@ def run(context: TaskContext) -> None:
                     reporter.caught_up(item.time)
                 else:
                     batch = [_without_copied(transaction, skips) for transaction in item]
-                    last = position_key(batch[-1].end)
-                    applier.idempotent = idempotent_until is not None and last <= position_key(idempotent_until)
-                    result = applier.apply(batch)
-                    reporter.applied(result.rows, result.commit_time)
+                    for part, idempotent in _split_at(batch, idempotent_until):
+                        applier.idempotent = idempotent
+                        result = applier.apply(part)
+                        reporter.applied(result.rows, result.commit_time)
             except mysql_errors.ReplicationError as exc:
                 raise _transfer_error(exc, errors.TARGET_FAILED) from exc
             reporter.maybe_report()
@@ -125,6 +128,20 @@ def _without_copied(transaction: Transaction, skips: Mapping[TableRef, BinlogPos
         if not (isinstance(change, RowChange) and change.table in skips and end <= position_key(skips[change.table]))
     )
     return Transaction(kept, transaction.end, transaction.commit_time)
+
+
+def _split_at(
+    batch: list[Transaction], idempotent_until: BinlogPosition | None
+) -> list[tuple[list[Transaction], bool]]:
+    """The batch in runs to apply idempotently (True) or not: those that end at or before `idempotent_until`
+    may already be in a resumed copy. A batch that straddles it must not be applied strictly as a whole: its
+    early transactions would meet their own rows (duplicate keys, updates that change nothing)."""
+    if idempotent_until is None:
+        return [(batch, False)]
+    until = position_key(idempotent_until)
+    early = list(itertools.takewhile(lambda transaction: position_key(transaction.end) <= until, batch))
+    late = batch[len(early) :]
+    return [(part, idempotent) for part, idempotent in ((early, True), (late, False)) if part]
 
 
 def _position_or_none(data: Mapping[str, object] | None) -> BinlogPosition | None:
@@ -173,6 +190,7 @@ class _Reporter:
         with self._context.fenced() as connection:
             task_store.save_progress(connection, self._context.task.id, progress, now_ms())
             history.add_transferred(connection, self._context.task.id, self._rows, 0, now_ms())
+        crash_point("incremental.progress_saved")
         self._rows, self._since = 0, time.monotonic()
 
 

@@ -8,6 +8,7 @@ from opendrs.domain.states import Event, TaskStatus
 from opendrs.domain.times import now_ms
 from opendrs.engine import full_copy, incremental
 from opendrs.engine.runner import Phase, TaskContext, TransferError
+from opendrs.faults import crash_point
 
 
 def start(context: TaskContext) -> None:
@@ -21,18 +22,21 @@ def start(context: TaskContext) -> None:
         incremental.capture_start(context)
         context.move(Event.INCREMENTAL_STARTED)
     else:
+        crash_point("phase.start.before_full_started")
         context.move(Event.FULL_STARTED)
 
 
 def full(context: TaskContext) -> None:
     """FULL_TRANSFER_STARTED: structure, data, indexes; resumable chunk by chunk."""
     full_copy.run(context)
+    crash_point("phase.full.copied_unrecorded")
     context.move(Event.FULL_COMPLETED, full_transfer_complete_time=now_ms())
 
 
 def after_full(context: TaskContext) -> None:
     """FULL_TRANSFER_COMPLETE: a full+incremental task goes on from its snapshot position."""
     if context.task.task_type == "FULL_INCR_TRANS":
+        crash_point("phase.full_completed.before_incremental")
         context.move(Event.INCREMENTAL_STARTED)
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 import sqlalchemy as sa
 
 from opendrs import logs
+from opendrs.connectors.mysql.chunks import ChunkSize
 from opendrs.domain import errors
 from opendrs.domain.errors import ErrorCode
 from opendrs.domain.states import Event, TaskStatus
@@ -62,11 +63,14 @@ class TransferError(Exception):
 class TaskContext:
     """What a phase works with: the task, its endpoints, fenced writes, and the stop signal."""
 
-    def __init__(self, engine: sa.Engine, keys: Keys, lease: Lease, stop: threading.Event) -> None:
+    def __init__(
+        self, engine: sa.Engine, keys: Keys, lease: Lease, stop: threading.Event, chunk_size: ChunkSize
+    ) -> None:
         self.engine = engine
         self.keys = keys
         self.lease = lease
         self.stop = stop
+        self.chunk_size = chunk_size  # of the full copy's key-range chunks
         self.task = self.reload()
         with engine.connect() as connection:
             self.wiring: Wiring = wiring(self.task, task_store.secrets_of(connection, self.task.id), keys)
@@ -113,8 +117,10 @@ class Runner:
         phases: dict[TaskStatus, Phase],
         lease_ttl_ms: int,
         retry_window_seconds: float,
+        chunk_size: ChunkSize,
     ) -> None:
         self._engine = engine
+        self._chunk_size = chunk_size
         self._keys = keys
         self._lease = lease
         self._phases = phases
@@ -151,7 +157,7 @@ class Runner:
     def _run_phases(self) -> None:
         failures_since: float | None = None
         while not self.stop.is_set():
-            context = TaskContext(self._engine, self._keys, self._lease, self.stop)
+            context = TaskContext(self._engine, self._keys, self._lease, self.stop, self._chunk_size)
             status = context.task.status
             phase = self._phases.get(status)
             if phase is None:

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import sqlalchemy as sa
 
 from opendrs import logs
+from opendrs.connectors.mysql import chunks
 from opendrs.domain import async_jobs as async_domain
 from opendrs.domain.async_jobs import Entry
 from opendrs.domain.prechecks import Precheck
@@ -50,6 +51,7 @@ class WorkerSettings:
     max_tasks: int
     lease_ttl_seconds: float
     retry_window_seconds: float
+    copy_chunk_rows: int
     sample_seconds: float = 5.0
 
 
@@ -137,7 +139,15 @@ class Worker:
                 lease = leases.claim(connection, task_id, candidate.version, self.worker_id, now, ttl_ms)
             if lease is None:
                 continue  # another worker was quicker
-            runner = Runner(self._engine, self._keys, lease, phases.PHASES, ttl_ms, self._settings.retry_window_seconds)
+            runner = Runner(
+                self._engine,
+                self._keys,
+                lease,
+                phases.PHASES,
+                ttl_ms,
+                self._settings.retry_window_seconds,
+                chunks.ChunkSize(rows=self._settings.copy_chunk_rows),
+            )
             thread = threading.Thread(target=runner.run, name=f"task-{task_id}", daemon=True)
             self._runners[task_id] = (runner, thread)
             thread.start()

@@ -89,8 +89,10 @@ def _stop_tasks_left_running() -> Iterator[None]:
     while my.TASKS:
         api, job = my.TASKS.pop()
         try:
-            if my.status_of(api, job).get("status") not in ("RELEASE_RESOURCE_COMPLETE", "DELETED"):
-                api.delete(f"{my.JOBS}/batch-jobs", {"jobs": [{"job_id": job, "delete_type": "terminate"}]})
+            # A client of its own: the test's client may be closed already (its fixture is torn down first).
+            with Api(api.server, api.tenant) as cleanup:
+                if my.status_of(cleanup, job).get("status") not in ("RELEASE_RESOURCE_COMPLETE", "DELETED"):
+                    cleanup.delete(f"{my.JOBS}/batch-jobs", {"jobs": [{"job_id": job, "delete_type": "terminate"}]})
         except (httpx.HTTPError, AssertionError):
             pass  # the server is gone: nothing runs the task any more
 

@@ -47,6 +47,7 @@ from opendrs.domain.replication import (
     TableRef,
     Transaction,
 )
+from opendrs.faults import crash_point
 
 logger = logging.getLogger(__name__)
 
@@ -503,7 +504,9 @@ class Applier:
         batch.add(self._checkpoint_statement(last.end, last.commit_time, None))
         self._run(conn, *batch.take())
         self._fault("before_commit")
+        crash_point("apply.before_commit")
         self._commit_fenced(conn)
+        crash_point("apply.after_commit")
         self._set_checkpoint(last.end, last.commit_time)
         self.metrics.count(transactions)
 
@@ -641,6 +644,7 @@ class Applier:
         self._run(conn, [self._checkpoint_statement(position, commit_time, transaction.end)], [None], [False])
         self._commit_fenced(conn)  # a DDL statement cannot be fenced itself: its marker is, right before it
         self._fault("before_ddl")
+        crash_point("apply.ddl.marker_committed")
         batch = _Batch(merge=False)
         for change in transaction.changes:
             if isinstance(change, SchemaChange):
@@ -652,6 +656,7 @@ class Applier:
             else:
                 self._add_row(batch, change)
         self._fault("after_ddl")
+        crash_point("apply.ddl.executed_uncommitted")
         self._commit(conn, batch, [transaction])
 
     def _execute_ddl(self, conn: mysql_connection.Connection, change: SchemaChange, *, tolerant: bool) -> None:
@@ -768,6 +773,7 @@ class Applier:
                 counts.append(driver.affected_rows())
             if len(counts) != end - start:
                 raise errors.FatalError(f"{end - start} statements sent, {len(counts)} results received")
+            crash_point("apply.batch.statements_sent")  # in the target transaction, not committed
             for i, got in enumerate(counts, start):
                 want = expected[i]
                 if want is not None and got != want:

@@ -34,6 +34,7 @@ import pymysql.cursors
 from opendrs.connectors.mysql import catalog, chunks, types
 from opendrs.connectors.mysql import connection as mysql
 from opendrs.domain.replication import TableRef
+from opendrs.faults import crash_point
 
 if TYPE_CHECKING:
     from opendrs.connectors.mysql.fences import Fence
@@ -75,6 +76,7 @@ def copy_chunk(
     _execute(target, f"SET SESSION sql_mode = '{TARGET_SQL_MODE}', time_zone = '+00:00'")
     # Under REPEATABLE READ, clearing a range takes gap locks that deadlock with the chunk loading next to it.
     _execute(target, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+    crash_point("copy.chunk.before_load")
     with _binary_results(source):
         _execute(target, "BEGIN")
         try:
@@ -85,7 +87,9 @@ def copy_chunk(
             with contextlib.suppress(pymysql.err.MySQLError):
                 _execute(target, "ROLLBACK")
             raise
+        crash_point("copy.chunk.loaded_uncommitted")
         _execute(target, "COMMIT")
+        crash_point("copy.chunk.committed_unrecorded")
     logger.debug("chunk copied", extra={"action": "copy_chunk", "chunk": chunk.id, "rows": rows})
     return rows
 
@@ -217,6 +221,7 @@ def _stream_rows(
 def _send(pipe: BinaryIO, lines: bytes, limiter: Limiter | None) -> None:
     pipe.write(lines)
     pipe.write(b"\n")
+    crash_point("copy.chunk.streaming")  # the target's LOAD DATA is running, its input not yet ended
     if limiter is not None:
         limiter(len(lines) + 1)
 

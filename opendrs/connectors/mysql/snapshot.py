@@ -17,6 +17,7 @@ from typing import Any
 
 from opendrs.connectors.mysql import connection as mysql
 from opendrs.domain.replication import BinlogPosition, Endpoint
+from opendrs.faults import crash_point
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +121,7 @@ def _snapshot_under_lock(
     _execute(control, "FLUSH NO_WRITE_TO_BINLOG TABLES")
     started = time.monotonic()
     _execute(control, "FLUSH TABLES WITH READ LOCK")
+    crash_point("snapshot.locked")
     try:
         for worker in workers:
             _execute(worker, "START TRANSACTION WITH CONSISTENT SNAPSHOT")

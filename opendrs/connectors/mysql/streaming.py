@@ -41,6 +41,7 @@ from opendrs.domain.replication import (
     TableRef,
     Transaction,
 )
+from opendrs.faults import crash_point
 
 logger = logging.getLogger(__name__)
 
@@ -883,6 +884,7 @@ class _Assembler:
         # Table ids are in-memory numbers of the source, and a new file may follow a restart that reused them
         # for other tables: forget every binding (each transaction maps its tables again anyway).
         self.context.table_ids.clear()
+        crash_point("stream.rotate")  # pass 1 is the dump's artificial rotate to the start file; 2 a real one
         if self._in_group:
             return  # a dump restarted mid-group cannot happen: we always start at transaction boundaries
         self.file = event.file

@@ -1,0 +1,28 @@
+"""A batch of source transactions that straddles a resumed copy's snapshot position is applied in two parts: the
+transactions up to that position idempotently (the copy may hold their rows already), the rest strictly."""
+
+from __future__ import annotations
+
+from opendrs.domain.replication import BinlogPosition, Transaction
+from opendrs.engine.incremental import _split_at
+
+
+def _transactions(*ends: tuple[str, int]) -> list[Transaction]:
+    return [Transaction((), BinlogPosition(file, offset), 0.0) for file, offset in ends]
+
+
+def test_a_straddling_batch_is_split_at_the_position() -> None:
+    batch = _transactions(("mysql-bin.000009", 100), ("mysql-bin.000009", 200), ("mysql-bin.000010", 50))
+    parts = _split_at(batch, BinlogPosition("mysql-bin.000009", 200))
+    assert parts == [(batch[:2], True), (batch[2:], False)]
+
+
+def test_a_batch_wholly_before_or_after_the_position_is_one_part() -> None:
+    batch = _transactions(("mysql-bin.000009", 100), ("mysql-bin.000009", 200))
+    assert _split_at(batch, BinlogPosition("mysql-bin.000010", 4)) == [(batch, True)]
+    assert _split_at(batch, BinlogPosition("mysql-bin.000009", 99)) == [(batch, False)]
+
+
+def test_without_a_resumed_copy_everything_is_strict() -> None:
+    batch = _transactions(("mysql-bin.000009", 100))
+    assert _split_at(batch, None) == [(batch, False)]
