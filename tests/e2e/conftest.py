@@ -5,9 +5,7 @@ with worker processes of our own to kill."""
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -26,8 +24,6 @@ from tests.harness import Api, Server, create_tenant, free_port, serve, wait_for
 # Small enough that a lost source fails a task within a test's patience (spec: network failures are retried).
 RETRY_WINDOW_SECONDS = "3"
 LEASE_TTL_SECONDS = "3"
-
-_databases = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
@@ -72,14 +68,7 @@ def drs_postgresql(postgres: servers.PostgresServer, tmp_path_factory: pytest.Te
 @pytest.fixture
 def schema(request: pytest.FixtureRequest, source: servers.MariadbServer, target: servers.MariadbServer) -> str:
     """A database of the test's own, created empty on the source; absent on the target."""
-    name = f"e2e{next(_databases)}_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:40].strip("_")
-    my.execute(target, f"DROP DATABASE IF EXISTS {my.quote(name)}")
-    my.execute(
-        source,
-        f"DROP DATABASE IF EXISTS {my.quote(name)}",
-        f"CREATE DATABASE {my.quote(name)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
-    )
-    return name
+    return my.fresh_schema(source, target, "e2e", request.node.name)
 
 
 @pytest.fixture(autouse=True)

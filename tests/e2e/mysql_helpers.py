@@ -4,7 +4,9 @@ target database, driving a task through the DRS API, and a writer thread that ch
 from __future__ import annotations
 
 import collections
+import itertools
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -82,6 +84,21 @@ def qualified(schema: str, table: str) -> str:
 
 
 # --- Comparing a source and a target database, row by row -----------------------------------------------------
+
+
+_schemas = itertools.count(1)
+
+
+def fresh_schema(source: MariadbServer, target: MariadbServer, prefix: str, test_name: str) -> str:
+    """A database of a test's own, created empty on the source and absent on the target."""
+    name = f"{prefix}{next(_schemas)}_" + re.sub(r"[^a-z0-9]+", "_", test_name.lower())[:40].strip("_")
+    execute(target, f"DROP DATABASE IF EXISTS {quote(name)}")
+    execute(
+        source,
+        f"DROP DATABASE IF EXISTS {quote(name)}",
+        f"CREATE DATABASE {quote(name)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
+    )
+    return name
 
 
 def tables(server: MariadbServer, schema: str) -> list[str]:

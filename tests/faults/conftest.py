@@ -29,8 +29,6 @@ LEASE_TTL_SECONDS = 2.0  # a dead worker's task moves on after this
 RETRY_WINDOW_SECONDS = 30.0  # a lost server must be back within this, or the task fails
 COPY_CHUNK_ROWS = 250  # small tables still copy in several chunks
 
-_databases = itertools.count(1)
-
 
 @pytest.fixture(scope="session")
 def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.MariadbServer]:
@@ -47,14 +45,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.Mariadb
 @pytest.fixture
 def schema(request: pytest.FixtureRequest, source: servers.MariadbServer, target: servers.MariadbServer) -> str:
     """A database of the test's own, created empty on the source; absent on the target."""
-    name = f"f{next(_databases)}_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:40].strip("_")
-    my.execute(target, f"DROP DATABASE IF EXISTS {my.quote(name)}")
-    my.execute(
-        source,
-        f"DROP DATABASE IF EXISTS {my.quote(name)}",
-        f"CREATE DATABASE {my.quote(name)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
-    )
-    return name
+    return my.fresh_schema(source, target, "f", request.node.name)
 
 
 @dataclasses.dataclass
