@@ -22,11 +22,12 @@ from typing import Any
 import pymysql
 import sqlalchemy as sa
 
-from opendrs.connectors.mysql import catalog, chunks, copy, fences, structure
+from opendrs.connectors.mysql import catalog, checks, chunks, copy, fences, structure
 from opendrs.connectors.mysql import connection as mysql
 from opendrs.connectors.mysql import errors as mysql_errors
 from opendrs.connectors.mysql.snapshot import Snapshot, SnapshotError, open_snapshot
 from opendrs.domain import errors, speed
+from opendrs.domain.errors import ErrorCode
 from opendrs.domain.replication import BinlogPosition, Endpoint, Selection
 from opendrs.domain.tasks import Progress, TableProgress
 from opendrs.domain.times import now_ms
@@ -74,7 +75,7 @@ def run(context: TaskContext) -> None:
         refusal = fences.refusal_if_moved(target, fence)
         if refusal is not None:
             raise FencedError(str(refusal)) from exc
-        raise _transfer_error(exc) from exc
+        raise _transfer_error(exc, _side_at_fault(source, target)) from exc
 
 
 def _run_in(context: TaskContext, snapshot: Snapshot, source: Endpoint, target: Endpoint) -> None:
@@ -308,7 +309,16 @@ def _key(table: TableProgress) -> str:
     return f"{table.source_schema}.{table.source_name}"
 
 
-def _transfer_error(exc: Exception) -> TransferError:
+def _side_at_fault(source: Endpoint, target: Endpoint) -> ErrorCode:
+    """Whom a failed copy is reported against: the side that does not answer now (a copy thread's error does not
+    say which of its two connections broke), or the transfer itself when both answer."""
+    for endpoint, code in ((source, errors.SOURCE_FAILED), (target, errors.TARGET_FAILED)):
+        if not checks.check_connection(endpoint).ok:
+            return code
+    return errors.TRANSFER_FAILED
+
+
+def _transfer_error(exc: Exception, side: ErrorCode) -> TransferError:
     code = exc.args[0] if isinstance(exc, pymysql.err.MySQLError) and exc.args else None
     retriable = isinstance(exc, OSError) or code in _RETRIABLE_MYSQL
-    return TransferError(errors.TRANSFER_FAILED, str(exc), retriable=retriable)
+    return TransferError(side, str(exc), retriable=retriable)

@@ -453,6 +453,34 @@ def test_lost_target_fails_the_task_naming_the_cause_and_retry_catches_up(
     my.wait_same_database(source, target, schema)
 
 
+def test_source_lost_during_the_full_copy_fails_it_naming_the_source(
+    drs: Api, source: MariadbServer, target: MariadbServer, schema: str
+) -> None:
+    s = quote(schema)
+    execute(
+        source,
+        f"CREATE TABLE {s}.items (id INT NOT NULL PRIMARY KEY, v CHAR(100))",
+        f"INSERT INTO {s}.items SELECT seq, REPEAT('x', 100) FROM {s}.seq_1_to_60000",  # about 6 MB
+    )
+    job = my.configure_task(drs, source, target, "FULL_TRANS", [schema])
+    assert my.limit_speed(drs, [job], 1).status_code == 200  # 1 MB/s: the copy lasts seconds
+    my.start(drs, job)
+    my.wait_status(drs, job, "FULL_TRANSFER_STARTED")
+
+    source.kill()
+    try:
+        failed = my.wait_status(drs, job, "FULL_TRANSFER_FAILED", deadline=30)  # the retry window is 3 s
+    finally:
+        if not source.running:
+            source.start()
+
+    assert failed["error_code"] == "DRS.M05201", failed  # the source, not "the transfer"
+    assert "source" in failed["error_message"].lower(), failed
+    my.retry(drs, job)
+    my.wait_status(drs, job, "FULL_TRANSFER_COMPLETE", my.COPY_DEADLINE)
+    my.assert_same_database(source, target, schema)
+
+
 def test_purged_binlog_fails_the_task_instead_of_leaving_a_gap(
     drs: Api, drs_server: Server, source: MariadbServer, target: MariadbServer, schema: str
 ) -> None:
