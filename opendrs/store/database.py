@@ -29,6 +29,9 @@ def create_engine(url: str) -> Engine:
     return sa.create_engine(parsed, pool_size=POOL_SIZE, max_overflow=20, pool_pre_ping=True)
 
 
+SQLITE_MMAP_BYTES = 1 << 30  # address space, not memory: only the pages read are resident
+
+
 def _sqlite_engine(url: sa.URL) -> Engine:
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -44,6 +47,9 @@ def _sqlite_engine(url: sa.URL) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # Reads through a memory map: the pages of a large store come from the OS page cache that every
+        # connection shares, without a read() call each once they outgrow a connection's own small page cache.
+        cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         cursor.close()
         # pysqlite's own transaction handling defers BEGIN; take it over so writes begin IMMEDIATE.
         dbapi_connection.isolation_level = None
