@@ -34,7 +34,7 @@ import pymysql
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from opendrs.connectors.mysql import applier as applier_module
-from opendrs.connectors.mysql import streaming
+from opendrs.connectors.mysql import fences, streaming
 from opendrs.domain.replication import BinlogPosition, Endpoint, RowChange, Selection
 from tests import servers
 
@@ -103,7 +103,10 @@ def opendrs_catch_up(
     source: servers.MariadbServer, target: servers.MariadbServer, start: BinlogPosition, end: BinlogPosition
 ) -> tuple[float, applier_module.Applier]:
     execute(target, f"CREATE DATABASE {SCHEMA}")
-    applier = applier_module.Applier(endpoint(target), "bench", Selection(databases=(SCHEMA,)))
+    # Fenced, as the engine runs it: every batch checks the task's fence row on the target.
+    fence = fences.Fence("bench", 1)
+    fences.raise_fence(endpoint(target), fence)
+    applier = applier_module.Applier(endpoint(target), "bench", Selection(databases=(SCHEMA,)), fence=fence)
     applier.load_checkpoint()
     end_key = applier_module.position_key(end)
     began = time.monotonic()
