@@ -76,7 +76,7 @@ def precheck(
         checks: list[Callable[[], CheckItem]] = [
             lambda: _version_check(src, dst),
             lambda: _privileges_check(src, "src", _SOURCE_PRIVILEGES if incremental else _SNAPSHOT_PRIVILEGES),
-            lambda: _privileges_check(dst, "dst", _TARGET_PRIVILEGES),
+            lambda: _privileges_check(dst, "dst", _TARGET_PRIVILEGES, _TARGET_ADVISED),
             lambda: _objects_exist_check(src, selection),
             lambda: _keyless_tables_check(src, selection),
             lambda: _charset_check(src, dst, selection),
@@ -163,25 +163,41 @@ def _major(version: str) -> tuple[int, ...]:
 _SNAPSHOT_PRIVILEGES = ("SELECT", "RELOAD")
 _SOURCE_PRIVILEGES = ("SELECT", "RELOAD", "REPLICATION SLAVE", "BINLOG MONITOR|REPLICATION CLIENT")
 _TARGET_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "INDEX")
+# Without it a worker taking a task over waits for the target transactions of a hung previous holder to end,
+# instead of ending them (connectors.mysql.fences): an alarm, not a failure.
+_TARGET_ADVISED = ("PROCESS",)
 
 
-def _privileges_check(connection: mysql.Connection, role: str, needed: Sequence[str]) -> CheckItem:
+def _privileges_check(
+    connection: mysql.Connection, role: str, needed: Sequence[str], advised: Sequence[str] = ()
+) -> CheckItem:
     with connection.cursor() as cursor:
         cursor.execute("SHOW GRANTS")
         grants = " ".join(str(row[0]).upper() for row in cursor.fetchall())
     # Only global grants count: a replication user needs them on *.*.
     global_grants = " ".join(grant for grant in grants.split(" TO ") if " ON *.* " in f"{grant} ")
     has_all = "ALL PRIVILEGES ON *.*" in grants
-    missing = [
-        privilege
-        for privilege in needed
-        if not has_all and not any(option in global_grants for option in privilege.split("|"))
-    ]
+
+    def lacking(privileges: Sequence[str]) -> list[str]:
+        return [
+            privilege
+            for privilege in privileges
+            if not has_all and not any(option in global_grants for option in privilege.split("|"))
+        ]
+
     item = f"{role}UserPrivilegeCheck"
-    if not missing:
-        return CheckItem(item, "db_privileges", Verdict.PASSED)
-    reason = f"the user lacks {', '.join(missing)} ON *.*: grant them"
-    return CheckItem(item, "db_privileges", Verdict.FAILED, reason, ", ".join(missing))
+    missing = lacking(needed)
+    if missing:
+        reason = f"the user lacks {', '.join(missing)} ON *.*: grant them"
+        return CheckItem(item, "db_privileges", Verdict.FAILED, reason, ", ".join(missing))
+    missing = lacking(advised)
+    if missing:
+        reason = (
+            f"the user lacks {', '.join(missing)} ON *.*: without it, a worker that takes a task over waits for"
+            " a stopped worker's open transactions on the target to time out instead of ending them"
+        )
+        return CheckItem(item, "db_privileges", Verdict.ALARM, reason, ", ".join(missing))
+    return CheckItem(item, "db_privileges", Verdict.PASSED)
 
 
 def _selected_tables(connection: mysql.Connection, selection: Selection) -> list[tuple[TableRef, str]]:

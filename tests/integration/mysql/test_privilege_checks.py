@@ -1,0 +1,48 @@
+"""The precheck's privilege items against real accounts: what a source and a target user must be granted."""
+
+from __future__ import annotations
+
+import itertools
+
+from opendrs.connectors.mysql import checks
+from opendrs.domain.replication import Endpoint, Selection
+from tests.integration.mysql.conftest import Server
+
+_users = itertools.count(1)
+TARGET_NEEDED = "SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX"
+
+
+def _account(server: Server, grants: str) -> Endpoint:
+    """A fresh user of `server` granted `grants` ON *.* (nothing at all when empty)."""
+    user, password = f"priv{next(_users)}", "Pw-1234567"
+    statements = [f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'"]
+    if grants:
+        statements.append(f"GRANT {grants} ON *.* TO '{user}'@'%'")
+    server.execute(*statements)
+    return Endpoint(server.server.host, server.server.port, user, password)
+
+
+def _items(source: Endpoint, target: Endpoint, database: str) -> dict[str, checks.CheckItem]:
+    found = checks.precheck(source, target, Selection(databases=(database,)), full=True, incremental=True)
+    return {item.item: item for item in found if item.group == "db_privileges"}
+
+
+def test_a_target_user_without_process_gets_an_alarm_naming_it(source: Server, target: Server, database: str) -> None:
+    replication = "SELECT, RELOAD, REPLICATION SLAVE, BINLOG MONITOR"
+    items = _items(_account(source, replication), _account(target, TARGET_NEEDED), database)
+
+    assert items["srcUserPrivilegeCheck"].result is checks.Verdict.PASSED, items
+    dst = items["dstUserPrivilegeCheck"]
+    assert (dst.result, dst.data) == (checks.Verdict.ALARM, "PROCESS"), dst
+    assert "takes a task over" in dst.reason, dst
+
+
+def test_the_needed_privileges_pass_and_missing_ones_fail_by_name(
+    source: Server, target: Server, database: str
+) -> None:
+    items = _items(_account(source, "SELECT"), _account(target, f"{TARGET_NEEDED}, PROCESS"), database)
+
+    assert items["dstUserPrivilegeCheck"].result is checks.Verdict.PASSED, items
+    src = items["srcUserPrivilegeCheck"]
+    assert src.result is checks.Verdict.FAILED, src
+    assert src.data == "RELOAD, REPLICATION SLAVE, BINLOG MONITOR|REPLICATION CLIENT", src
