@@ -64,3 +64,5 @@ def configure(log_format: LogFormat, level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Alembic announces each of its plugins at INFO on every start; the migrations it runs stay visible.
+    logging.getLogger("alembic.runtime.plugins").setLevel(max(root.level, logging.WARNING))
