@@ -1,6 +1,8 @@
 """The full transfer: structure, data in key-range chunks, then indexes; resumable chunk by chunk.
 
-Every step is recorded (fenced by the lease) as soon as it is done, so a restart redoes only what was not.
+The biggest tables are copied first, and the copy thread that loads a table's last chunk builds that table's
+indexes at once: while one thread builds (a single-threaded sort on the target), the others copy the next
+tables. Every step is recorded (fenced by the lease) as soon as it is done, so a restart redoes only what was not.
 The target's fence is raised to this worker's lease version first, and every chunk is loaded under it
 (connectors/mysql/fences.py). The snapshot position of the first run is where the incremental phase starts.
 A restarted copy opens a new snapshot: its position bounds the region the incremental phase replays
@@ -159,7 +161,8 @@ def _copy_data(job: _Copy, snapshot: Snapshot, state: dict[str, Any]) -> None:
         checkpoints.save_state(connection, task_id, state, now_ms())
     crash_point("copy.plans_recorded")
     work: queue.Queue[tuple[TableProgress, chunks.Chunk]] = queue.Queue()
-    for table in job.tables:
+    # Biggest first: the index builds of the big tables then overlap the copy of the small ones.
+    for table in sorted(job.tables, key=lambda t: job.infos[_key(t)].data_length, reverse=True):
         if table.data_done:
             continue
         for data in plans[_key(table)]:
@@ -180,7 +183,7 @@ def _copy_data(job: _Copy, snapshot: Snapshot, state: dict[str, Any]) -> None:
         for future in finished:
             future.result()  # re-raise a worker's failure here
     crash_point("copy.data_copied_unrecorded")
-    _record_tables_done(job)
+    _record_tables_done(job)  # tables whose every chunk an earlier run copied
     crash_point("copy.data_recorded")
 
 
@@ -193,6 +196,10 @@ class _Run:
     done_before: set[str]  # chunks copied by earlier runs
     position: BinlogPosition | None  # this run's snapshot position
     state: dict[str, Any]
+    failed: threading.Event = dataclasses.field(default_factory=threading.Event)  # a copy thread failed: stop
+
+    def chunk_ids(self, key: str) -> set[str]:
+        return {chunks.Chunk.decode(data).id for data in self.plans[key]}
 
 
 def _copy_worker(
@@ -203,44 +210,66 @@ def _copy_worker(
     lock: threading.Lock,
     run: _Run,
 ) -> None:
+    try:
+        with mysql.connect(job.target) as writer:
+            while not run.failed.is_set():
+                job.context.check_stop()
+                try:
+                    table, chunk = work.get_nowait()
+                except queue.Empty:
+                    return
+                if _copy_one(job, reader, writer, table, chunk, throttle, lock, run):
+                    with mysql.connect(job.target) as builder:  # a DDL session of its own (foreign_key_checks off)
+                        _build_table_indexes(job, builder, table, lock)
+    except BaseException:
+        run.failed.set()  # the other threads stop after their chunk: the failure is reported now, not at the end
+        raise
+
+
+def _copy_one(
+    job: _Copy,
+    reader: mysql.Connection,
+    writer: mysql.Connection,
+    table: TableProgress,
+    chunk: chunks.Chunk,
+    throttle: Throttle,
+    lock: threading.Lock,
+    run: _Run,
+) -> bool:
+    """Copy and record one chunk; True if it was its table's last, whose data is then recorded as done."""
     task_id = job.context.task.id
-    with mysql.connect(job.target) as writer:
-        while True:
-            job.context.check_stop()
-            try:
-                table, chunk = work.get_nowait()
-            except queue.Empty:
-                return
-            info = job.infos[_key(table)]
-            sent = 0
+    info = job.infos[_key(table)]
+    sent = 0
 
-            def count_and_throttle(size: int) -> None:
-                nonlocal sent
-                sent += size
-                throttle(size)
+    def count_and_throttle(size: int) -> None:
+        nonlocal sent
+        sent += size
+        throttle(size)
 
-            target_table = job.selection.target_of(info.table)
-            rows = copy.copy_chunk(reader, writer, info, chunk, target_table, count_and_throttle, fence=job.fence)
-            with lock:
-                with job.context.fenced() as connection:
-                    checkpoints.record_chunk(connection, task_id, table.position, chunk.id, rows, now_ms())
-                    history.add_transferred(connection, task_id, rows, sent, now_ms())
-                    _remember_copied_in_run(connection, task_id, run, _key(table), chunk.id)
-                crash_point("copy.chunk.recorded")
-                run.done.add(chunk.id)
-                index = next(i for i, t in enumerate(job.tables) if t.position == table.position)
-                job.tables[index] = dataclasses.replace(
-                    job.tables[index], rows_copied=job.tables[index].rows_copied + rows
-                )
-                _report(job)
+    target_table = job.selection.target_of(info.table)
+    rows = copy.copy_chunk(reader, writer, info, chunk, target_table, count_and_throttle, fence=job.fence)
+    with lock:
+        last = run.chunk_ids(_key(table)) <= run.done | {chunk.id}
+        with job.context.fenced() as connection:
+            checkpoints.record_chunk(connection, task_id, table.position, chunk.id, rows, now_ms())
+            history.add_transferred(connection, task_id, rows, sent, now_ms())
+            if last:
+                checkpoints.mark_table(connection, task_id, table.position, data_done=True)
+                _remember_copied_in_run(connection, task_id, run, _key(table))
+        crash_point("copy.chunk.recorded")
+        run.done.add(chunk.id)
+        index = _index_of(job, table)
+        copied = job.tables[index].rows_copied + rows
+        job.tables[index] = dataclasses.replace(job.tables[index], rows_copied=copied, data_done=last)
+        _report(job)
+    return last
 
 
-def _remember_copied_in_run(connection: sa.Connection, task_id: str, run: _Run, key: str, chunk_id: str) -> None:
+def _remember_copied_in_run(connection: sa.Connection, task_id: str, run: _Run, key: str) -> None:
     """A table whose every chunk this run copied holds every change up to this run's snapshot: say so now, in the
     transaction that records its last chunk, so that it holds even if this run dies before the copy ends: the
     incremental phase must not replay the changes before that snapshot (a keyless table would get them twice)."""
-    ids = {chunks.Chunk.decode(data).id for data in run.plans[key]}
-    if run.position is None or ids & run.done_before or not ids <= run.done | {chunk_id}:
+    if run.position is None or run.chunk_ids(key) & run.done_before:
         return
     run.state["copied_at"] = {**run.state.get("copied_at", {}), key: run.position.encode()}
     checkpoints.save_state(connection, task_id, run.state, now_ms())
@@ -258,18 +287,30 @@ def _record_tables_done(job: _Copy) -> None:
 
 
 def _build_indexes(job: _Copy, target: mysql.Connection) -> None:
-    crash_point("indexes.before_first")
-    for index, table in enumerate(job.tables):
-        if table.index_done:
-            continue
-        job.context.check_stop()
-        structure.build_indexes(target, job.infos[_key(table)], job.selection)
-        crash_point("indexes.built_unrecorded")
+    """The indexes of the tables whose copy threads did not build them (copied by an earlier run, say)."""
+    lock = threading.Lock()
+    for table in list(job.tables):
+        if not table.index_done:
+            job.context.check_stop()
+            _build_table_indexes(job, target, table, lock)
+
+
+def _build_table_indexes(job: _Copy, target: mysql.Connection, table: TableProgress, lock: threading.Lock) -> None:
+    """Build the deferred indexes of a table whose data is all in, and record that they are."""
+    crash_point("indexes.before_build")
+    structure.build_indexes(target, job.infos[_key(table)], job.selection)
+    crash_point("indexes.built_unrecorded")
+    with lock:
         with job.context.fenced() as connection:
             checkpoints.mark_table(connection, job.context.task.id, table.position, index_done=True)
         crash_point("indexes.recorded")
-        job.tables[index] = dataclasses.replace(table, index_done=True)
+        index = _index_of(job, table)
+        job.tables[index] = dataclasses.replace(job.tables[index], index_done=True)
         _report(job)
+
+
+def _index_of(job: _Copy, table: TableProgress) -> int:
+    return next(i for i, t in enumerate(job.tables) if t.position == table.position)
 
 
 def _report(job: _Copy) -> None:

@@ -121,8 +121,12 @@ class Worker:
         self._runners = {task_id: entry for task_id, entry in self._runners.items() if entry[1].is_alive()}
         room = self._settings.max_tasks - len(self._runners)
         now = now_ms()
-        # Looking for work scans every running task's lease: once a second is often enough.
-        if room <= 0 or self._stopping.is_set() or now - self._last_claim_look < CLAIM_EVERY_MS:
+        if room <= 0 or self._stopping.is_set():
+            return 0
+        # Looking for work scans every running task's lease: once a second is often enough, except that an idle
+        # worker starts a task the user just started at its next poll (a busy one leaves it to idle ones anyway).
+        due = now - self._last_claim_look >= CLAIM_EVERY_MS
+        if not due and (self._runners or not self._start_waiting(now)):
             return 0
         self._last_claim_look = now
         with self._engine.connect() as connection:
@@ -154,6 +158,10 @@ class Worker:
             started += 1
             log.info("task %s claimed by %s", task_id, self.worker_id, extra={"task_id": task_id})
         return started
+
+    def _start_waiting(self, now: int) -> bool:
+        with self._engine.connect() as connection:
+            return leases.start_waiting(connection, now)
 
     def _sample(self) -> None:
         """Every few seconds, the lag and rows/s of each task this worker runs, for the last hour's chart."""

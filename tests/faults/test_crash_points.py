@@ -45,7 +45,7 @@ CRASH_POINTS = [
     ("copy.data_copied_unrecorded", 1),  # every chunk recorded, the tables not marked done
     ("copy.data_recorded", 1),
     # indexes
-    ("indexes.before_first", 1),
+    ("indexes.before_build", 1),  # the first table whose data is all in
     ("indexes.built_unrecorded", 2),  # one table's indexes recorded, a second's built only
     ("indexes.recorded", 3),
     # phase transitions

@@ -4,68 +4,22 @@ be renewed nor finished by its old holder; an abandoned one is claimable again o
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
-import psycopg
-import pytest
 import sqlalchemy as sa
 
 from opendrs.domain.compare import CompareKind, CompareStatus, CompareTask
 from opendrs.domain.states import TaskStatus
-from opendrs.domain.tasks import Task
 from opendrs.store import compare as compare_store
 from opendrs.store import database
 from opendrs.store import tasks as task_store
-from tests.servers import PostgresServer
+from tests.unit import stores
+from tests.unit.stores import NOW
 
 TTL = 1000  # ms
-NOW = 1_700_000_000_000
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.db'}"
-    else:
-        postgres: PostgresServer = request.getfixturevalue("postgres")
-        name = f"compare_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(postgres.dsn, autocommit=True) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
-        url = postgres.dsn.rsplit("/", 1)[0] + f"/{name}"
-    created = database.create_engine(url)
-    database.migrate(created)
-    yield created
-    created.dispose()
 
 
 def _compare_task(engine: sa.Engine) -> str:
-    task = Task(
-        id="9a470239-2308-4bb5-a6bc-1040402fjb21",
-        project_id="p" * 32,
-        name="compare-me",
-        status=TaskStatus.PAUSING,
-        db_use_type="migration",
-        engine_type="mysql",
-        job_direction="up",
-        net_type="eip",
-        node_type="high",
-        task_type="FULL_INCR_TRANS",
-        description="",
-        source_endpoint={},
-        target_endpoint={},
-        options={},
-        async_job_id=None,
-        error_code=None,
-        error_msg=None,
-        create_time=NOW,
-        update_time=NOW,
-        actual_start_time=None,
-        full_transfer_complete_time=None,
-        objects=None,
-        scheduled_start=None,
-        paused_from=None,
-    )
+    task = stores.task(status=TaskStatus.PAUSING)
     compare = CompareTask(
         str(uuid.uuid4()), task.id, task.project_id, CompareKind.LINES, CompareStatus.WAITING_FOR_RUNNING, (), NOW, NOW
     )
