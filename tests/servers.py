@@ -384,8 +384,11 @@ def _mariadb_log_file(base_dir: Path) -> Path:
 
 
 @contextlib.contextmanager
-def mariadb_server(base_dir: Path, binlog: bool = False, server_id: int = 1) -> Iterator[MariadbServer]:
-    """A fresh MariaDB in base_dir; with binlog=True it logs full row images for CDC."""
+def mariadb_server(
+    base_dir: Path, binlog: bool = False, server_id: int = 1, options: Sequence[str] = ()
+) -> Iterator[MariadbServer]:
+    """A fresh MariaDB in base_dir; with binlog=True it logs full row images for CDC. `options` are more mariadbd
+    options ("--name=value")."""
     data_dir = _mariadb_data_dir(base_dir)
     data_dir.mkdir(parents=True)  # fails if another server already lives in base_dir
     # A tmpdir of its own: servers bootstrapping at once in the shared /tmp have been seen to collide.
@@ -403,7 +406,7 @@ def mariadb_server(base_dir: Path, binlog: bool = False, server_id: int = 1) -> 
     )
 
     def start(port: int) -> MariadbServer:
-        argv = _mariadbd_argv(base_dir, port, binlog, server_id)
+        argv = [*_mariadbd_argv(base_dir, port, binlog, server_id), *options]
         daemon = _Daemon(argv, _mariadb_log_file(base_dir), _mariadb_ready(port, data_dir))
         server = MariadbServer(HOST, port, base_dir, binlog, server_id, daemon)
         server.start()

@@ -34,6 +34,7 @@ from opendrs.domain.replication import BinlogPosition, Endpoint, Selection
 from opendrs.domain.tasks import Progress, TableProgress
 from opendrs.domain.times import now_ms
 from opendrs.engine import incremental
+from opendrs.engine.early_indexes import EarlyIndexes
 from opendrs.engine.runner import FencedError, TaskContext, TransferError
 from opendrs.engine.throttle import Throttle
 from opendrs.faults import crash_point
@@ -172,16 +173,19 @@ def _copy_data(job: _Copy, snapshot: Snapshot, state: dict[str, Any]) -> None:
     throttle = Throttle(lambda: _windows(job))
     lock = threading.Lock()
     done_before = set(done)
-    run = _Run(plans, done, done_before, snapshot.position, state)
-    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix=f"copy-{task_id[:8]}") as pool:
-        # Each copy thread runs in a copy of this context: its log lines name the task.
-        futures = [
-            pool.submit(contextvars.copy_context().run, _copy_worker, job, reader, work, throttle, lock, run)
-            for reader in snapshot.connections
-        ]
-        finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
-        for future in finished:
-            future.result()  # re-raise a worker's failure here
+    run = _Run(plans, done, done_before, snapshot.position, state, EarlyIndexes(job.target, job.selection))
+    try:
+        with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix=f"copy-{task_id[:8]}") as pool:
+            # Each copy thread runs in a copy of this context: its log lines name the task.
+            futures = [
+                pool.submit(contextvars.copy_context().run, _copy_worker, job, reader, work, throttle, lock, run)
+                for reader in snapshot.connections
+            ]
+            finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            for future in finished:
+                future.result()  # re-raise a worker's failure here
+    finally:
+        run.early.close()
     crash_point("copy.data_copied_unrecorded")
     _record_tables_done(job)  # tables whose every chunk an earlier run copied
     crash_point("copy.data_recorded")
@@ -196,6 +200,7 @@ class _Run:
     done_before: set[str]  # chunks copied by earlier runs
     position: BinlogPosition | None  # this run's snapshot position
     state: dict[str, Any]
+    early: EarlyIndexes  # big tables' plain indexes, built while their last chunks load
     failed: threading.Event = dataclasses.field(default_factory=threading.Event)  # a copy thread failed: stop
 
     def chunk_ids(self, key: str) -> set[str]:
@@ -219,6 +224,7 @@ def _copy_worker(
                 except queue.Empty:
                     return
                 if _copy_one(job, reader, writer, table, chunk, throttle, lock, run):
+                    run.early.wait(job.infos[_key(table)].table)
                     with mysql.connect(job.target) as builder:  # a DDL session of its own (foreign_key_checks off)
                         _build_table_indexes(job, builder, table, lock)
     except BaseException:
@@ -249,7 +255,8 @@ def _copy_one(
     target_table = job.selection.target_of(info.table)
     rows = copy.copy_chunk(reader, writer, info, chunk, target_table, count_and_throttle, fence=job.fence)
     with lock:
-        last = run.chunk_ids(_key(table)) <= run.done | {chunk.id}
+        ids = run.chunk_ids(_key(table))
+        last = ids <= run.done | {chunk.id}
         with job.context.fenced() as connection:
             checkpoints.record_chunk(connection, task_id, table.position, chunk.id, rows, now_ms())
             history.add_transferred(connection, task_id, rows, sent, now_ms())
@@ -258,6 +265,8 @@ def _copy_one(
                 _remember_copied_in_run(connection, task_id, run, _key(table))
         crash_point("copy.chunk.recorded")
         run.done.add(chunk.id)
+        if not last:
+            run.early.maybe_start(info, len(ids), len(ids & run.done))
         index = _index_of(job, table)
         copied = job.tables[index].rows_copied + rows
         job.tables[index] = dataclasses.replace(job.tables[index], rows_copied=copied, data_done=last)

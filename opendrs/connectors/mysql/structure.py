@@ -26,6 +26,7 @@ DDL_SQL_MODE = "NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION"
 
 # SHOW CREATE TABLE writes one definition per line, indented by two spaces; these are the ones deferred.
 _DEFERRED_INDEX = re.compile(r"  (KEY|FULLTEXT KEY|SPATIAL KEY|VECTOR KEY) (`(?:[^`]|``)+`)")
+PLAIN_INDEX = "KEY "  # how a deferred plain index's definition starts (the others: FULLTEXT KEY, SPATIAL KEY...)
 _FOREIGN_KEY = re.compile(r"  CONSTRAINT (`(?:[^`]|``)+`) FOREIGN KEY ")
 _REFERENCES = re.compile(r"REFERENCES `((?:[^`]|``)+)`\.")
 _CREATE_HEAD = re.compile(r"CREATE TABLE `(?:[^`]|``)+` \(")
@@ -96,6 +97,21 @@ def build_indexes(target: mysql.Connection, info: catalog.TableInfo, selection: 
     missing = [definition for name, definition in structure.foreign_keys.items() if name not in existing_foreign_keys]
     if missing:
         _execute(target, f"ALTER TABLE {_qualified(table)} " + ", ".join(f"ADD {d}" for d in missing))
+
+
+def build_plain_indexes_online(target: mysql.Connection, info: catalog.TableInfo, selection: Selection) -> None:
+    """Add the deferred plain indexes (KEY, not FULLTEXT, SPATIAL or VECTOR) without blocking writes to the table,
+    for a table still being loaded; build_indexes() adds the rest afterwards. Those already there are skipped.
+
+    A server that cannot do it online refuses (error 1846) and leaves the table as it was."""
+    structure = split_structure(info, selection)
+    table = selection.target_of(info.table)
+    _set_ddl_session(target)
+    existing = _existing_indexes(target, table)
+    plain = [d for name, d in structure.indexes.items() if name not in existing and d.startswith(PLAIN_INDEX)]
+    if plain:
+        additions = ", ".join(f"ADD {d}" for d in plain)
+        _execute(target, f"ALTER TABLE {_qualified(table)} {additions}, ALGORITHM=INPLACE, LOCK=NONE")
 
 
 def create_views(target: mysql.Connection, views: Sequence[catalog.ViewInfo], selection: Selection) -> None:

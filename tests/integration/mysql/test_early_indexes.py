@@ -1,0 +1,78 @@
+"""A big table's plain indexes built online while its rows still load (engine/early_indexes.py): only plain KEYs
+go online, FULLTEXT waits for build_indexes(); rows loaded during and after the build are in the index; a build
+starts only for a big table half copied, and its failure reaches the copy thread that waits for it."""
+
+from __future__ import annotations
+
+import pymysql
+import pytest
+
+from opendrs.connectors.mysql import catalog, chunks, structure
+from opendrs.connectors.mysql import connection as mysql
+from opendrs.domain.replication import Selection, TableRef
+from opendrs.engine import early_indexes
+from opendrs.engine.early_indexes import EarlyIndexes
+from tests.integration.mysql.conftest import Server, prepare
+
+TABLE = (
+    "CREATE TABLE docs (id INT NOT NULL PRIMARY KEY, k INT NOT NULL, body TEXT, KEY k_k (k), FULLTEXT KEY ft (body))"
+)
+
+
+def _prepared(source: Server, target: Server, database: str) -> tuple[Selection, catalog.TableInfo]:
+    source.execute(f"CREATE TABLE {database}.{TABLE.removeprefix('CREATE TABLE ')}")
+    selection = Selection(databases=(database,), renames={database: f"{database}_early"})
+    reader = source.connect()
+    try:
+        plan = prepare(target, selection, reader, chunks.ChunkSize())
+    finally:
+        reader.close()
+    return selection, plan.tables[TableRef(database, "docs")]
+
+
+def _indexes(target: Server, table: TableRef) -> set[str]:
+    rows = target.query(f"SHOW INDEX FROM {chunks.qualified(table)}")
+    return {str(row[2]) for row in rows} - {"PRIMARY"}
+
+
+def test_plain_indexes_go_online_and_the_rest_after(source: Server, target: Server, database: str) -> None:
+    selection, info = _prepared(source, target, database)
+    table = selection.target_of(info.table)
+    rows = f"SELECT seq, seq % 7, CONCAT('w', seq) FROM {mysql.quote_identifier(table.schema)}.seq_1_to_500"
+    target.execute(f"INSERT INTO {chunks.qualified(table)} {rows}")
+    connection = target.connect()
+    try:
+        structure.build_plain_indexes_online(connection, info, selection)
+        assert _indexes(target, table) == {"k_k"}
+        target.execute(f"INSERT INTO {chunks.qualified(table)} VALUES (501, 3, 'late')")  # a chunk loading on
+        structure.build_plain_indexes_online(connection, info, selection)  # again: nothing to do
+        structure.build_indexes(connection, info, selection)
+    finally:
+        connection.close()
+    assert _indexes(target, table) == {"k_k", "ft"}
+    counted = f"SELECT COUNT(*) FROM {chunks.qualified(table)} FORCE INDEX (k_k) WHERE k = 3"
+    assert target.query(counted) == [(73,)]  # 72 of the first 500 (3, 10, ..., 500), and the late one
+    assert target.query(f"CHECK TABLE {chunks.qualified(table)}")[-1][-1] == "OK"
+
+
+def test_a_build_starts_only_for_a_big_table_half_copied(source: Server, target: Server, database: str) -> None:
+    selection, info = _prepared(source, target, database)
+    table = selection.target_of(info.table)
+    builds = EarlyIndexes(target.endpoint, selection)
+    small = early_indexes.MIN_CHUNKS - 1
+    builds.maybe_start(info, chunks_total=small, chunks_done=small - 1)
+    builds.maybe_start(info, chunks_total=10, chunks_done=4)
+    builds.close()
+    assert _indexes(target, table) == set()
+    builds.maybe_start(info, chunks_total=10, chunks_done=5)
+    builds.wait(info.table)
+    assert _indexes(target, table) == {"k_k"}
+
+
+def test_a_failed_build_fails_the_thread_that_waits_for_it(source: Server, target: Server, database: str) -> None:
+    selection, info = _prepared(source, target, database)
+    target.execute(f"DROP TABLE {chunks.qualified(selection.target_of(info.table))}")
+    builds = EarlyIndexes(target.endpoint, selection)
+    builds.maybe_start(info, chunks_total=10, chunks_done=10)
+    with pytest.raises(pymysql.err.ProgrammingError, match="1146"):
+        builds.wait(info.table)
