@@ -18,6 +18,8 @@ from opendrs.connectors.mysql import connection as mysql
 from opendrs.domain.replication import TableRef
 
 Bound = tuple[str, ...]  # one SQL literal per key column
+# An integer key spanning more values than this many times its rows (the estimate may be off by 2x) is sampled.
+SPARSE_FACTOR = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,8 +83,9 @@ def range_key(info: catalog.TableInfo) -> catalog.Index | None:
 def plan_chunks(connection: mysql.Connection, info: catalog.TableInfo, size: ChunkSize = ChunkSize()) -> list[Chunk]:
     """Cut `info`'s table into chunks of about `size`, reading the key's bounds on `connection`.
 
-    A single integer key is cut into equal value ranges between its MIN and MAX; any other key by sampling
-    every n-th key in index order (one scan of the key).
+    A single dense integer key is cut into equal value ranges between its MIN and MAX; any other key, and an
+    integer key whose values are spread far wider than its rows (a few outliers would leave every row in one
+    range), by sampling every n-th key in index order (one scan of the key).
     """
     key = range_key(info)
     count = max(math.ceil(info.approx_rows / size.rows), math.ceil(info.data_length / size.bytes), 1)
@@ -90,9 +93,10 @@ def plan_chunks(connection: mysql.Connection, info: catalog.TableInfo, size: Chu
         return [Chunk(info.table, 0, ())]
     if count == 1:
         return [Chunk(info.table, 0, key.columns)]
+    bounds = None
     if len(key.columns) == 1 and info.column(key.columns[0]).is_integer:
         bounds = _integer_bounds(connection, info, key.columns[0], count)
-    else:
+    if bounds is None:
         bounds = _sampled_bounds(connection, info, key, math.ceil(info.approx_rows / count))
     return _chunks_between(info.table, key.columns, bounds)
 
@@ -139,7 +143,10 @@ def _compare(key: Sequence[str], values: Bound, operator: str) -> str:
     return "(" + " OR ".join(alternatives) + ")"
 
 
-def _integer_bounds(connection: mysql.Connection, info: catalog.TableInfo, column: str, count: int) -> list[Bound]:
+def _integer_bounds(
+    connection: mysql.Connection, info: catalog.TableInfo, column: str, count: int
+) -> list[Bound] | None:
+    """Equal value ranges between the key's MIN and MAX; None if the values are too sparse for that."""
     name = mysql.quote_identifier(column)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT MIN({name}), MAX({name}) FROM {qualified(info.table)}")
@@ -147,6 +154,8 @@ def _integer_bounds(connection: mysql.Connection, info: catalog.TableInfo, colum
     if row is None or row[0] is None:
         return []
     low, high = int(row[0]), int(row[1])
+    if high - low + 1 > SPARSE_FACTOR * max(info.approx_rows, 1):
+        return None
     step = math.ceil((high - low + 1) / count)
     return [(str(low + i * step),) for i in range(1, count) if low + i * step <= high]
 

@@ -36,7 +36,7 @@ def connect(
         host=endpoint.host,
         port=endpoint.port,
         user=endpoint.user,
-        password=endpoint.password,
+        password=_password_bytes(endpoint.password),
         database=database if database is not None else endpoint.database,
         charset="utf8mb4",
         autocommit=autocommit,
@@ -47,6 +47,15 @@ def connect(
         **_tls(endpoint),
         **options,
     )
+
+
+def _password_bytes(password: str) -> bytes:
+    """The password as PyMySQL sends a str (latin1, so that what worked keeps working), or in UTF-8, as the mysql
+    client sends it, when latin1 cannot hold it (PyMySQL would raise UnicodeEncodeError)."""
+    try:
+        return password.encode("latin1")
+    except UnicodeEncodeError:
+        return password.encode("utf-8")
 
 
 def _tls(endpoint: Endpoint) -> dict[str, Any]:
