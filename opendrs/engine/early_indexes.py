@@ -37,7 +37,7 @@ class EarlyIndexes:
     def __init__(self, target: Endpoint, selection: Selection) -> None:
         self._target = target
         self._selection = selection
-        self._builds: dict[TableRef, _Build] = {}
+        self._builds: dict[TableRef, _Build | None] = {}  # None: the table has no plain index to build
 
     def maybe_start(self, info: catalog.TableInfo, chunks_total: int, chunks_done: int) -> None:
         """Start building `info`'s plain indexes if the table is big and far enough along, and no build runs yet."""
@@ -45,10 +45,11 @@ class EarlyIndexes:
             return
         definitions = structure.split_structure(info, self._selection).indexes.values()
         if not any(definition.startswith(structure.PLAIN_INDEX) for definition in definitions):
+            self._builds[info.table] = None  # asked once, not at every chunk
             return
         build = _Build(self._target, info, self._selection)
         self._builds[info.table] = build
-        build.start()
+        build.thread.start()
 
     def wait(self, table: TableRef) -> None:
         """Wait for `table`'s build, if one was started; raise what made it fail."""
@@ -59,7 +60,8 @@ class EarlyIndexes:
     def close(self) -> None:
         """Wait for every build (the copy ended, or failed: nothing may keep altering the target after it)."""
         for build in self._builds.values():
-            build.thread.join()
+            if build is not None:
+                build.thread.join()
 
 
 class _Build:
@@ -70,9 +72,6 @@ class _Build:
         self._error: BaseException | None = None
         run = contextvars.copy_context().run  # its log lines name the task
         self.thread = threading.Thread(target=run, args=(self._build,), name=f"indexes {info.table}", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
 
     def join(self) -> None:
         self.thread.join()

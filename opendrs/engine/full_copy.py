@@ -172,8 +172,11 @@ def _copy_data(job: _Copy, snapshot: Snapshot, state: dict[str, Any]) -> None:
                 work.put((table, chunk))
     throttle = Throttle(lambda: _windows(job))
     lock = threading.Lock()
-    done_before = set(done)
-    run = _Run(plans, done, done_before, snapshot.position, state, EarlyIndexes(job.target, job.selection))
+    chunk_ids = {key: {chunks.Chunk.decode(data).id for data in plan} for key, plan in plans.items()}
+    left = {key: ids - done for key, ids in chunk_ids.items()}
+    started_before = {key for key, ids in chunk_ids.items() if ids & done}
+    sizes = {key: len(ids) for key, ids in chunk_ids.items()}
+    run = _Run(left, sizes, started_before, snapshot.position, state, EarlyIndexes(job.target, job.selection))
     try:
         with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix=f"copy-{task_id[:8]}") as pool:
             # Each copy thread runs in a copy of this context: its log lines name the task.
@@ -195,16 +198,13 @@ def _copy_data(job: _Copy, snapshot: Snapshot, state: dict[str, Any]) -> None:
 class _Run:
     """What the copy threads of one run (one snapshot) share; guarded by their lock."""
 
-    plans: dict[str, list[dict[str, Any]]]
-    done: set[str]  # chunks copied, by this run or earlier ones
-    done_before: set[str]  # chunks copied by earlier runs
+    left: dict[str, set[str]]  # by table: the chunks not copied yet (by this run or earlier ones)
+    sizes: dict[str, int]  # by table: how many chunks its plan has
+    started_before: set[str]  # the tables of which an earlier run copied chunks
     position: BinlogPosition | None  # this run's snapshot position
     state: dict[str, Any]
     early: EarlyIndexes  # big tables' plain indexes, built while their last chunks load
     failed: threading.Event = dataclasses.field(default_factory=threading.Event)  # a copy thread failed: stop
-
-    def chunk_ids(self, key: str) -> set[str]:
-        return {chunks.Chunk.decode(data).id for data in self.plans[key]}
 
 
 def _copy_worker(
@@ -254,19 +254,19 @@ def _copy_one(
 
     target_table = job.selection.target_of(info.table)
     rows = copy.copy_chunk(reader, writer, info, chunk, target_table, count_and_throttle, fence=job.fence)
+    key = _key(table)
     with lock:
-        ids = run.chunk_ids(_key(table))
-        last = ids <= run.done | {chunk.id}
+        last = run.left[key] == {chunk.id}
         with job.context.fenced() as connection:
             checkpoints.record_chunk(connection, task_id, table.position, chunk.id, rows, now_ms())
             history.add_transferred(connection, task_id, rows, sent, now_ms())
             if last:
                 checkpoints.mark_table(connection, task_id, table.position, data_done=True)
-                _remember_copied_in_run(connection, task_id, run, _key(table))
+                _remember_copied_in_run(connection, task_id, run, key)
         crash_point("copy.chunk.recorded")
-        run.done.add(chunk.id)
+        run.left[key].discard(chunk.id)
         if not last:
-            run.early.maybe_start(info, len(ids), len(ids & run.done))
+            run.early.maybe_start(info, run.sizes[key], run.sizes[key] - len(run.left[key]))
         index = _index_of(job, table)
         copied = job.tables[index].rows_copied + rows
         job.tables[index] = dataclasses.replace(job.tables[index], rows_copied=copied, data_done=last)
@@ -278,7 +278,7 @@ def _remember_copied_in_run(connection: sa.Connection, task_id: str, run: _Run, 
     """A table whose every chunk this run copied holds every change up to this run's snapshot: say so now, in the
     transaction that records its last chunk, so that it holds even if this run dies before the copy ends: the
     incremental phase must not replay the changes before that snapshot (a keyless table would get them twice)."""
-    if run.position is None or run.chunk_ids(key) & run.done_before:
+    if run.position is None or key in run.started_before:
         return
     run.state["copied_at"] = {**run.state.get("copied_at", {}), key: run.position.encode()}
     checkpoints.save_state(connection, task_id, run.state, now_ms())
