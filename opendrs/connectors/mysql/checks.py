@@ -83,6 +83,7 @@ def precheck(
         ]
         if full:
             checks.append(lambda: _existing_objects_check(dst, src, selection))
+            checks.append(lambda: _autoinc_lock_mode_check(src, dst, selection))
         if incremental:
             checks = [
                 lambda: _variable_check(src, "log_bin", ("1", "ON"), "srcBinlogOpenCheck", "set log_bin on the source"),
@@ -266,3 +267,31 @@ def _charset_check(src: mysql.Connection, dst: mysql.Connection, selection: Sele
         return CheckItem("charsetCheck", "db_params", Verdict.PASSED, data=", ".join(sorted(used)))
     reason = f"the target does not support the character sets {', '.join(unsupported)}"
     return CheckItem("charsetCheck", "db_params", Verdict.FAILED, reason)
+
+
+def _autoinc_lock_mode_check(src: mysql.Connection, dst: mysql.Connection, selection: Selection) -> CheckItem:
+    """With innodb_autoinc_lock_mode below 2, every LOAD DATA into an InnoDB table with an AUTO_INCREMENT column
+    holds the table's AUTO-INC lock to its end: the copy threads load such a table one chunk at a time."""
+    item = "dstAutoincLockModeCheck"
+    with dst.cursor() as cursor:
+        cursor.execute("SHOW GLOBAL VARIABLES LIKE 'innodb_autoinc_lock_mode'")
+        row = cursor.fetchone()
+    mode = str(row[1]) if row else ""  # none without InnoDB
+    if not mode.isdigit() or int(mode) >= 2:
+        return CheckItem(item, "db_params", Verdict.PASSED, data=mode)
+    innodb = {table for table, engine in _selected_tables(src, selection) if engine.upper() == "INNODB"}
+    with src.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_schema, table_name FROM information_schema.columns WHERE extra LIKE '%auto_increment%'"
+        )
+        counted = {TableRef(str(schema), str(name)) for schema, name in cursor.fetchall()}
+    counting = sorted(counted & innodb)
+    if not counting:
+        return CheckItem(item, "db_params", Verdict.PASSED, data=mode)
+    names = ", ".join(str(table) for table in counting[:20])
+    reason = (
+        f"innodb_autoinc_lock_mode is {mode} on the target: the tables with an AUTO_INCREMENT column ({names}) are"
+        " loaded one chunk at a time; set innodb_autoinc_lock_mode=2 on the target (a restart) to load their chunks"
+        " in parallel"
+    )
+    return CheckItem(item, "db_params", Verdict.ALARM, reason, names)
