@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import pymysql
 
@@ -32,6 +32,8 @@ _REFERENCES = re.compile(r"REFERENCES `((?:[^`]|``)+)`\.")
 _CREATE_HEAD = re.compile(r"CREATE TABLE `(?:[^`]|``)+` \(")
 _DEFINER = re.compile(r" DEFINER=`(?:[^`]|``)*`@`(?:[^`]|``)*`")
 _VIEW_HEAD = re.compile(r"VIEW `(?:[^`]|``)+` AS ")
+# ER_DUP_KEYNAME; a foreign key's: MariaDB's ER_CANT_CREATE_TABLE (errno 121), MySQL's ER_FK_DUP_NAME.
+_DUPLICATE_NAME = frozenset({1061, 1005, 1826})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,14 +91,8 @@ def build_indexes(target: mysql.Connection, info: catalog.TableInfo, selection: 
     structure = split_structure(info, selection)
     table = selection.target_of(info.table)
     _set_ddl_session(target)
-    existing = _existing_indexes(target, table)
-    missing = [definition for name, definition in structure.indexes.items() if name not in existing]
-    if missing:
-        _execute(target, f"ALTER TABLE {_qualified(table)} " + ", ".join(f"ADD {d}" for d in missing))
-    existing_foreign_keys = _existing_foreign_keys(target, table)
-    missing = [definition for name, definition in structure.foreign_keys.items() if name not in existing_foreign_keys]
-    if missing:
-        _execute(target, f"ALTER TABLE {_qualified(table)} " + ", ".join(f"ADD {d}" for d in missing))
+    _add_missing(target, table, structure.indexes, _existing_indexes)
+    _add_missing(target, table, structure.foreign_keys, _existing_foreign_keys)
 
 
 def build_plain_indexes_online(target: mysql.Connection, info: catalog.TableInfo, selection: Selection) -> None:
@@ -107,11 +103,32 @@ def build_plain_indexes_online(target: mysql.Connection, info: catalog.TableInfo
     structure = split_structure(info, selection)
     table = selection.target_of(info.table)
     _set_ddl_session(target)
-    existing = _existing_indexes(target, table)
-    plain = [d for name, d in structure.indexes.items() if name not in existing and d.startswith(PLAIN_INDEX)]
-    if plain:
-        additions = ", ".join(f"ADD {d}" for d in plain)
-        _execute(target, f"ALTER TABLE {_qualified(table)} {additions}, ALGORITHM=INPLACE, LOCK=NONE")
+    plain = {name: d for name, d in structure.indexes.items() if d.startswith(PLAIN_INDEX)}
+    _add_missing(target, table, plain, _existing_indexes, ", ALGORITHM=INPLACE, LOCK=NONE")
+
+
+def _add_missing(
+    target: mysql.Connection,
+    table: TableRef,
+    definitions: Mapping[str, str],
+    existing: Callable[[mysql.Connection, TableRef], set[str]],
+    options: str = "",
+) -> None:
+    """ALTER TABLE ... ADD the definitions (by name) that the table lacks, in one statement.
+
+    DDL is not fenced: a worker whose lease expired may still be adding the same ones, and the server then refuses
+    a name that its ALTER added first; what is still missing after that is added again."""
+    for attempt in (1, 2):
+        present = existing(target, table)
+        missing = [definition for name, definition in definitions.items() if name not in present]
+        if not missing:
+            return
+        try:
+            _execute(target, f"ALTER TABLE {_qualified(table)} " + ", ".join(f"ADD {d}" for d in missing) + options)
+            return
+        except pymysql.err.MySQLError as error:
+            if attempt == 2 or not error.args or error.args[0] not in _DUPLICATE_NAME:
+                raise
 
 
 def create_views(target: mysql.Connection, views: Sequence[catalog.ViewInfo], selection: Selection) -> None:
