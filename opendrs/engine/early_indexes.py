@@ -18,7 +18,7 @@ import threading
 
 import pymysql
 
-from opendrs.connectors.mysql import catalog, structure
+from opendrs.connectors.mysql import catalog, interrupt, structure
 from opendrs.connectors.mysql import connection as mysql
 from opendrs.domain.replication import Endpoint, Selection, TableRef
 
@@ -34,9 +34,10 @@ class EarlyIndexes:
     """The online index builds of one copy run, a thread per big table; not thread-safe (call under the copy lock,
     except wait() and close())."""
 
-    def __init__(self, target: Endpoint, selection: Selection) -> None:
+    def __init__(self, target: Endpoint, selection: Selection, stop: threading.Event) -> None:
         self._target = target
         self._selection = selection
+        self._stop = stop  # a pause or stop interrupts the builds
         self._builds: dict[TableRef, _Build | None] = {}  # None: the table has no plain index to build
 
     def maybe_start(self, info: catalog.TableInfo, chunks_total: int, chunks_done: int) -> None:
@@ -47,7 +48,7 @@ class EarlyIndexes:
         if not any(definition.startswith(structure.PLAIN_INDEX) for definition in definitions):
             self._builds[info.table] = None  # asked once, not at every chunk
             return
-        build = _Build(self._target, info, self._selection)
+        build = _Build(self._target, info, self._selection, self._stop)
         self._builds[info.table] = build
         build.thread.start()
 
@@ -65,10 +66,11 @@ class EarlyIndexes:
 
 
 class _Build:
-    def __init__(self, target: Endpoint, info: catalog.TableInfo, selection: Selection) -> None:
+    def __init__(self, target: Endpoint, info: catalog.TableInfo, selection: Selection, stop: threading.Event) -> None:
         self._target = target
         self._info = info
         self._selection = selection
+        self._stop = stop
         self._error: BaseException | None = None
         run = contextvars.copy_context().run  # its log lines name the task
         self.thread = threading.Thread(target=run, args=(self._build,), name=f"indexes {info.table}", daemon=True)
@@ -80,13 +82,15 @@ class _Build:
 
     def _build(self) -> None:
         try:
-            with mysql.connect(self._target) as target:
+            with mysql.connect(self._target) as target, interrupt.interrupted_by(self._stop, target, self._target):
                 structure.build_plain_indexes_online(target, self._info, self._selection)
             log.info("indexes built online", extra={"action": "early_indexes", "table": str(self._info.table)})
         except pymysql.err.MySQLError as error:
             if error.args and error.args[0] == _NOT_ONLINE:
                 log.info("indexes left for after the data", extra={"action": "early_indexes", "reason": str(error)})
                 return
+            if interrupt.was_interrupted(error) and self._stop.is_set():
+                return  # rolled back: the copy thread that waits for it sees the stop
             self._error = error
         except BaseException as error:
             self._error = error

@@ -24,7 +24,7 @@ from typing import Any
 import pymysql
 import sqlalchemy as sa
 
-from opendrs.connectors.mysql import catalog, checks, chunks, copy, fences, structure
+from opendrs.connectors.mysql import catalog, checks, chunks, copy, fences, interrupt, structure
 from opendrs.connectors.mysql import connection as mysql
 from opendrs.connectors.mysql import errors as mysql_errors
 from opendrs.connectors.mysql.snapshot import Snapshot, SnapshotError, open_snapshot
@@ -176,7 +176,9 @@ def _copy_data(job: _Copy, snapshot: Snapshot, state: dict[str, Any]) -> None:
     left = {key: ids - done for key, ids in chunk_ids.items()}
     started_before = {key for key, ids in chunk_ids.items() if ids & done}
     sizes = {key: len(ids) for key, ids in chunk_ids.items()}
-    run = _Run(left, sizes, started_before, snapshot.position, state, EarlyIndexes(job.target, job.selection))
+    run = _Run(
+        left, sizes, started_before, snapshot.position, state, EarlyIndexes(job.target, job.selection, job.context.stop)
+    )
     try:
         with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix=f"copy-{task_id[:8]}") as pool:
             # Each copy thread runs in a copy of this context: its log lines name the task.
@@ -305,9 +307,18 @@ def _build_indexes(job: _Copy, target: mysql.Connection) -> None:
 
 
 def _build_table_indexes(job: _Copy, target: mysql.Connection, table: TableProgress, lock: threading.Lock) -> None:
-    """Build the deferred indexes of a table whose data is all in, and record that they are."""
+    """Build the deferred indexes of a table whose data is all in, and record that they are.
+
+    A pause or stop interrupts the build (its ALTER rolls back): the resumed task builds them again."""
+    job.context.check_stop()
     crash_point("indexes.before_build")
-    structure.build_indexes(target, job.infos[_key(table)], job.selection)
+    try:
+        with interrupt.interrupted_by(job.context.stop, target, job.target):
+            structure.build_indexes(target, job.infos[_key(table)], job.selection)
+    except pymysql.err.MySQLError as error:
+        if interrupt.was_interrupted(error):
+            job.context.check_stop()
+        raise
     crash_point("indexes.built_unrecorded")
     with lock:
         with job.context.fenced() as connection:

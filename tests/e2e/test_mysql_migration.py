@@ -341,6 +341,46 @@ def test_pause_resume_and_terminate(
     wait_for(lambda: my.status_of(drs, job).get("status") in ("DELETED", None), "the task to be deleted")
 
 
+def test_a_pause_interrupts_an_index_build_and_the_resumed_copy_builds_it(
+    drs: Api, drs_server: Server, source: MariadbServer, target: MariadbServer, schema: str
+) -> None:
+    """The index build waits behind a target session's metadata lock, as a long sort would run: the pause must not
+    wait for it. The speed limit keeps the data coming for seconds, time to open that session first."""
+    s = quote(schema)
+    execute(
+        source,
+        f"CREATE TABLE {s}.indexed (id INT NOT NULL PRIMARY KEY, k INT, pad CHAR(200), KEY k_k (k))",
+        f"INSERT INTO {s}.indexed SELECT seq, seq % 97, REPEAT('p', 200) FROM {s}.seq_1_to_15000",
+    )
+    job = my.configure_task(drs, source, target, "FULL_TRANS", [schema])
+    my.succeeded(my.limit_speed(drs, [job], 1))  # about 3 MB of rows: 3 s
+    my.start(drs, job)
+    table = qualified(schema, "indexed")
+    wait_for(lambda: "indexed" in my.tables(target, schema), "the target table to exist")
+    blocker = my.connect(target)
+    try:
+        with blocker.cursor() as cursor:
+            cursor.execute("BEGIN")
+            cursor.execute(f"SELECT 1 FROM {table} LIMIT 1")  # a metadata lock, held to the end of the transaction
+        waiting = (
+            "SELECT COUNT(*) FROM information_schema.processlist"
+            " WHERE state = 'Waiting for table metadata lock' AND info LIKE 'ALTER TABLE %indexed%'"
+        )
+        wait_for(lambda: scalar(target, waiting) == 1, "the index build to wait for the lock", my.COPY_DEADLINE)
+
+        my.pause(drs, job)
+        my.wait_status(drs, job, "PAUSING")
+        wait_for(lambda: my.lease_owner(drs_server, job) is None, "the paused task's worker to let it go")
+        assert scalar(target, waiting) == 0  # the ALTER ended (rolled back), though the lock is still held
+        assert [index[0] for index in my.indexes(target, schema, "indexed")] == ["PRIMARY"]
+    finally:
+        blocker.close()
+
+    my.retry(drs, job)
+    my.wait_status(drs, job, "FULL_TRANSFER_COMPLETE", my.COPY_DEADLINE)
+    my.assert_same_database(source, target, schema)  # the rows, and the structure with k_k
+
+
 def test_speed_limit_applies_to_full_transfers_only(drs: Api) -> None:
     [full] = drs.create_tasks(1, task_type="FULL_TRANS")
     [incremental] = drs.create_tasks(1, task_type="INCR_TRANS")

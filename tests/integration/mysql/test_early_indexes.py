@@ -4,6 +4,8 @@ starts only for a big table half copied, and its failure reaches the copy thread
 
 from __future__ import annotations
 
+import threading
+
 import pymysql
 import pytest
 
@@ -12,6 +14,7 @@ from opendrs.connectors.mysql import connection as mysql
 from opendrs.domain.replication import Selection, TableRef
 from opendrs.engine import early_indexes
 from opendrs.engine.early_indexes import EarlyIndexes
+from tests.harness import wait_for
 from tests.integration.mysql.conftest import Server, prepare
 
 TABLE = (
@@ -58,7 +61,7 @@ def test_plain_indexes_go_online_and_the_rest_after(source: Server, target: Serv
 def test_a_build_starts_only_for_a_big_table_half_copied(source: Server, target: Server, database: str) -> None:
     selection, info = _prepared(source, target, database)
     table = selection.target_of(info.table)
-    builds = EarlyIndexes(target.endpoint, selection)
+    builds = EarlyIndexes(target.endpoint, selection, threading.Event())
     small = early_indexes.MIN_CHUNKS - 1
     builds.maybe_start(info, chunks_total=small, chunks_done=small - 1)
     builds.maybe_start(info, chunks_total=10, chunks_done=4)
@@ -72,7 +75,32 @@ def test_a_build_starts_only_for_a_big_table_half_copied(source: Server, target:
 def test_a_failed_build_fails_the_thread_that_waits_for_it(source: Server, target: Server, database: str) -> None:
     selection, info = _prepared(source, target, database)
     target.execute(f"DROP TABLE {chunks.qualified(selection.target_of(info.table))}")
-    builds = EarlyIndexes(target.endpoint, selection)
+    builds = EarlyIndexes(target.endpoint, selection, threading.Event())
     builds.maybe_start(info, chunks_total=10, chunks_done=10)
     with pytest.raises(pymysql.err.ProgrammingError, match="1146"):
         builds.wait(info.table)
+
+
+def test_a_stop_interrupts_a_build_which_then_leaves_the_table_as_it_was(
+    source: Server, target: Server, database: str
+) -> None:
+    selection, info = _prepared(source, target, database)
+    table = selection.target_of(info.table)
+    stop = threading.Event()
+    builds = EarlyIndexes(target.endpoint, selection, stop)
+    blocker = target.connect()
+    try:
+        with blocker.cursor() as cursor:
+            cursor.execute("BEGIN")
+            cursor.execute(f"SELECT * FROM {chunks.qualified(table)}")  # its metadata lock holds the ALTER up
+        builds.maybe_start(info, chunks_total=10, chunks_done=5)
+        waiting = (
+            "SELECT COUNT(*) FROM information_schema.processlist"
+            f" WHERE state = 'Waiting for table metadata lock' AND info LIKE 'ALTER TABLE %{table.name}%'"
+        )
+        wait_for(lambda: target.query(waiting) == [(1,)], "the online build to wait for the lock")
+        stop.set()
+        builds.wait(info.table)  # no error: a stop is no failure of the build
+    finally:
+        blocker.close()
+    assert _indexes(target, table) == set()
