@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import TypeVar
 
 from opendrs.connectors.mysql import errors as mysql_errors
-from opendrs.connectors.mysql import fences
+from opendrs.connectors.mysql import fences, interrupt
 from opendrs.connectors.mysql.applier import Applier, load_checkpoint, position_key
 from opendrs.connectors.mysql.streaming import BinlogStream, Heartbeat, current_position
 from opendrs.domain import errors
@@ -66,7 +66,7 @@ def run(context: TaskContext) -> None:
     selection = context.wiring.selection
     log.info("task %s: incremental from %s", task.id, start, extra={"task_id": task.id})
     reporter = _Reporter(context)
-    applier = Applier(target, task.id, selection, fence=fence)
+    applier = Applier(target, task.id, selection, fence=fence, stop=context.stop)
     server_id = server_id_for(task.id, context.lease.version)
     with contextlib.closing(applier), BinlogStream(source, start, selection, server_id) as stream:
         _guard(applier.load_checkpoint, errors.TARGET_FAILED)  # connects now: a lost target fails as the target
@@ -84,6 +84,8 @@ def run(context: TaskContext) -> None:
                         result = applier.apply(part)
                         reporter.applied(result.rows, result.commit_time)
             except mysql_errors.ReplicationError as exc:
+                if interrupt.was_interrupted(exc.__cause__):
+                    context.check_stop()  # a stop ended a long DDL: it rolled back, the resumed task runs it again
                 raise _transfer_error(exc, errors.TARGET_FAILED) from exc
             reporter.maybe_report()
 

@@ -381,6 +381,49 @@ def test_a_pause_interrupts_an_index_build_and_the_resumed_copy_builds_it(
     my.assert_same_database(source, target, schema)  # the rows, and the structure with k_k
 
 
+def test_a_pause_interrupts_a_ddl_being_applied_and_the_resumed_task_applies_it(
+    drs: Api, drs_server: Server, source: MariadbServer, target: MariadbServer, schema: str
+) -> None:
+    """A source ALTER replayed on the target waits there behind a session's metadata lock, as a long table rebuild
+    would run: the pause must not wait for it, and the resumed task applies it once."""
+    s = quote(schema)
+    execute(source, f"CREATE TABLE {s}.altered (id INT NOT NULL PRIMARY KEY, v VARCHAR(20))")
+    execute(source, f"INSERT INTO {s}.altered SELECT seq, CONCAT('v', seq) FROM {s}.seq_1_to_100")
+    job = my.configure_task(drs, source, target, "FULL_INCR_TRANS", [schema])
+    my.start(drs, job)
+    my.wait_status(drs, job, "INCRE_TRANSFER_STARTED", my.COPY_DEADLINE)
+    my.wait_same_database(source, target, schema)
+    table = qualified(schema, "altered")
+    blocker = my.connect(target)
+    try:
+        with blocker.cursor() as cursor:
+            cursor.execute("BEGIN")
+            cursor.execute(f"SELECT 1 FROM {table} LIMIT 1")  # a metadata lock, held to the end of the transaction
+        execute(
+            source,
+            f"ALTER TABLE {table} ADD COLUMN w INT NOT NULL DEFAULT 7",
+            f"INSERT INTO {table} VALUES (101, 'after', 8)",
+        )
+        waiting = (
+            "SELECT COUNT(*) FROM information_schema.processlist"
+            " WHERE state = 'Waiting for table metadata lock' AND info LIKE 'ALTER TABLE %altered%'"
+        )
+        wait_for(lambda: scalar(target, waiting) == 1, "the DDL to wait for the lock on the target")
+
+        my.pause(drs, job)
+        my.wait_status(drs, job, "PAUSING")
+        wait_for(lambda: my.lease_owner(drs_server, job) is None, "the paused task's worker to let it go")
+        assert scalar(target, waiting) == 0  # the ALTER ended (rolled back), though the lock is still held
+        assert "w" not in [column[0] for column in my.columns(target, schema, "altered")]
+    finally:
+        blocker.close()
+
+    my.retry(drs, job)
+    my.wait_status(drs, job, "INCRE_TRANSFER_STARTED")
+    my.wait_same_database(source, target, schema)  # the new column, and the row written after it
+    assert my.status_of(drs, job)["status"] == "INCRE_TRANSFER_STARTED"
+
+
 def test_speed_limit_applies_to_full_transfers_only(drs: Api) -> None:
     [full] = drs.create_tasks(1, task_type="FULL_TRANS")
     [incremental] = drs.create_tasks(1, task_type="INCR_TRANS")

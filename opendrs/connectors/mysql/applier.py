@@ -27,6 +27,7 @@ import contextlib
 import dataclasses
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -35,7 +36,7 @@ import pymysql
 from pymysql.constants import CLIENT
 
 from opendrs.connectors.mysql import connection as mysql_connection
-from opendrs.connectors.mysql import errors, fences
+from opendrs.connectors.mysql import errors, fences, interrupt
 from opendrs.connectors.mysql.connection import quote_identifier
 from opendrs.connectors.mysql.values import literal
 from opendrs.domain.replication import (
@@ -395,8 +396,10 @@ class Applier:
         idempotent: bool = False,
         fault: Callable[[str], None] | None = None,
         fence: fences.Fence | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.endpoint = endpoint
+        self._stop = stop  # interrupts a long DDL statement (interrupt.py): it rolls back, and runs again on resume
         self.task_id = task_id
         self.selection = selection
         self.idempotent = idempotent
@@ -668,8 +671,10 @@ class Applier:
         with conn.cursor() as cursor:
             if use is not None:
                 cursor.execute(f"USE {quote_identifier(use)}")
+            stoppable = interrupt.interrupted_by(self._stop, conn, self.endpoint) if self._stop else None
             try:
-                cursor.execute(statement)
+                with stoppable or contextlib.nullcontext():
+                    cursor.execute(statement)
             except pymysql.err.MySQLError as exc:
                 code = exc.args[0] if exc.args else None
                 if not (tolerant and code in ALREADY_APPLIED_DDL_CODES):

@@ -47,7 +47,7 @@ def interrupted_by(stop: threading.Event, connection: mysql.Connection, endpoint
             finished.set()
 
 
-def was_interrupted(error: BaseException) -> bool:
+def was_interrupted(error: BaseException | None) -> bool:
     """Whether `error` is a statement's end by KILL QUERY."""
     return isinstance(error, pymysql.err.MySQLError) and bool(error.args) and error.args[0] == ER_QUERY_INTERRUPTED
 
