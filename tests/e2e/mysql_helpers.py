@@ -245,6 +245,29 @@ def assert_stays(condition: Callable[[], bool], what: str, seconds: float) -> No
         time.sleep(0.2)
 
 
+@contextmanager
+def metadata_lock_held(server: MariadbServer, table: str) -> Iterator[None]:
+    """An open transaction that read `table` (qualified) in the block: its metadata lock holds up every ALTER of
+    the table (as a long sort or rebuild would run) while the table's reads and writes go on."""
+    blocker = connect(server)
+    try:
+        with blocker.cursor() as cursor:
+            cursor.execute("BEGIN")
+            cursor.execute(f"SELECT 1 FROM {table} LIMIT 1")
+        yield
+    finally:
+        blocker.close()
+
+
+def alters_waiting(server: MariadbServer, table_name: str) -> int:
+    """How many ALTER TABLE statements naming `table_name` wait for a metadata lock on `server`."""
+    sql = (
+        "SELECT COUNT(*) FROM information_schema.processlist"
+        " WHERE state = 'Waiting for table metadata lock' AND info LIKE %s"
+    )
+    return int(scalar(server, sql, (f"ALTER TABLE %{table_name}%",)))
+
+
 # --- Driving a task through the API ----------------------------------------------------------------------------
 
 

@@ -355,26 +355,16 @@ def test_a_pause_interrupts_an_index_build_and_the_resumed_copy_builds_it(
     job = my.configure_task(drs, source, target, "FULL_TRANS", [schema])
     my.succeeded(my.limit_speed(drs, [job], 1))  # about 3 MB of rows: 3 s
     my.start(drs, job)
-    table = qualified(schema, "indexed")
     wait_for(lambda: "indexed" in my.tables(target, schema), "the target table to exist")
-    blocker = my.connect(target)
-    try:
-        with blocker.cursor() as cursor:
-            cursor.execute("BEGIN")
-            cursor.execute(f"SELECT 1 FROM {table} LIMIT 1")  # a metadata lock, held to the end of the transaction
-        waiting = (
-            "SELECT COUNT(*) FROM information_schema.processlist"
-            " WHERE state = 'Waiting for table metadata lock' AND info LIKE 'ALTER TABLE %indexed%'"
-        )
-        wait_for(lambda: scalar(target, waiting) == 1, "the index build to wait for the lock", my.COPY_DEADLINE)
+    with my.metadata_lock_held(target, qualified(schema, "indexed")):
+        waiting = "the index build to wait for the lock"
+        wait_for(lambda: my.alters_waiting(target, "indexed") == 1, waiting, my.COPY_DEADLINE)
 
         my.pause(drs, job)
         my.wait_status(drs, job, "PAUSING")
         wait_for(lambda: my.lease_owner(drs_server, job) is None, "the paused task's worker to let it go")
-        assert scalar(target, waiting) == 0  # the ALTER ended (rolled back), though the lock is still held
+        assert my.alters_waiting(target, "indexed") == 0  # the ALTER ended (rolled back), the lock still held
         assert [index[0] for index in my.indexes(target, schema, "indexed")] == ["PRIMARY"]
-    finally:
-        blocker.close()
 
     my.retry(drs, job)
     my.wait_status(drs, job, "FULL_TRANSFER_COMPLETE", my.COPY_DEADLINE)
@@ -394,29 +384,19 @@ def test_a_pause_interrupts_a_ddl_being_applied_and_the_resumed_task_applies_it(
     my.wait_status(drs, job, "INCRE_TRANSFER_STARTED", my.COPY_DEADLINE)
     my.wait_same_database(source, target, schema)
     table = qualified(schema, "altered")
-    blocker = my.connect(target)
-    try:
-        with blocker.cursor() as cursor:
-            cursor.execute("BEGIN")
-            cursor.execute(f"SELECT 1 FROM {table} LIMIT 1")  # a metadata lock, held to the end of the transaction
+    with my.metadata_lock_held(target, table):
         execute(
             source,
             f"ALTER TABLE {table} ADD COLUMN w INT NOT NULL DEFAULT 7",
             f"INSERT INTO {table} VALUES (101, 'after', 8)",
         )
-        waiting = (
-            "SELECT COUNT(*) FROM information_schema.processlist"
-            " WHERE state = 'Waiting for table metadata lock' AND info LIKE 'ALTER TABLE %altered%'"
-        )
-        wait_for(lambda: scalar(target, waiting) == 1, "the DDL to wait for the lock on the target")
+        wait_for(lambda: my.alters_waiting(target, "altered") == 1, "the DDL to wait for the lock on the target")
 
         my.pause(drs, job)
         my.wait_status(drs, job, "PAUSING")
         wait_for(lambda: my.lease_owner(drs_server, job) is None, "the paused task's worker to let it go")
-        assert scalar(target, waiting) == 0  # the ALTER ended (rolled back), though the lock is still held
+        assert my.alters_waiting(target, "altered") == 0  # the ALTER ended (rolled back), the lock still held
         assert "w" not in [column[0] for column in my.columns(target, schema, "altered")]
-    finally:
-        blocker.close()
 
     my.retry(drs, job)
     my.wait_status(drs, job, "INCRE_TRANSFER_STARTED")

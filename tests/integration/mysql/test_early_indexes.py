@@ -14,6 +14,7 @@ from opendrs.connectors.mysql import connection as mysql
 from opendrs.domain.replication import Selection, TableRef
 from opendrs.engine import early_indexes
 from opendrs.engine.early_indexes import EarlyIndexes
+from tests.e2e import mysql_helpers as my
 from tests.harness import wait_for
 from tests.integration.mysql.conftest import Server, prepare
 
@@ -88,19 +89,10 @@ def test_a_stop_interrupts_a_build_which_then_leaves_the_table_as_it_was(
     table = selection.target_of(info.table)
     stop = threading.Event()
     builds = EarlyIndexes(target.endpoint, selection, stop)
-    blocker = target.connect()
-    try:
-        with blocker.cursor() as cursor:
-            cursor.execute("BEGIN")
-            cursor.execute(f"SELECT * FROM {chunks.qualified(table)}")  # its metadata lock holds the ALTER up
+    with my.metadata_lock_held(target.server, chunks.qualified(table)):
         builds.maybe_start(info, chunks_total=10, chunks_done=5)
-        waiting = (
-            "SELECT COUNT(*) FROM information_schema.processlist"
-            f" WHERE state = 'Waiting for table metadata lock' AND info LIKE 'ALTER TABLE %{table.name}%'"
-        )
-        wait_for(lambda: target.query(waiting) == [(1,)], "the online build to wait for the lock")
+        waiting = "the online build to wait for the lock"
+        wait_for(lambda: my.alters_waiting(target.server, table.name) == 1, waiting)
         stop.set()
         builds.wait(info.table)  # no error: a stop is no failure of the build
-    finally:
-        blocker.close()
     assert _indexes(target, table) == set()

@@ -11,6 +11,7 @@ import pytest
 
 from opendrs.connectors.mysql import catalog, chunks, structure
 from opendrs.domain.replication import Selection, TableRef
+from tests.e2e import mysql_helpers as my
 from tests.harness import wait_for
 from tests.integration.mysql.conftest import Server, prepare
 
@@ -18,14 +19,6 @@ BUILDS = {
     "plain": structure.build_plain_indexes_online,
     "deferred": structure.build_indexes,
 }
-
-
-def _waiting_alters(target: Server, table: TableRef) -> int:
-    rows = target.query(
-        "SELECT COUNT(*) FROM information_schema.processlist"
-        f" WHERE state = 'Waiting for table metadata lock' AND info LIKE 'ALTER TABLE %{table.name}%'"
-    )
-    return int(rows[0][0])
 
 
 @pytest.mark.parametrize("build", BUILDS)
@@ -58,23 +51,15 @@ def test_two_builds_racing_add_each_index_once_and_both_succeed(
             connection.close()
 
     # An open transaction that read the table holds its metadata lock: both ALTERs check, then wait behind it.
-    blocker = target.connect()
-    try:
-        with blocker.cursor() as cursor:
-            cursor.execute("BEGIN")
-            cursor.execute(f"SELECT * FROM {chunks.qualified(table)}")
+    with my.metadata_lock_held(target.server, chunks.qualified(table)):
         first = threading.Thread(target=build_once)
         first.start()
-        wait_for(lambda: _waiting_alters(target, table) == 1, "the first ALTER to wait for the lock")
+        wait_for(lambda: my.alters_waiting(target.server, table.name) == 1, "the first ALTER to wait for the lock")
         second = threading.Thread(target=build_once)
         second.start()
-        wait_for(lambda: _waiting_alters(target, table) == 2, "the second ALTER to wait for the lock")
-        with blocker.cursor() as cursor:
-            cursor.execute("COMMIT")
-        first.join(timeout=60)
-        second.join(timeout=60)
-    finally:
-        blocker.close()
+        wait_for(lambda: my.alters_waiting(target.server, table.name) == 2, "the second ALTER to wait for the lock")
+    first.join(timeout=60)
+    second.join(timeout=60)
 
     assert errors == []
     rows = target.query(f"SHOW INDEX FROM {chunks.qualified(table)}")

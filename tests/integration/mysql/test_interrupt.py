@@ -9,23 +9,16 @@ import time
 import pymysql
 
 from opendrs.connectors.mysql import interrupt
+from tests.e2e import mysql_helpers as my
 from tests.harness import wait_for
 from tests.integration.mysql.conftest import Server
-
-
-def _waiting_alters(target: Server, table: str) -> int:
-    rows = target.query(
-        "SELECT COUNT(*) FROM information_schema.processlist"
-        f" WHERE state = 'Waiting for table metadata lock' AND info LIKE 'ALTER TABLE {table}%'"
-    )
-    return int(rows[0][0])
 
 
 def test_a_stop_ends_a_waiting_alter_and_leaves_the_table_as_it_was(target: Server, database: str) -> None:
     table = f"{database}.blocked"
     target.execute(f"CREATE DATABASE {database}", f"CREATE TABLE {table} (id INT PRIMARY KEY, k INT)")
     stop = threading.Event()
-    blocker, builder = target.connect(), target.connect()
+    builder = target.connect()
     outcome: list[BaseException | None] = []
 
     def alter() -> None:
@@ -36,20 +29,15 @@ def test_a_stop_ends_a_waiting_alter_and_leaves_the_table_as_it_was(target: Serv
         except BaseException as error:
             outcome.append(error)
 
-    try:
-        with blocker.cursor() as cursor:
-            cursor.execute("BEGIN")
-            cursor.execute(f"SELECT * FROM {table}")  # its metadata lock holds the ALTER up
+    with my.metadata_lock_held(target.server, table):
         thread = threading.Thread(target=alter)
         thread.start()
-        wait_for(lambda: _waiting_alters(target, table) == 1, "the ALTER to wait for the lock")
+        wait_for(lambda: my.alters_waiting(target.server, "blocked") == 1, "the ALTER to wait for the lock")
         stopped = time.monotonic()
         stop.set()
         thread.join(timeout=10)
         assert not thread.is_alive(), "the ALTER still runs after the stop"
         assert time.monotonic() - stopped < 5
-    finally:
-        blocker.close()
     [error] = outcome
     assert error is not None and interrupt.was_interrupted(error), error
     assert [row[2] for row in target.query(f"SHOW INDEX FROM {table}")] == ["PRIMARY"]
