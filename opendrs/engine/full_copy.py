@@ -11,10 +11,10 @@ idempotently, and tables copied wholly in it skip the changes their copy already
 
 from __future__ import annotations
 
+import collections
 import contextvars
 import dataclasses
 import logging
-import queue
 import threading
 import time
 from collections.abc import Sequence
@@ -161,7 +161,7 @@ def _copy_data(job: _Copy, snapshot: Snapshot, state: dict[str, Any]) -> None:
     with job.context.fenced() as connection:
         checkpoints.save_state(connection, task_id, state, now_ms())
     crash_point("copy.plans_recorded")
-    work: queue.Queue[tuple[TableProgress, chunks.Chunk]] = queue.Queue()
+    left_to_copy: list[tuple[TableProgress, chunks.Chunk]] = []
     # Biggest first: the index builds of the big tables then overlap the copy of the small ones.
     for table in sorted(job.tables, key=lambda t: job.infos[_key(t)].data_length, reverse=True):
         if table.data_done:
@@ -169,7 +169,8 @@ def _copy_data(job: _Copy, snapshot: Snapshot, state: dict[str, Any]) -> None:
         for data in plans[_key(table)]:
             chunk = chunks.Chunk.decode(data)
             if chunk.id not in done:
-                work.put((table, chunk))
+                left_to_copy.append((table, chunk))
+    work = _Work(left_to_copy, _serial_tables(job))
     throttle = Throttle(lambda: _windows(job))
     lock = threading.Lock()
     chunk_ids = {key: {chunks.Chunk.decode(data).id for data in plan} for key, plan in plans.items()}
@@ -196,6 +197,53 @@ def _copy_data(job: _Copy, snapshot: Snapshot, state: dict[str, Any]) -> None:
     crash_point("copy.data_recorded")
 
 
+class _Work:
+    """The chunks left to copy, in order, shared by the copy threads.
+
+    A table that loads serially (catalog.TableInfo.loads_serially, on a target whose innodb_autoinc_lock_mode is
+    below 2) takes one LOAD DATA at a time whatever the threads do: a thread that comes for work while another
+    loads such a table takes the first chunk of another table, so that the two load in parallel. When only that
+    table is left, it takes its next chunk anyway: its data then waits in the pipe for the lock, ready to load.
+    """
+
+    def __init__(self, left: list[tuple[TableProgress, chunks.Chunk]], serial: set[str]) -> None:
+        self._queues: dict[str, collections.deque[tuple[TableProgress, chunks.Chunk]]] = {}  # by table, in order
+        for table, chunk in left:
+            self._queues.setdefault(_key(table), collections.deque()).append((table, chunk))
+        self._serial = serial  # by "schema.table"
+        self._loading: collections.Counter[str] = collections.Counter()
+        self._lock = threading.Lock()
+
+    def take(self) -> tuple[TableProgress, chunks.Chunk] | None:
+        """The next chunk to copy, or None when there is none; release() its table once it is copied."""
+        with self._lock:
+            key = next((key for key in self._queues if not self._busy(key)), None) or next(iter(self._queues), None)
+            if key is None:
+                return None
+            queue = self._queues[key]
+            taken = queue.popleft()
+            if not queue:
+                del self._queues[key]
+            self._loading[key] += 1
+            return taken
+
+    def release(self, table: TableProgress) -> None:
+        with self._lock:
+            self._loading[_key(table)] -= 1
+
+    def _busy(self, key: str) -> bool:
+        return key in self._serial and self._loading[key] > 0
+
+
+def _serial_tables(job: _Copy) -> set[str]:
+    """The tables the target loads one chunk at a time (see _Work); none on a target with lock mode 2 or more."""
+    with mysql.connect(job.target) as connection:
+        mode = catalog.autoinc_lock_mode(connection)
+    if mode is None or mode >= 2:
+        return set()
+    return {key for key, info in job.infos.items() if info.loads_serially}
+
+
 @dataclasses.dataclass(frozen=True)
 class _Run:
     """What the copy threads of one run (one snapshot) share; guarded by their lock."""
@@ -212,7 +260,7 @@ class _Run:
 def _copy_worker(
     job: _Copy,
     reader: mysql.Connection,
-    work: queue.Queue[tuple[TableProgress, chunks.Chunk]],
+    work: _Work,
     throttle: Throttle,
     lock: threading.Lock,
     run: _Run,
@@ -221,11 +269,15 @@ def _copy_worker(
         with mysql.connect(job.target) as writer:
             while not run.failed.is_set():
                 job.context.check_stop()
-                try:
-                    table, chunk = work.get_nowait()
-                except queue.Empty:
+                taken = work.take()
+                if taken is None:
                     return
-                if _copy_one(job, reader, writer, table, chunk, throttle, lock, run):
+                table, chunk = taken
+                try:
+                    last = _copy_one(job, reader, writer, table, chunk, throttle, lock, run)
+                finally:
+                    work.release(table)
+                if last:
                     run.early.wait(job.infos[_key(table)].table)
                     with mysql.connect(job.target) as builder:  # a DDL session of its own (foreign_key_checks off)
                         _build_table_indexes(job, builder, table, lock)

@@ -22,6 +22,7 @@ class Column:
     nullable: bool
     generated: bool  # VIRTUAL or STORED generated: the target computes it, the copy leaves it out
     charset: str | None  # None for types without a character set (numbers, dates, binary strings)
+    auto_increment: bool
 
     @property
     def is_integer(self) -> bool:
@@ -46,6 +47,7 @@ class TableInfo:
     approx_rows: int  # information_schema's estimate
     data_length: int  # bytes, information_schema's estimate
     create_statement: str  # SHOW CREATE TABLE, as the source wrote it
+    engine: str  # "InnoDB", "Aria"...; the target table gets the same
 
     @property
     def key(self) -> Index | None:
@@ -57,6 +59,12 @@ class TableInfo:
     @property
     def keyless(self) -> bool:
         return self.key is None
+
+    @property
+    def loads_serially(self) -> bool:
+        """Whether the target loads this table one LOAD DATA at a time when its innodb_autoinc_lock_mode is below 2:
+        each holds the table's AUTO-INC lock to its end (autoinc_lock_mode())."""
+        return self.engine.upper() == "INNODB" and any(column.auto_increment for column in self.columns)
 
     @property
     def copied_columns(self) -> tuple[Column, ...]:
@@ -127,22 +135,28 @@ def _table_info(
     table: TableRef,
     columns: Sequence[Column],
     indexes: Sequence[Index],
-    size: tuple[int, int],
+    size: tuple[int, int, str],
 ) -> TableInfo:
     primary = next((index.columns for index in indexes if index.name == "PRIMARY"), ())
     unique = tuple(index for index in indexes if index.unique and index.name != "PRIMARY")
     create = _show_create(connection, "TABLE", table)
-    return TableInfo(table, tuple(columns), primary, unique, size[0], size[1], create)
+    return TableInfo(table, tuple(columns), primary, unique, size[0], size[1], create, size[2])
 
 
-def _table_sizes(connection: mysql.Connection, schemas: Sequence[str], kind: str) -> dict[TableRef, tuple[int, int]]:
+def _table_sizes(
+    connection: mysql.Connection, schemas: Sequence[str], kind: str
+) -> dict[TableRef, tuple[int, int, str]]:
+    """(row estimate, data length, engine) of each table of `kind`."""
     rows = _query(
         connection,
-        "SELECT TABLE_SCHEMA, TABLE_NAME, COALESCE(TABLE_ROWS, 0), COALESCE(DATA_LENGTH, 0)"
+        "SELECT TABLE_SCHEMA, TABLE_NAME, COALESCE(TABLE_ROWS, 0), COALESCE(DATA_LENGTH, 0), COALESCE(ENGINE, '')"
         f" FROM information_schema.TABLES WHERE TABLE_SCHEMA IN ({_placeholders(schemas)}) AND TABLE_TYPE = %s",
         [*schemas, kind],
     )
-    return {TableRef(str(schema), str(name)): (int(rows_), int(length)) for schema, name, rows_, length in rows}
+    return {
+        TableRef(str(schema), str(name)): (int(rows_), int(length), str(engine))
+        for schema, name, rows_, length, engine in rows
+    }
 
 
 def _columns(connection: mysql.Connection, schemas: Sequence[str]) -> dict[TableRef, list[Column]]:
@@ -164,6 +178,7 @@ def _columns(connection: mysql.Connection, schemas: Sequence[str]) -> dict[Table
             nullable == "YES",
             generated,
             None if charset is None else str(charset),
+            "auto_increment" in str(extra).lower(),
         )
         columns.setdefault(TableRef(str(schema), str(table)), []).append(column)
     return columns
@@ -189,6 +204,26 @@ def _indexes(connection: mysql.Connection, schemas: Sequence[str]) -> dict[Table
         index = Index(name, tuple(column for column, _, _ in columns), unique, identifies)
         indexes.setdefault(table, []).append(index)
     return indexes
+
+
+def autoinc_lock_mode(connection: mysql.Connection) -> int | None:
+    """The server's innodb_autoinc_lock_mode; None without InnoDB. Below 2, every LOAD DATA into an InnoDB table with
+    an AUTO_INCREMENT column holds the table's AUTO-INC lock until it ends, even with every value given."""
+    rows = _query(connection, "SHOW GLOBAL VARIABLES LIKE 'innodb_autoinc_lock_mode'")
+    return int(rows[0][1]) if rows and str(rows[0][1]).isdigit() else None
+
+
+def serial_tables(connection: mysql.Connection, selection: Selection) -> list[TableRef]:
+    """The selected tables whose TableInfo.loads_serially, in one query (a precheck of thousands of tables)."""
+    rows = _query(
+        connection,
+        "SELECT DISTINCT t.TABLE_SCHEMA, t.TABLE_NAME FROM information_schema.TABLES t"
+        " JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME"
+        " WHERE t.TABLE_TYPE = 'BASE TABLE' AND t.ENGINE = 'InnoDB' AND c.EXTRA LIKE '%auto_increment%'"
+        " ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME",
+    )
+    tables = (TableRef(str(schema), str(name)) for schema, name in rows)
+    return [table for table in tables if table.schema not in SYSTEM_SCHEMAS and selection.includes(table)]
 
 
 def _show_create(connection: mysql.Connection, kind: str, table: TableRef) -> str:

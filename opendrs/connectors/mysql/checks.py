@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 import pymysql
 
+from opendrs.connectors.mysql import catalog
 from opendrs.connectors.mysql import connection as mysql
 from opendrs.domain.replication import Endpoint, Selection, TableRef
 
@@ -270,25 +271,15 @@ def _charset_check(src: mysql.Connection, dst: mysql.Connection, selection: Sele
 
 
 def _autoinc_lock_mode_check(src: mysql.Connection, dst: mysql.Connection, selection: Selection) -> CheckItem:
-    """With innodb_autoinc_lock_mode below 2, every LOAD DATA into an InnoDB table with an AUTO_INCREMENT column
-    holds the table's AUTO-INC lock to its end: the copy threads load such a table one chunk at a time."""
+    """Below 2, the copy threads load a table with an AUTO_INCREMENT column one chunk at a time (catalog)."""
     item = "dstAutoincLockModeCheck"
-    with dst.cursor() as cursor:
-        cursor.execute("SHOW GLOBAL VARIABLES LIKE 'innodb_autoinc_lock_mode'")
-        row = cursor.fetchone()
-    mode = str(row[1]) if row else ""  # none without InnoDB
-    if not mode.isdigit() or int(mode) >= 2:
-        return CheckItem(item, "db_params", Verdict.PASSED, data=mode)
-    innodb = {table for table, engine in _selected_tables(src, selection) if engine.upper() == "INNODB"}
-    with src.cursor() as cursor:
-        cursor.execute(
-            "SELECT table_schema, table_name FROM information_schema.columns WHERE extra LIKE '%auto_increment%'"
-        )
-        counted = {TableRef(str(schema), str(name)) for schema, name in cursor.fetchall()}
-    counting = sorted(counted & innodb)
-    if not counting:
-        return CheckItem(item, "db_params", Verdict.PASSED, data=mode)
-    names = ", ".join(str(table) for table in counting[:20])
+    mode = catalog.autoinc_lock_mode(dst)
+    if mode is None or mode >= 2:
+        return CheckItem(item, "db_params", Verdict.PASSED, data="" if mode is None else str(mode))
+    serial = catalog.serial_tables(src, selection)
+    if not serial:
+        return CheckItem(item, "db_params", Verdict.PASSED, data=str(mode))
+    names = ", ".join(str(table) for table in serial[:20])
     reason = (
         f"innodb_autoinc_lock_mode is {mode} on the target: the tables with an AUTO_INCREMENT column ({names}) are"
         " loaded one chunk at a time; set innodb_autoinc_lock_mode=2 on the target (a restart) to load their chunks"
