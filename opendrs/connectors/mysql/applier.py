@@ -671,9 +671,8 @@ class Applier:
         with conn.cursor() as cursor:
             if use is not None:
                 cursor.execute(f"USE {quote_identifier(use)}")
-            stoppable = interrupt.interrupted_by(self._stop, conn, self.endpoint) if self._stop else None
             try:
-                with stoppable or contextlib.nullcontext():
+                with interrupt.interrupted_by(self._stop, conn, self.endpoint):
                     cursor.execute(statement)
             except pymysql.err.MySQLError as exc:
                 code = exc.args[0] if exc.args else None
