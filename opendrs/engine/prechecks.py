@@ -35,17 +35,22 @@ def run(engine: sa.Engine, keys: Keys, precheck: Precheck) -> None:
         reason = f"the {missing} endpoint has no ip: set it with batch-modification"
         items = [_failed("endpointConfiguredCheck", "db_connection", reason)]
     else:
-        found = checks.precheck(
-            wired.source,
-            wired.target,
-            wired.selection,
-            full=task.task_type != "INCR_TRANS",
-            incremental=task.task_type != "FULL_TRANS",
-        )
-        items = [
-            {"item": i.item, "group": i.group, "result": str(i.result), "failed_reason": i.reason, "data": i.data}
-            for i in found
-        ]
+        try:
+            found = checks.precheck(
+                wired.source,
+                wired.target,
+                wired.selection,
+                full=task.task_type != "INCR_TRANS",
+                incremental=task.task_type != "FULL_TRANS",
+            )
+            items = [
+                {"item": i.item, "group": i.group, "result": str(i.result), "failed_reason": i.reason, "data": i.data}
+                for i in found
+            ]
+        except Exception as exc:
+            # A precheck that cannot finish still answers, with the cause, instead of showing 0% for ever.
+            log.exception("precheck of task %s could not run", task.id, extra={"task_id": task.id})
+            items = [_failed("checkError", "db_params", f"the precheck could not run: {exc!r}")]
     with database.writing(engine) as connection:
         precheck_store.finish(connection, precheck.id, items, now_ms())
     failed = [item["item"] for item in items if item["result"] == "FAILED"]

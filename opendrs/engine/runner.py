@@ -177,6 +177,14 @@ class Runner:
                     continue
                 self._fail(context, failure)
                 return
+            except (StopRequestedError, LeaseLostError, sa.exc.SQLAlchemyError):
+                raise  # not the task's failure: the store decides who runs it, and from which checkpoint
+            except Exception as exc:
+                # A defect, or an error no phase knows: fail the task with its cause rather than let the thread
+                # die, the lease go and this worker claim the task again at once, in a loop the user never sees.
+                log.exception("task %s: unexpected error", context.task.id)
+                self._fail(context, TransferError(errors.TRANSFER_FAILED, f"internal error: {exc!r}", retriable=False))
+                return
 
     def _fail(self, context: TaskContext, failure: TransferError) -> None:
         event = _FAILURE_EVENTS.get(context.task.status)

@@ -16,6 +16,7 @@ from opendrs.connectors.mysql import catalog
 from opendrs.connectors.mysql import connection as mysql
 from opendrs.domain.replication import Endpoint, Selection, TableRef
 
+CR_SERVER_LOST = 2013  # the client's error when the server stops answering, here during the handshake
 SYSTEM_SCHEMAS = frozenset({"mysql", "information_schema", "performance_schema", "sys"})
 
 
@@ -45,10 +46,14 @@ class CheckItem:
 def check_connection(endpoint: Endpoint) -> ConnectionResult:
     """Connect and log in: reachability, credentials, server version."""
     try:
-        connection = mysql.connect(endpoint)
-    except pymysql.err.OperationalError as exc:
+        # A test answers within seconds: a port that never speaks (a wrong port) must not hold it for minutes.
+        connection = mysql.connect(endpoint, read_timeout=mysql.CONNECT_TIMEOUT)
+    except pymysql.err.MySQLError as exc:
         code = exc.args[0] if exc.args else 0
-        return ConnectionResult(False, _describe(exc), auth_failed=code == 1045)
+        reason = f"{_describe(exc)} (at {endpoint.host}:{endpoint.port})"
+        if code == CR_SERVER_LOST and "timed out" in str(exc):
+            reason += f"; no MySQL greeting within {mysql.CONNECT_TIMEOUT} s: is it the database's port?"
+        return ConnectionResult(False, reason, auth_failed=code == 1045)
     with connection:
         return ConnectionResult(True, "", version=mysql.server_info(connection).version)
 

@@ -21,6 +21,7 @@ else:
 CONNECT_TIMEOUT = 10  # seconds
 # Long enough for a big chunk to load, short enough that a dead peer is noticed.
 READ_TIMEOUT = 600  # seconds
+CR_UNKNOWN_HOST = 2005  # the client's error for a host name that does not resolve
 
 
 def connect(
@@ -31,7 +32,11 @@ def connect(
     read_timeout: float = READ_TIMEOUT,
     **options: Any,
 ) -> Connection:
-    """A PyMySQL connection in utf8mb4 with LOAD DATA LOCAL enabled; `options` go to pymysql.connect."""
+    """A PyMySQL connection in utf8mb4 with LOAD DATA LOCAL enabled; `options` go to pymysql.connect.
+
+    `read_timeout` also bounds the handshake: a port that accepts connections but never speaks (a web server,
+    a wrong port) fails after that long."""
+    _check_host(endpoint.host)
     return pymysql.connect(
         host=endpoint.host,
         port=endpoint.port,
@@ -47,6 +52,17 @@ def connect(
         **_tls(endpoint),
         **options,
     )
+
+
+def _check_host(host: str) -> None:
+    """Refuse, as a connection error, a host name that the resolver cannot even encode (an empty or over-long
+    label: "db..example.com"); PyMySQL would let the codec's UnicodeError through, which is no connection error."""
+    try:
+        host.encode("idna")
+    except UnicodeError as exc:
+        raise pymysql.err.OperationalError(
+            CR_UNKNOWN_HOST, f"Unknown MySQL server host {host!r}: not a valid host name ({exc})"
+        ) from exc
 
 
 def _password_bytes(password: str) -> bytes:

@@ -5,11 +5,15 @@ password logs in, latin1 or not."""
 from __future__ import annotations
 
 import dataclasses
+import socket
+import time
 
 import pymysql
 import pytest
 
+from opendrs.connectors.mysql import checks
 from opendrs.connectors.mysql import connection as mysql
+from opendrs.domain.replication import Endpoint
 from tests.integration.mysql.conftest import Server
 
 
@@ -41,3 +45,28 @@ def test_a_password_beyond_latin1_logs_in(target: Server) -> None:
             mysql.connect(dataclasses.replace(endpoint, password="пароль"))
     finally:
         target.execute("DROP USER 'cyrillic'@'127.0.0.1'")
+
+
+@pytest.mark.parametrize("host", ["db..example.com", "a" * 64 + ".example.com"])
+def test_a_host_name_no_resolver_takes_is_a_clear_connection_failure(host: str) -> None:
+    # PyMySQL let the idna codec's UnicodeError through: an API 500, and a task that never left STARTJOBING.
+    result = checks.check_connection(Endpoint(host, 3306, "repl", "secret"))
+    assert not result.ok
+    assert f"MySQL error 2005: Unknown MySQL server host '{host}': not a valid host name" in result.reason
+
+
+def test_a_port_that_never_speaks_fails_the_test_within_the_connect_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A web server's port, say: it accepts the connection and waits for a request. The handshake waited for the
+    # 600 s read timeout, and the batch-connection call with it.
+    monkeypatch.setattr(mysql, "CONNECT_TIMEOUT", 1)
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        started = time.monotonic()
+        result = checks.check_connection(Endpoint("127.0.0.1", port, "repl", "secret"))
+        elapsed = time.monotonic() - started
+    assert not result.ok
+    assert result.reason == (
+        f"MySQL error 2013: Lost connection to MySQL server during query (timed out) (at 127.0.0.1:{port}); "
+        "no MySQL greeting within 1 s: is it the database's port?"
+    )
+    assert elapsed < 5
