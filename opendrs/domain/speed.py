@@ -15,7 +15,8 @@ from opendrs.domain import errors
 from opendrs.domain.errors import OpendrsError, Text
 
 MAX_WINDOWS = 3
-_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$", re.ASCII)
+_SPEED = re.compile(r"[0-9]{1,4}")  # ASCII digits only: str.isdigit() takes "²", which int() refuses
 
 _BAD_TIME = Text("{field} must be a UTC time hh:mm", "{field}必须是UTC时间hh:mm")
 _END_MINUTES = Text("{field} must end in :59", "{field}必须以:59结尾")
@@ -58,7 +59,7 @@ def _window(item: Mapping[str, Any], field: str) -> SpeedWindow:
     if not end.endswith(":59"):
         raise OpendrsError(errors.PARAMETER_INVALID, field=f"{field}.end", hint=_END_MINUTES(field="end"))
     speed = str(item.get("speed", ""))
-    if not speed.isdigit() or not 1 <= int(speed) <= 9999:
+    if not _SPEED.fullmatch(speed) or not 1 <= int(speed) <= 9999:
         raise OpendrsError(errors.PARAMETER_INVALID, field=f"{field}.speed", hint=_BAD_SPEED(field="speed"))
     return SpeedWindow(int(begin[:2]), int(end[:2]), int(speed))
 

@@ -169,7 +169,8 @@ class PrecheckResults(BaseModel):
 
 class StartInfo(Strict):
     job_id: JobId
-    start_time: str | None = Field(None, pattern=r"^\d*$", description="epoch ms; empty: now")
+    # ASCII digits (the pattern's \d would take any script's), and at most 15: epoch ms up to the year 33658.
+    start_time: str | None = Field(None, pattern=r"^[0-9]{0,15}$", description="epoch ms; empty: now")
     is_only_init_task: bool | None = None
     is_auto_create_compare: bool | None = None
 

@@ -19,8 +19,11 @@ def _safe_text(value: str) -> str:
 
 
 def _port(value: object) -> object:
-    # The contract types db_port as Integer, but examples send "3306": accept both.
-    if isinstance(value, str) and value.isdigit():
+    # The contract types db_port as Integer, but examples send "3306": accept both (ASCII digits only; "٣٣٠٦"
+    # is not a port). true is no port either, though pydantic would take it as 1.
+    if isinstance(value, bool):
+        raise PydanticCustomError("int_type", "must be an integer")
+    if isinstance(value, str) and value.isascii() and value.isdigit():
         return int(value)
     return value
 
