@@ -99,6 +99,7 @@ def _run_in(context: TaskContext, snapshot: Snapshot, source: Endpoint, target: 
             checkpoints.add_tables(connection, task_id, tables)
         checkpoints.save_state(connection, task_id, state, now_ms())
     crash_point("snapshot.position_recorded")
+    _check_tables_still_there(tables, infos)
     fence = incremental.target_fence(context)
     rows_at_start = sum(t.rows_copied for t in tables)
     job = _Copy(context, source, target, selection, infos, tables, fence, rows_at_start=rows_at_start)
@@ -109,6 +110,19 @@ def _run_in(context: TaskContext, snapshot: Snapshot, source: Endpoint, target: 
     with mysql.connect(target) as connection:
         _build_indexes(job, connection)
         structure.create_views(connection, catalog.list_views(snapshot.connections[0], selection), selection)
+
+
+def _check_tables_still_there(tables: Sequence[TableProgress], infos: dict[str, catalog.TableInfo]) -> None:
+    """A resumed copy keeps its table list, but reads a new snapshot: a table renamed or dropped on the source
+    meanwhile cannot be finished from it, and its rows would be lost without a word. Fail, saying so."""
+    gone = [_key(table) for table in tables if _key(table) not in infos]
+    if gone:
+        reason = (
+            f"{', '.join(gone)} left the source (dropped or renamed) while the full copy was stopped, and the copy "
+            "cannot resume without it: restore the table under its name and retry, or stop this task and start a "
+            "new one"
+        )
+        raise TransferError(errors.SOURCE_FAILED, reason, retriable=False)
 
 
 def _remember_snapshot(state: dict[str, Any], position: BinlogPosition, first_run: bool) -> dict[str, Any]:

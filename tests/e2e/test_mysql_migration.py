@@ -371,6 +371,37 @@ def test_a_pause_interrupts_an_index_build_and_the_resumed_copy_builds_it(
     my.assert_same_database(source, target, schema)  # the rows, and the structure with k_k
 
 
+def test_a_table_that_left_the_source_while_the_copy_was_paused_fails_the_resumed_copy_clearly(
+    drs: Api, drs_server: Server, source: MariadbServer, target: MariadbServer, schema: str
+) -> None:
+    """The resumed copy keeps its table list but reads a new snapshot: a table renamed meanwhile used to crash its
+    worker thread (a KeyError), and the task was claimed again every second, for ever, showing nothing."""
+    s = quote(schema)
+    execute(
+        source,
+        f"CREATE TABLE {s}.indexed (id INT NOT NULL PRIMARY KEY, k INT, pad CHAR(200), KEY k_k (k))",
+        f"INSERT INTO {s}.indexed SELECT seq, seq % 97, REPEAT('p', 200) FROM {s}.seq_1_to_15000",
+        f"CREATE TABLE {s}.leaving (id INT NOT NULL PRIMARY KEY)",
+    )
+    job = my.configure_task(drs, source, target, "FULL_TRANS", [schema])
+    my.succeeded(my.limit_speed(drs, [job], 1))
+    my.start(drs, job)
+    wait_for(lambda: "indexed" in my.tables(target, schema), "the target table to exist")
+    with my.metadata_lock_held(target, qualified(schema, "indexed")):
+        wait_for(lambda: my.alters_waiting(target, "indexed") == 1, "the index build to wait", my.COPY_DEADLINE)
+        my.pause(drs, job)
+        wait_for(lambda: my.lease_owner(drs_server, job) is None, "the paused task's worker to let it go")
+    execute(source, f"RENAME TABLE {s}.leaving TO {s}.left_behind")
+
+    my.retry(drs, job)
+    failed = my.wait_status(drs, job, "FULL_TRANSFER_FAILED", my.COPY_DEADLINE)
+    assert failed["error_code"] == "DRS.M05201", failed
+    assert (
+        f"{schema}.leaving left the source (dropped or renamed) while the full copy was stopped"
+        in (failed["error_message"])
+    ), failed
+
+
 def test_a_pause_interrupts_a_ddl_being_applied_and_the_resumed_task_applies_it(
     drs: Api, drs_server: Server, source: MariadbServer, target: MariadbServer, schema: str
 ) -> None:
