@@ -53,6 +53,9 @@ _MODIFIABLE = (
     "task_type",
 )
 _ENDPOINTS = ("source_endpoint", "target_endpoint")
+# A modification of anything else (endpoints, passwords, task type, objects...) discards the task's precheck: its
+# result no longer describes what would start, and batch-starting asks for a new one.
+_PRECHECK_NEUTRAL = ("name", "description")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,6 +130,8 @@ class LifecycleService:
         values["secrets"] = stored_secrets
         if not task_store.update_configuration(connection, task.project_id, task.id, now, **values):
             return _busy(task, _ONLY_CONFIGURATION)
+        if set(params) - {"job_id", *_PRECHECK_NEUTRAL}:
+            precheck_store.discard(connection, task.id)
         return Outcome(task.id)
 
     def select_objects(self, project_id: str, requests: Sequence[JobRequest]) -> list[Outcome]:
@@ -137,6 +142,7 @@ class LifecycleService:
         objects = request.params.get("objects")
         if not task_store.update_configuration(connection, task.project_id, task.id, now, objects=objects):
             return _busy(task, _ONLY_CONFIGURATION)
+        precheck_store.discard(connection, task.id)
         return Outcome(task.id)
 
     def limit_speed(self, project_id: str, requests: Sequence[JobRequest]) -> list[Outcome]:

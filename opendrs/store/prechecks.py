@@ -26,6 +26,11 @@ def latest(connection: sa.Connection, task_ids: Sequence[str]) -> dict[str, Prec
     return {row.task_id: _precheck(row) for row in rows}
 
 
+def discard(connection: sa.Connection, task_id: str) -> None:
+    """Forget the task's prechecks (its configuration changed); one still running finishes into nothing."""
+    connection.execute(prechecks.delete().where(prechecks.c.task_id == task_id))
+
+
 def pending(connection: sa.Connection, limit: int) -> list[Precheck]:
     rows = connection.execute(
         sa.select(prechecks).where(prechecks.c.status == "pending").order_by(prechecks.c.created_at).limit(limit)

@@ -473,6 +473,33 @@ def test_source_without_binlog_fails_the_precheck_and_cannot_start(
     assert my.status_of(drs, job)["status"] == "CONFIGURATION"
 
 
+@pytest.mark.parametrize("change", ["password", "objects"])
+def test_a_change_of_configuration_after_a_passed_precheck_asks_for_a_new_one(
+    drs: Api, source: MariadbServer, target: MariadbServer, schema: str, change: str
+) -> None:
+    """The passed precheck used to stay valid: a wrong password then failed the start, and a selection of a
+    database the source lacks started a task that replicated nothing."""
+    execute(source, f"CREATE TABLE {qualified(schema, 't')} (id INT PRIMARY KEY)")
+    job = my.configure_task(drs, source, target, "FULL_INCR_TRANS", [schema])
+    assert my.precheck(drs, job)["result"] is True
+
+    if change == "password":
+        wrong = {**my.endpoint(source), "db_password": "wrong"}
+        my.succeeded(drs.put(f"{my.JOBS}/batch-modification", {"jobs": [{"job_id": job, "source_endpoint": wrong}]}))
+    else:
+        missing = [{"id": "absent", "object_type": "database", "object_name": "absent", "select": "true"}]
+        selection = {"job_id": job, "selected": True, "job": missing}
+        my.succeeded(drs.put(f"{my.JOBS}/batch-select-objects", {"jobs": [selection]}), 202)
+
+    result = my.one_result(drs.post(f"{my.JOBS}/batch-precheck-result", {"jobs": [job]}))
+    assert result["error_code"] == "DRS.M00304" and "no precheck has run" in result["error_msg"], result
+    refused = my.one_result(drs.post(f"{my.JOBS}/batch-starting", {"jobs": [{"job_id": job}]}), 202)
+    assert (refused["status"], refused["error_code"]) == ("failed", "DRS.M01504"), refused
+    assert "the precheck has not passed" in refused["error_msg"], refused
+    assert my.status_of(drs, job)["status"] == "CONFIGURATION"
+    assert my.precheck(drs, job)["result"] is False  # the new precheck sees the change
+
+
 def test_lost_source_fails_the_task_naming_the_cause_and_retry_catches_up(
     drs: Api, source: MariadbServer, target: MariadbServer, schema: str
 ) -> None:
