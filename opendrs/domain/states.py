@@ -198,8 +198,17 @@ ACTIONS: Mapping[str, Event] = {
 UNOFFERED_ACTIONS = ("RESET", "CLONE")
 
 
+# batch-starting starts a task in CONFIGURATION only; START also moves a WAITING_FOR_START task on, but that is
+# the worker's, when the time comes.
+_USER_STARTABLE = frozenset({S.CONFIGURATION})
+
+
 def available_actions(status: TaskStatus) -> list[str]:
-    return [name for name, event in ACTIONS.items() if status in TRANSITIONS[event]]
+    return [
+        name
+        for name, event in ACTIONS.items()
+        if status in TRANSITIONS[event] and (event is not Event.START or status in _USER_STARTABLE)
+    ]
 
 
 class AsyncJobStatus(enum.StrEnum):
