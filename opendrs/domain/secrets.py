@@ -6,6 +6,7 @@ password...). It is kept apart, under its path, e.g. "source_endpoint.db_passwor
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 
@@ -20,8 +21,11 @@ def split(document: Any, path: str = "") -> tuple[Any, dict[str, str]]:
         clean = {}
         for key, value in document.items():
             child = f"{path}.{key}" if path else key
-            if is_secret_key(key) and not isinstance(value, dict | list):
-                if value is not None and value != "":
+            if is_secret_key(key):
+                # The whole value, whatever its type: the strings in ["s3cret"] are secrets too.
+                if isinstance(value, dict | list):
+                    secrets[child] = json.dumps(value)
+                elif value is not None and value != "":
                     secrets[child] = str(value)
                 continue
             clean[key], found = split(value, child)

@@ -89,6 +89,13 @@ def test_no_secret_survives_split() -> None:
     assert found == {"endpoint.ssl_cert_password": "123456"}
 
 
+def test_a_secret_in_a_list_or_an_object_is_split_out_whole() -> None:
+    # Recursing into ["s3cret"] found no secret-named key below it: the password was stored in plain text.
+    clean, found = split({"source_endpoint": {"ssl_cert_password": ["s3cret"]}, "sasl_password": {"v": "pw"}})
+    assert clean == {"source_endpoint": {}}
+    assert found == {"source_endpoint.ssl_cert_password": '["s3cret"]', "sasl_password": '{"v": "pw"}'}
+
+
 def test_redact_nested_dicts_and_lists() -> None:
     document = {
         "id": "x",
