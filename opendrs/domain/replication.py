@@ -87,6 +87,8 @@ class RowChange:
     kind: str  # "insert" | "update" | "delete"
     before: Row | None
     after: Row | None
+    # The source session checked foreign keys (and so ran their cascades), as the rows event's flags say.
+    foreign_key_checks: bool = True
 
 
 @dataclasses.dataclass(frozen=True)

@@ -289,6 +289,46 @@ def _write_round(source: MariadbServer, schema: str, first: int) -> None:
     )
 
 
+def test_foreign_key_cascades_of_the_source_are_run_on_the_target(
+    drs: Api, source: MariadbServer, target: MariadbServer, schema: str
+) -> None:
+    """The binlog holds none of the rows a cascade changes: the target must run the cascades itself (the children
+    of deleted or re-keyed parents stayed on the target), and only where the source ran them."""
+    s = quote(schema)
+    fk = f"FOREIGN KEY (pid) REFERENCES {s}.parent (id)"
+    execute(
+        source,
+        f"CREATE TABLE {s}.parent (id INT PRIMARY KEY, v INT)",
+        f"CREATE TABLE {s}.child (id INT PRIMARY KEY, pid INT, {fk} ON DELETE CASCADE ON UPDATE CASCADE)",
+        f"CREATE TABLE {s}.orphan (id INT PRIMARY KEY, pid INT, {fk} ON DELETE SET NULL ON UPDATE SET NULL)",
+        f"CREATE TABLE {s}.grandchild (id INT PRIMARY KEY, cid INT,"
+        f" FOREIGN KEY (cid) REFERENCES {s}.child (id) ON DELETE CASCADE)",
+        f"INSERT INTO {s}.parent SELECT seq, seq FROM {s}.seq_1_to_100",
+        f"INSERT INTO {s}.child SELECT seq, 1 + seq % 100 FROM {s}.seq_1_to_500",
+        f"INSERT INTO {s}.orphan SELECT seq, 1 + seq % 100 FROM {s}.seq_1_to_300",
+        f"INSERT INTO {s}.grandchild SELECT seq, 1 + seq % 500 FROM {s}.seq_1_to_1000",
+    )
+    job = my.configure_task(drs, source, target, "FULL_INCR_TRANS", [schema])
+    my.start(drs, job)
+    my.wait_status(drs, job, "INCRE_TRANSFER_STARTED", my.COPY_DEADLINE)
+
+    execute(
+        source,
+        f"DELETE FROM {s}.parent WHERE id <= 10",  # children, their children, and orphans' links go
+        f"UPDATE {s}.parent SET id = id + 1000 WHERE id BETWEEN 50 AND 52",  # children follow the new keys
+        f"UPDATE {s}.parent SET v = -v WHERE id > 90",
+        f"INSERT INTO {s}.parent VALUES (2000, 0)",
+        f"INSERT INTO {s}.child VALUES (2000, 2000)",
+        "SET foreign_key_checks = 0",  # no cascade on the source: none on the target either
+        f"DELETE FROM {s}.parent WHERE id = 20",
+        f"INSERT INTO {s}.child VALUES (3000, 3000)",  # a parent that does not exist, allowed here
+    )
+
+    my.wait_same_database(source, target, schema)
+    assert scalar(target, f"SELECT COUNT(*) FROM {s}.child WHERE pid = 20") == 5  # kept, as on the source
+    assert my.status_of(drs, job)["status"] == "INCRE_TRANSFER_STARTED"
+
+
 def test_pause_resume_and_terminate(
     drs: Api, drs_server: Server, source: MariadbServer, target: MariadbServer, schema: str
 ) -> None:

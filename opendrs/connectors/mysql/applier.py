@@ -162,6 +162,9 @@ class TargetTable:
     text_charsets: dict[str, str]  # character set of each text column
     binary_lengths: dict[str, int]  # BINARY(n) columns: n, for padding in comparisons
     enums: frozenset[str]  # ENUM columns
+    # A foreign key with a cascading action references this table: the target must run the cascade itself, as
+    # the binlog holds none of the rows a cascade changes (InnoDB changes them below the server's logging).
+    cascades: bool = False
 
     @property
     def delete_in(self) -> str:
@@ -216,6 +219,13 @@ def _read_table(conn: mysql_connection.Connection, ref: TableRef) -> TargetTable
         indexes: dict[str, list[str]] = {}
         for index, column in cursor.fetchall():
             indexes.setdefault(str(index), []).append(str(column))
+        cursor.execute(
+            "SELECT 1 FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE UNIQUE_CONSTRAINT_SCHEMA=%s"
+            " AND REFERENCED_TABLE_NAME=%s AND (DELETE_RULE NOT IN ('RESTRICT', 'NO ACTION')"
+            " OR UPDATE_RULE NOT IN ('RESTRICT', 'NO ACTION')) LIMIT 1",
+            (ref.schema, ref.name),
+        )
+        cascades = cursor.fetchone() is not None
     generated = {str(c[0]) for c in columns if c[5]}
     nullable = {str(c[0]) for c in columns if c[4] == "YES"}
     key, key_nullable = _choose_key(indexes, generated, nullable)
@@ -228,6 +238,7 @@ def _read_table(conn: mysql_connection.Connection, ref: TableRef) -> TargetTable
         {str(c[0]): str(c[2]) for c in columns if c[2] is not None},
         {str(c[0]): int(c[3]) for c in columns if c[1] == "binary"},
         frozenset(str(c[0]) for c in columns if c[1] == "enum"),
+        cascades,
     )
 
 
@@ -293,6 +304,13 @@ class _Batch:
     _open: tuple[str, str] | None = None  # (prefix, suffix) of the statement rows may still join
     _items: list[str] = dataclasses.field(default_factory=list)
     _per_item: int | None = None
+    _foreign_key_checks: bool = False  # as the statements so far leave the session (it starts with them off)
+
+    def checking_foreign_keys(self, on: bool) -> None:
+        """The statements added next run with foreign key checks (and cascades) on, or off."""
+        if on != self._foreign_key_checks:
+            self.add(f"SET foreign_key_checks={int(on)}")
+            self._foreign_key_checks = on
 
     def add(self, statement: str, expected: int | None = None) -> None:
         self._close()
@@ -324,6 +342,7 @@ class _Batch:
         self.size += len(statement) if not merged else 0
 
     def take(self) -> tuple[list[str], list[int | None], list[bool]]:
+        self.checking_foreign_keys(False)  # off again for whatever runs next (DDL, the checkpoint)
         self._close()
         taken = self.statements, self.expected, self.merged
         self.statements, self.expected, self.merged, self.size = [], [], [], 0
@@ -542,6 +561,10 @@ class Applier:
         if table is None:
             table = self._table(change.table)
         kind = change.kind
+        # Only where the source cascaded: a catch-up (idempotent) replays over rows the copy may hold in any state.
+        batch.checking_foreign_keys(
+            kind != "insert" and table.cascades and change.foreign_key_checks and not self.idempotent
+        )
         if kind == "insert":
             self._add_insert(batch, change.table, table, change.after)  # type: ignore[arg-type]
         elif kind == "update":
@@ -709,7 +732,8 @@ class Applier:
 
     def _prepare(self, conn: mysql_connection.Connection) -> None:
         with conn.cursor() as cursor:
-            # TIMESTAMPs travel in UTC; foreign keys were checked on the source, in the same order.
+            # TIMESTAMPs travel in UTC; foreign keys were checked on the source, in the same order (checks are
+            # turned on only for the changes a cascade must follow: _Batch.checking_foreign_keys).
             cursor.execute(f"SET SESSION time_zone='+00:00', sql_mode='{SESSION_SQL_MODE}', foreign_key_checks=0")
             cursor.execute("SELECT @@max_allowed_packet")
             row = cursor.fetchone()
@@ -727,7 +751,7 @@ class Applier:
         assert self._conn is not None
         self._conn.rollback()
         self._fence_checked = False
-        self._conn.cursor().execute(f"SET SESSION sql_mode='{SESSION_SQL_MODE}'")
+        self._conn.cursor().execute(f"SET SESSION sql_mode='{SESSION_SQL_MODE}', foreign_key_checks=0")
 
     def _abandon(self) -> None:
         """After an error: drop the connection (the server rolls back) and forget cached state."""

@@ -105,7 +105,6 @@ def precheck(
                 ),
                 lambda: _row_metadata_check(src),
                 lambda: _server_id_check(src),
-                lambda: _cascading_foreign_keys_check(src, selection),
                 *checks,
             ]
         items.extend(_run(check) for check in checks)
@@ -248,38 +247,6 @@ def _keyless_tables_check(connection: mysql.Connection, selection: Selection) ->
     names = ", ".join(str(table) for table in keyless[:20])
     reason = f"tables without a primary or unique key are copied whole and matched on full rows (slower): {names}"
     return CheckItem("tableWithoutPrimaryKeyCheck", "db_objects", Verdict.ALARM, reason, names)
-
-
-def _cascading_foreign_keys_check(connection: mysql.Connection, selection: Selection) -> CheckItem:
-    """The rows a cascade changes are not in the binlog (InnoDB changes them below it), and the applier runs with
-    foreign key checks off, so the target does not cascade either: say so before the task starts."""
-    item = "srcCascadingForeignKeyCheck"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT constraint_schema, table_name, constraint_name, delete_rule, update_rule"
-            " FROM information_schema.referential_constraints"
-            " WHERE delete_rule <> 'RESTRICT' AND delete_rule <> 'NO ACTION'"
-            " OR update_rule <> 'RESTRICT' AND update_rule <> 'NO ACTION'"
-            " ORDER BY constraint_schema, table_name, constraint_name"
-        )
-        found = [
-            (TableRef(str(schema), str(table)), str(name), str(on_delete), str(on_update))
-            for schema, table, name, on_delete, on_update in cursor.fetchall()
-        ]
-    cascading = [
-        f"{table}.{name} (ON DELETE {on_delete}, ON UPDATE {on_update})"
-        for table, name, on_delete, on_update in found
-        if selection.includes(table)
-    ]
-    if not cascading:
-        return CheckItem(item, "db_objects", Verdict.PASSED)
-    names = ", ".join(cascading[:20])
-    reason = (
-        f"foreign keys with cascading actions: {names}; the rows that a cascade deletes or changes on the source are"
-        " not replicated during incremental sync, so the target keeps them: avoid deletes and key updates of the"
-        " parent rows, or compare the tables (create-compare-task, `opendrs job compare`) after such changes"
-    )
-    return CheckItem(item, "db_objects", Verdict.ALARM, reason, names)
 
 
 def _existing_objects_check(dst: mysql.Connection, src: mysql.Connection, selection: Selection) -> CheckItem:

@@ -109,6 +109,8 @@ class EventType:
     MARIADB_DELETE_ROWS_COMPRESSED_V1 = 171
 
 
+# A rows event's flag: the source session ran with foreign_key_checks=0 (so no cascade ran there either).
+NO_FOREIGN_KEY_CHECKS_F = 0x0002
 HEADER = struct.Struct("<IBIIIH")  # timestamp, type, server_id, event size, next position, flags
 HEADER_SIZE = HEADER.size  # 19 bytes in binlog format v4
 CHECKSUM_SIZE = 4  # CRC32 at the end of every event when binlog_checksum=CRC32
@@ -283,6 +285,7 @@ class RowsEvent(NamedTuple):
         pos = 8
         if header.type in ROWS_V2:
             pos += int.from_bytes(body[8:10], "little")
+        checks = not int.from_bytes(body[6:8], "little") & NO_FOREIGN_KEY_CHECKS_F
         count, pos = read_packed_int(body, pos)
         width = (count + 7) >> 3
         kind = ROW_KINDS[header.type]
@@ -292,27 +295,33 @@ class RowsEvent(NamedTuple):
         if kind == "update":
             after = table_map.decoder(body[pos : pos + width])
             pos += width
-        return cls(tuple(_decode_rows(body, pos, kind, table_map.table, before, after)))
+        return cls(tuple(_decode_rows(body, pos, kind, table_map.table, before, after, checks)))
 
 
 _NO_ROWS = RowsEvent(())
 
 
 def _decode_rows(
-    body: bytes, pos: int, kind: str, table: TableRef, before: values.RowDecoder, after: values.RowDecoder
+    body: bytes,
+    pos: int,
+    kind: str,
+    table: TableRef,
+    before: values.RowDecoder,
+    after: values.RowDecoder,
+    checks: bool,
 ) -> Iterator[RowChange]:
     end = len(body)
     while pos < end:
         if kind == "insert":
             row, pos = after.decode(body, pos)
-            yield RowChange(table, kind, None, row)
+            yield RowChange(table, kind, None, row, checks)
         elif kind == "delete":
             row, pos = before.decode(body, pos)
-            yield RowChange(table, kind, row, None)
+            yield RowChange(table, kind, row, None, checks)
         else:
             old, pos = before.decode(body, pos)
             new, pos = after.decode(body, pos)
-            yield RowChange(table, kind, old, new)
+            yield RowChange(table, kind, old, new, checks)
 
 
 class XaPrepareEvent(NamedTuple):
