@@ -6,6 +6,7 @@ Connectors turn their drivers' types into these at their boundary; nothing drive
 from __future__ import annotations
 
 import dataclasses
+import decimal
 from collections.abc import Mapping
 from typing import Any
 
@@ -91,12 +92,17 @@ class RowChange:
     foreign_key_checks: bool = True
 
 
+# Settings of the source session a statement ran in, as (system variable, value) pairs in the order to set them.
+Session = tuple[tuple[str, str | decimal.Decimal], ...]
+
+
 @dataclasses.dataclass(frozen=True)
 class SchemaChange:
-    """A DDL statement the source ran on a selected object, as its text."""
+    """A DDL statement the source ran on a selected object, as its text, and the session settings it ran in."""
 
     schema: str
     statement: str
+    session: Session = ()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -294,15 +294,35 @@ def configure_task(
     target: MariadbServer,
     task_type: str,
     databases: Sequence[str],
+    tables: Sequence[tuple[str, str]] = (),
 ) -> str:
-    """A new task in CONFIGURATION, with both endpoints and whole `databases` selected; its id."""
+    """A new task in CONFIGURATION, with both endpoints, whole `databases` and single (schema, name) `tables`
+    selected; its id."""
     [job] = api.create_tasks(1, task_type=task_type)
     TASKS.append((api, job))
     endpoints = {"job_id": job, "source_endpoint": endpoint(source), "target_endpoint": endpoint(target)}
     succeeded(api.put(f"{JOBS}/batch-modification", {"jobs": [endpoints]}))
     objects = [{"id": db, "object_type": "database", "object_name": db, "select": "true"} for db in databases]
+    objects += [
+        {"id": name, "parent_id": db, "object_type": "table", "object_name": name, "select": "true"}
+        for db, name in tables
+    ]
     selection = {"job_id": job, "selected": True, "job": objects}
     succeeded(api.put(f"{JOBS}/batch-select-objects", {"jobs": [selection]}), 202)
+    return job
+
+
+def replicating_task(
+    api: Api,
+    source: MariadbServer,
+    target: MariadbServer,
+    databases: Sequence[str],
+    tables: Sequence[tuple[str, str]] = (),
+) -> str:
+    """A FULL_INCR_TRANS task of these objects, started, past its full copy and into incremental sync; its id."""
+    job = configure_task(api, source, target, "FULL_INCR_TRANS", databases, tables)
+    start(api, job)
+    wait_status(api, job, "INCRE_TRANSFER_STARTED", COPY_DEADLINE)
     return job
 
 

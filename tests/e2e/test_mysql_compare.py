@@ -67,9 +67,7 @@ def test_comparison_during_incremental_sync(
 ) -> None:
     my.Writer.create_tables(source, schema, pk_rows=2000)
     _create_quiet_table(source, schema)
-    job = my.configure_task(drs, source, target, "FULL_INCR_TRANS", [schema])
-    my.start(drs, job)
-    my.wait_status(drs, job, "INCRE_TRANSFER_STARTED", my.COPY_DEADLINE)
+    job = my.replicating_task(drs, source, target, [schema])
 
     with my.writing(source, schema) as writer:
         writer.wait_for_transactions(50, "writes during the incremental phase")

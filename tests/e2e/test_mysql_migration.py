@@ -3,6 +3,7 @@ every test ends by comparing the target with the source row for row (an MD5 of e
 
 from __future__ import annotations
 
+import pymysql
 import pytest
 
 from tests.e2e import mysql_helpers as my
@@ -241,9 +242,7 @@ def test_ddl_during_incremental_is_replicated(
         f"INSERT INTO {s}.to_truncate SELECT seq, 't' FROM {s}.seq_1_to_100",
         f"INSERT INTO {s}.to_drop SELECT seq FROM {s}.seq_1_to_10",
     )
-    job = my.configure_task(drs, source, target, "FULL_INCR_TRANS", [schema])
-    my.start(drs, job)
-    my.wait_status(drs, job, "INCRE_TRANSFER_STARTED", my.COPY_DEADLINE)
+    job = my.replicating_task(drs, source, target, [schema])
     my.wait_same_database(source, target, schema)
 
     execute(
@@ -271,6 +270,109 @@ def test_ddl_during_incremental_is_replicated(
     ]
     assert query(target, f"SELECT * FROM {s}.to_truncate") == [(1000, "after truncate")]
     assert my.status_of(drs, job)["status"] == "INCRE_TRANSFER_STARTED"
+
+
+def test_ddl_during_incremental_runs_in_the_settings_of_the_source_session(
+    drs: Api, source: MariadbServer, target: MariadbServer, schema: str
+) -> None:
+    """A DDL statement means what the source session made it mean: its character set, sql_mode, time zone and start
+    time (the rows an ALTER fills with CURRENT_TIMESTAMP hold the source's time, not the replay's)."""
+    s = quote(schema)
+    execute(
+        source,
+        f"CREATE TABLE {s}.t (id INT PRIMARY KEY, v VARCHAR(20)) DEFAULT CHARSET=latin1",
+        f"INSERT INTO {s}.t SELECT seq, CONCAT('value-', seq) FROM {s}.seq_1_to_100",
+    )
+    job = my.replicating_task(drs, source, target, [schema])
+
+    latin1 = pymysql.connect(host=source.host, port=source.port, user=source.user, charset="latin1", autocommit=True)
+    with latin1, latin1.cursor() as cursor:  # the statement's bytes are latin1, as such a client sends them
+        cursor.execute(f"ALTER TABLE {s}.t ADD COLUMN note VARCHAR(20) DEFAULT 'café' COMMENT 'naïve €'")
+    execute(
+        source,
+        "SET time_zone = '+05:00'",
+        f"ALTER TABLE {s}.t ADD COLUMN added TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),"
+        " ADD COLUMN local DATETIME(6) NOT NULL DEFAULT NOW(6),"
+        " ADD COLUMN fixed TIMESTAMP NULL DEFAULT '2020-01-01 00:00:00'",
+        "SET sql_mode = ''",
+        f"ALTER TABLE {s}.t MODIFY v VARCHAR(5)",  # cuts 'value-1' where the target's strict mode would refuse
+        "SET sql_mode = 'ANSI_QUOTES'",
+        f"""CREATE TABLE "{schema}"."quoted" (id INT PRIMARY KEY, "v" VARCHAR(5) DEFAULT 'x')""",
+        f'INSERT INTO "{schema}"."quoted" (id) VALUES (1)',
+    )
+
+    my.wait_same_database(source, target, schema)
+    definitions = (
+        "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_DEFAULT, COLUMN_COMMENT FROM information_schema.COLUMNS"
+        " WHERE TABLE_SCHEMA = %s ORDER BY TABLE_NAME, ORDINAL_POSITION"
+    )
+    assert query(target, definitions, (schema,)) == query(source, definitions, (schema,))
+    assert query(target, f"SELECT note, v FROM {s}.t WHERE id = 1") == [("café", "value")]
+    assert my.status_of(drs, job)["status"] == "INCRE_TRANSFER_STARTED"
+
+
+def test_database_ddl_during_incremental_is_replicated(
+    drs: Api, source: MariadbServer, target: MariadbServer, schema: str
+) -> None:
+    """A selected database dropped and created again, and its default character set changed (which the tables
+    created after take)."""
+    s = quote(schema)
+    execute(source, f"CREATE TABLE {s}.old (id INT PRIMARY KEY)", f"INSERT INTO {s}.old VALUES (1)")
+    job = my.replicating_task(drs, source, target, [schema])
+
+    execute(
+        source,
+        f"DROP DATABASE {s}",
+        f"CREATE DATABASE {s} CHARACTER SET latin1",
+        f"CREATE TABLE {s}.new (id INT PRIMARY KEY, v VARCHAR(10))",
+        f"INSERT INTO {s}.new VALUES (1, 'é')",
+        f"ALTER DATABASE {s} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+        f"CREATE TABLE {s}.newer (v VARCHAR(10))",
+        f"INSERT INTO {s}.newer VALUES ('😀')",
+    )
+
+    my.wait_same_database(source, target, schema)
+    assert my.tables(target, schema) == ["new", "newer"]
+    defaults = "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA"
+    assert query(target, f"{defaults} WHERE SCHEMA_NAME = %s", (schema,)) == [("utf8mb4", "utf8mb4_bin")]
+    assert my.status_of(drs, job)["status"] == "INCRE_TRANSFER_STARTED"
+
+
+def test_ddl_on_selected_and_unselected_tables_applies_to_the_selected_ones(
+    drs: Api, source: MariadbServer, target: MariadbServer, schema: str
+) -> None:
+    """A DROP or RENAME of several tables runs on the target for those it has; a RENAME bringing a table into the
+    selection from outside fails the task, also when retried (the target lacks its rows: never a silent gap)."""
+    s = quote(schema)
+    execute(
+        source,
+        *(f"CREATE TABLE {s}.{name} (id INT PRIMARY KEY)" for name in ("s1", "s2", "s3", "u1", "u2")),
+        *(f"INSERT INTO {s}.{name} SELECT seq FROM {s}.seq_1_to_50" for name in ("s1", "s2", "s3", "u1", "u2")),
+    )
+    selected = [(schema, name) for name in ("s1", "s2", "s3")]
+    job = my.replicating_task(drs, source, target, [], selected)
+
+    execute(
+        source,
+        f"DROP TABLE {s}.s2, {s}.u1",
+        f"RENAME TABLE {s}.s1 TO {s}.s1_old, {s}.u2 TO {s}.u2_old",  # s1 leaves the selection
+        f"INSERT INTO {s}.s3 VALUES (1000)",
+    )
+    wait_for(lambda: scalar(target, f"SELECT COUNT(*) FROM {s}.s3") == 51, "the insert after the DDL on the target")
+    assert my.tables(target, schema) == ["s1_old", "s3"]
+    assert my.row_differences(source, target, schema, "s1_old") is None
+    assert my.status_of(drs, job)["status"] == "INCRE_TRANSFER_STARTED"
+
+    execute(source, f"INSERT INTO {s}.s1_old VALUES (1000)", f"RENAME TABLE {s}.s1_old TO {s}.s1")  # not replicated
+    for attempt in ("first", "retried"):
+        failed = my.wait_status(drs, job, "INCRE_TRANSFER_FAILED")
+        assert f"brought {schema}.s1 into the selection from {schema}.s1_old" in failed["error_message"], (
+            attempt,
+            failed,
+        )
+        if attempt == "first":
+            my.retry(drs, job)
+    assert my.tables(target, schema) == ["s1_old", "s3"]
 
 
 def _write_round(source: MariadbServer, schema: str, first: int) -> None:
@@ -308,9 +410,7 @@ def test_foreign_key_cascades_of_the_source_are_run_on_the_target(
         f"INSERT INTO {s}.orphan SELECT seq, 1 + seq % 100 FROM {s}.seq_1_to_300",
         f"INSERT INTO {s}.grandchild SELECT seq, 1 + seq % 500 FROM {s}.seq_1_to_1000",
     )
-    job = my.configure_task(drs, source, target, "FULL_INCR_TRANS", [schema])
-    my.start(drs, job)
-    my.wait_status(drs, job, "INCRE_TRANSFER_STARTED", my.COPY_DEADLINE)
+    job = my.replicating_task(drs, source, target, [schema])
 
     execute(
         source,
@@ -339,9 +439,7 @@ def test_pause_resume_and_terminate(
         f"CREATE TABLE {s}.log (n INT, v VARCHAR(10))",
     )
     _write_round(source, schema, 1)
-    job = my.configure_task(drs, source, target, "FULL_INCR_TRANS", [schema])
-    my.start(drs, job)
-    my.wait_status(drs, job, "INCRE_TRANSFER_STARTED", my.COPY_DEADLINE)
+    job = my.replicating_task(drs, source, target, [schema])
     _write_round(source, schema, 1000)
     my.wait_same_database(source, target, schema)
 
@@ -450,9 +548,7 @@ def test_a_pause_interrupts_a_ddl_being_applied_and_the_resumed_task_applies_it(
     s = quote(schema)
     execute(source, f"CREATE TABLE {s}.altered (id INT NOT NULL PRIMARY KEY, v VARCHAR(20))")
     execute(source, f"INSERT INTO {s}.altered SELECT seq, CONCAT('v', seq) FROM {s}.seq_1_to_100")
-    job = my.configure_task(drs, source, target, "FULL_INCR_TRANS", [schema])
-    my.start(drs, job)
-    my.wait_status(drs, job, "INCRE_TRANSFER_STARTED", my.COPY_DEADLINE)
+    job = my.replicating_task(drs, source, target, [schema])
     my.wait_same_database(source, target, schema)
     table = qualified(schema, "altered")
     with my.metadata_lock_held(target, table):
@@ -549,9 +645,7 @@ def test_lost_source_fails_the_task_naming_the_cause_and_retry_catches_up(
         f"CREATE TABLE {s}.items (id INT NOT NULL PRIMARY KEY, v VARCHAR(20))",
         f"CREATE TABLE {s}.log (n INT, v VARCHAR(10))",
     )
-    job = my.configure_task(drs, source, target, "FULL_INCR_TRANS", [schema])
-    my.start(drs, job)
-    my.wait_status(drs, job, "INCRE_TRANSFER_STARTED", my.COPY_DEADLINE)
+    job = my.replicating_task(drs, source, target, [schema])
     _write_round(source, schema, 1)
     my.wait_same_database(source, target, schema)
 
@@ -587,9 +681,7 @@ def test_lost_target_fails_the_task_naming_the_cause_and_retry_catches_up(
         f"CREATE TABLE {s}.items (id INT NOT NULL PRIMARY KEY, v VARCHAR(20))",
         f"CREATE TABLE {s}.log (n INT, v VARCHAR(10))",
     )
-    job = my.configure_task(drs, source, target, "FULL_INCR_TRANS", [schema])
-    my.start(drs, job)
-    my.wait_status(drs, job, "INCRE_TRANSFER_STARTED", my.COPY_DEADLINE)
+    job = my.replicating_task(drs, source, target, [schema])
     _write_round(source, schema, 1)
     my.wait_same_database(source, target, schema)
 
@@ -647,9 +739,7 @@ def test_purged_binlog_fails_the_task_instead_of_leaving_a_gap(
 ) -> None:
     s = quote(schema)
     execute(source, f"CREATE TABLE {s}.items (id INT NOT NULL PRIMARY KEY, v VARCHAR(20))")
-    job = my.configure_task(drs, source, target, "FULL_INCR_TRANS", [schema])
-    my.start(drs, job)
-    my.wait_status(drs, job, "INCRE_TRANSFER_STARTED", my.COPY_DEADLINE)
+    job = my.replicating_task(drs, source, target, [schema])
     execute(source, f"INSERT INTO {s}.items VALUES (1, 'applied')")
     my.wait_same_database(source, target, schema)
     my.pause(drs, job)

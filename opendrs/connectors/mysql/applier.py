@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -36,7 +35,7 @@ import pymysql
 from pymysql.constants import CLIENT
 
 from opendrs.connectors.mysql import connection as mysql_connection
-from opendrs.connectors.mysql import errors, fences, interrupt
+from opendrs.connectors.mysql import ddl, errors, fences, interrupt
 from opendrs.connectors.mysql.connection import quote_identifier
 from opendrs.connectors.mysql.values import literal
 from opendrs.domain.replication import (
@@ -45,6 +44,7 @@ from opendrs.domain.replication import (
     RowChange,
     SchemaChange,
     Selection,
+    Session,
     TableRef,
     Transaction,
 )
@@ -74,6 +74,9 @@ CREATE TABLE IF NOT EXISTS {CHECKPOINTS} (
     ddl_pos BIGINT UNSIGNED NULL
 ) ENGINE=InnoDB
 """
+
+ER_WRONG_VALUE_FOR_VAR = 1231  # SET of a value the server does not have (an sql_mode of another version)
+ER_UNKNOWN_TIME_ZONE = 1298
 
 # Errors a DDL statement gets when it was already applied: tolerated only when re-running a DDL that a crash
 # interrupted, or in idempotent mode.
@@ -258,30 +261,6 @@ def _choose_key(indexes: dict[str, list[str]], generated: set[str], nullable: se
 
 # --- schema renames in DDL --------------------------------------------------------------------------------------
 
-# Strings and comments are kept as they are; a `schema`. or schema. prefix is renamed.
-_DDL_TOKENS = re.compile(
-    r"""(?P<keep>'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*"|/\*.*?\*/|--[^\n]*|\#[^\n]*)"""
-    r"""|(?P<ident>`(?:[^`]|``)+`|[\w$]+)(?P<dot>\s*\.)""",
-    re.S,
-)
-
-
-def rename_schemas(statement: str, renames: dict[str, str]) -> str:
-    """`statement` with every schema-qualified name of a renamed schema pointing at its target schema."""
-    if not renames:
-        return statement
-
-    def replace(match: re.Match[str]) -> str:
-        if match["keep"] is not None:
-            return match["keep"]
-        ident = match["ident"]
-        name = ident[1:-1].replace("``", "`") if ident.startswith("`") else ident
-        target = renames.get(name)
-        return (quote_identifier(target) if target is not None else ident) + match["dot"]
-
-    return _DDL_TOKENS.sub(replace, statement)
-
-
 # --- statements ----------------------------------------------------------------------------------------------
 
 
@@ -432,6 +411,7 @@ class Applier:
         self._tables: dict[TableRef, TargetTable] = {}  # by source table
         self._sql: dict[tuple[TableRef, tuple[str, ...]], _Sql] = {}  # by source table and row columns
         self._max_query = MAX_QUERY_BYTES
+        self._own_session = ""  # the SET statement restoring our session settings after a DDL (_prepare)
         self._renames = dict(selection.renames)
 
     def __enter__(self) -> Applier:
@@ -686,7 +666,7 @@ class Applier:
         self._commit(conn, batch, [transaction])
 
     def _execute_ddl(self, conn: mysql_connection.Connection, change: SchemaChange, *, tolerant: bool) -> None:
-        statement = rename_schemas(change.statement, self._renames)
+        statement = ddl.rename_schemas(change.statement, self._renames, ddl.ansi_quotes(change.session))
         default = change.schema
         use = self.selection.target_of(TableRef(default, "")).schema if default else None
         if default and not self.selection.includes_schema(default):
@@ -695,6 +675,7 @@ class Applier:
             if use is not None:
                 cursor.execute(f"USE {quote_identifier(use)}")
             try:
+                self._enter_source_session(cursor, change.session)
                 with interrupt.interrupted_by(self._stop, conn, self.endpoint):
                     cursor.execute(statement)
             except pymysql.err.MySQLError as exc:
@@ -707,7 +688,41 @@ class Applier:
                     exc,
                     extra={"action": "ddl_already_applied", "task_id": self.task_id},
                 )
+            finally:
+                cursor.execute(self._own_session)
         logger.info("applied DDL: %s", statement, extra={"action": "ddl_applied", "task_id": self.task_id})
+
+    def _enter_source_session(self, cursor: Any, session: Session) -> None:
+        """The settings the source ran a statement in (sql_mode, collation, time zone, start time), for it alone."""
+        for name, value in session:
+            try:
+                cursor.execute(f"SET SESSION {name} = %s", (value,))
+            except pymysql.err.MySQLError as exc:
+                code = exc.args[0] if exc.args else None
+                if name == "sql_mode" and code == ER_WRONG_VALUE_FOR_VAR:
+                    cursor.execute("SET SESSION sql_mode = %s", (self._modes_known_here(cursor, str(value)),))
+                elif name == "time_zone" and code == ER_UNKNOWN_TIME_ZONE:
+                    raise errors.FatalError(
+                        f"the target does not know the time zone {value!r} that the source ran a DDL statement in:"
+                        " load its time zone tables (mariadb-tzinfo-to-sql) and retry the task"
+                    ) from exc
+                else:
+                    raise
+
+    def _modes_known_here(self, cursor: Any, modes: str) -> str:
+        """`modes` without those the target does not have (a MySQL 5.7 source's NO_AUTO_CREATE_USER on MySQL 8)."""
+        known = []
+        for mode in modes.split(","):
+            try:
+                cursor.execute("SET SESSION sql_mode = %s", (mode,))
+                known.append(mode)
+            except pymysql.err.MySQLError:
+                logger.warning(
+                    "the target has no sql_mode %s: DDL replayed without it",
+                    mode,
+                    extra={"action": "ddl_sql_mode_unknown", "task_id": self.task_id},
+                )
+        return ",".join(known)
 
     # -- connection and SQL --
 
@@ -735,9 +750,15 @@ class Applier:
             # TIMESTAMPs travel in UTC; foreign keys were checked on the source, in the same order (checks are
             # turned on only for the changes a cascade must follow: _Batch.checking_foreign_keys).
             cursor.execute(f"SET SESSION time_zone='+00:00', sql_mode='{SESSION_SQL_MODE}', foreign_key_checks=0")
-            cursor.execute("SELECT @@max_allowed_packet")
+            cursor.execute("SELECT @@max_allowed_packet, @@collation_connection")
             row = cursor.fetchone()
-            self._max_query = min(MAX_QUERY_BYTES, int(row[0]) // 2) if row else MAX_QUERY_BYTES
+            assert row is not None
+            self._max_query = min(MAX_QUERY_BYTES, int(row[0]) // 2)
+            # What a DDL statement replayed in the source's session settings returns to.
+            self._own_session = (
+                f"SET SESSION sql_mode='{SESSION_SQL_MODE}', time_zone='+00:00', collation_connection='{row[1]}',"
+                " timestamp=DEFAULT"
+            )
             cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{META_SCHEMA}`")
             cursor.execute(CHECKPOINT_TABLE_DDL)
         conn.commit()

@@ -19,7 +19,6 @@ import contextlib
 import dataclasses
 import logging
 import queue
-import re
 import socket
 import struct
 import threading
@@ -31,7 +30,7 @@ from typing import Any, NamedTuple
 import pymysql
 
 from opendrs.connectors.mysql import connection as mysql_connection
-from opendrs.connectors.mysql import errors, values
+from opendrs.connectors.mysql import ddl, errors, values
 from opendrs.domain.replication import (
     BinlogPosition,
     Endpoint,
@@ -156,7 +155,9 @@ class QueryEvent(NamedTuple):
     """A statement: BEGIN/COMMIT around non-transactional changes, or DDL."""
 
     schema: str  # the session's default database, "" if none
-    query: str
+    query: str  # read as UTF-8, for its keywords: `schema_change` decodes it in the session's character set
+    raw_query: bytes
+    status: bytes  # the status variables: the settings of the session that ran it
 
     @classmethod
     def parse(cls, header: Header, body: bytes, context: _Context) -> QueryEvent:
@@ -165,7 +166,22 @@ class QueryEvent(NamedTuple):
         status_length = int.from_bytes(body[11:13], "little")
         start = 13 + status_length
         schema = body[start : start + schema_length].decode()
-        return cls(schema, body[start + schema_length + 1 :].decode("utf-8", "replace"))
+        raw_query = body[start + schema_length + 1 :]
+        return cls(schema, raw_query.decode("utf-8", "replace"), raw_query, body[13:start])
+
+    def schema_change(self, header: Header, context: _Context) -> SchemaChange | None:
+        """The statement as the target must replay it, in the source session's settings; None if it is not a
+        table DDL statement on selected tables."""
+        variables = ddl.status_variables(self.status, context.mariadb)
+        session, charset = ddl.statement_session(variables, header.timestamp, context.collations, context.mariadb)
+        statement = ddl.decode_statement(self.raw_query, charset).strip()
+        parsed = ddl.table_statement(statement, self.schema, ddl.sql_mode_bits(variables) & ddl.ANSI_QUOTES != 0)
+        replayed = ddl.for_selected_tables(statement, parsed, context.selected) if parsed else None
+        if not replayed:
+            return None
+        # The database a CREATE or DROP DATABASE names may be the session's default: no USE of it on the target.
+        schema = "" if parsed and parsed.verb in ("CREATE DATABASE", "DROP DATABASE") else self.schema
+        return SchemaChange(schema, replayed, session)
 
 
 class XidEvent(NamedTuple):
@@ -573,56 +589,6 @@ def _charsets(
     return {column: charsets.get(collation, "binary") for column, collation in zip(kind, collations, strict=False)}
 
 
-# --- DDL -------------------------------------------------------------------------------------------------------
-
-_IDENT = r"(?:`(?:[^`]|``)+`|[\w$]+)"
-_NAME = rf"{_IDENT}(?:\s*\.\s*{_IDENT})?"
-_COMMENTS = re.compile(r"/\*(?!!).*?\*/|--[^\n]*\n|#[^\n]*\n", re.S)
-_DDL_PATTERNS = [
-    re.compile(rf"CREATE\s+(?:OR\s+REPLACE\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<names>{_NAME})", re.I),
-    re.compile(rf"ALTER\s+(?:ONLINE\s+)?(?:IGNORE\s+)?TABLE\s+(?:IF\s+EXISTS\s+)?(?P<names>{_NAME})", re.I),
-    re.compile(rf"DROP\s+TABLES?\s+(?:IF\s+EXISTS\s+)?(?P<names>{_NAME}(?:\s*,\s*{_NAME})*)", re.I),
-    re.compile(
-        rf"RENAME\s+TABLES?\s+(?:IF\s+EXISTS\s+)?(?P<names>{_NAME}\s+TO\s+{_NAME}(?:\s*,\s*{_NAME}\s+TO\s+{_NAME})*)",
-        re.I,
-    ),
-    re.compile(rf"TRUNCATE\s+(?:TABLE\s+)?(?P<names>{_NAME})", re.I),
-    re.compile(
-        rf"CREATE\s+(?:OR\s+REPLACE\s+)?(?:UNIQUE\s+|FULLTEXT\s+|SPATIAL\s+)?INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?"
-        rf"{_IDENT}\s+(?:USING\s+\w+\s+)?ON\s+(?P<names>{_NAME})",
-        re.I,
-    ),
-    re.compile(rf"DROP\s+INDEX\s+(?:IF\s+EXISTS\s+)?{_IDENT}\s+ON\s+(?P<names>{_NAME})", re.I),
-]
-_NAME_IN_LIST = re.compile(rf"(?P<name>{_NAME})(?:\s+TO\s+)?", re.I)
-
-
-def _unquote(ident: str) -> str:
-    return ident[1:-1].replace("``", "`") if ident.startswith("`") else ident
-
-
-def ddl_tables(statement: str, default_schema: str) -> list[TableRef] | None:
-    """The tables a table DDL statement names, or None if it is not one we replicate.
-
-    Replicated: CREATE/ALTER/DROP/RENAME TABLE, TRUNCATE, CREATE/DROP INDEX; not TEMPORARY tables, which a
-    row-format binlog never needs."""
-    text = _COMMENTS.sub(" ", statement).strip()
-    if re.match(r"(CREATE|DROP)\s+TEMPORARY\b", text, re.I):
-        return None
-    for pattern in _DDL_PATTERNS:
-        match = pattern.match(text)
-        if match:
-            return [_table_ref(m.group("name"), default_schema) for m in _NAME_IN_LIST.finditer(match["names"])]
-    return None
-
-
-def _table_ref(name: str, default_schema: str) -> TableRef:
-    parts = [_unquote(part.strip()) for part in re.findall(_IDENT, name)]
-    if len(parts) == 2:
-        return TableRef(parts[0], parts[1])
-    return TableRef(default_schema, parts[0])
-
-
 # --- protocol ---------------------------------------------------------------------------------------------------
 
 
@@ -631,13 +597,17 @@ class _Context:
     """What event parsing needs from the stream so far."""
 
     selection: Selection
-    charsets: dict[int, str]  # collation id -> character set name, from the source
+    collations: dict[int, tuple[str, str]]  # collation id -> (character set, collation name), from the source
     checksum: bool = False
     mariadb: bool = True
     post_header_lengths: bytes = b""
     table_ids: dict[int, TableMap] = dataclasses.field(default_factory=dict)
     table_maps_by_content: dict[bytes, TableMap] = dataclasses.field(default_factory=dict)
+    charsets: dict[int, str] = dataclasses.field(init=False)  # collation id -> character set
     _selected: dict[TableRef, bool] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.charsets = {collation: charset for collation, (charset, _) in self.collations.items()}
 
     def post_header_length(self, event_type: int) -> int:
         lengths = self.post_header_lengths
@@ -707,7 +677,7 @@ class _Dump:
     """A connection streaming the binlog, and what decoding needs to know about its source."""
 
     connection: mysql_connection.Connection
-    charsets: dict[int, str]  # collation id -> character set name
+    collations: dict[int, tuple[str, str]]  # collation id -> (character set, collation name)
     checksum: bool  # events end with a CRC32
     gtid: str | None  # MariaDB's GTID state at the start position; None on MySQL
     mariadb: bool
@@ -720,7 +690,7 @@ def _open_dump(endpoint: Endpoint, start: BinlogPosition, server_id: int, heartb
         settings = _query_settings(conn)
         _check_settings(settings)
         checksum = str(settings.get("binlog_checksum", "NONE")).upper() != "NONE"
-        charsets = _collations(conn)
+        collations = _collations(conn)
         gtid = None
         with conn.cursor() as cursor:
             # Tell the source we verify checksums (it strips them otherwise) and how often to send heartbeats.
@@ -738,7 +708,7 @@ def _open_dump(endpoint: Endpoint, start: BinlogPosition, server_id: int, heartb
         driver._execute_command(COM_BINLOG_DUMP, payload)
         # Heartbeats arrive every heartbeat_interval when idle: silence far longer than that is a dead source.
         _socket_of(conn).settimeout(max(10.0, 5 * heartbeat_interval))
-        return _Dump(conn, charsets, checksum, gtid, info.is_mariadb)
+        return _Dump(conn, collations, checksum, gtid, info.is_mariadb)
     except BaseException:
         conn.close()
         raise
@@ -770,10 +740,12 @@ def _check_settings(settings: dict[str, Any]) -> None:
         raise errors.SourceConfigError("the source cannot be replicated: " + ", ".join(wrong))
 
 
-def _collations(conn: mysql_connection.Connection) -> dict[int, str]:
+def _collations(conn: mysql_connection.Connection) -> dict[int, tuple[str, str]]:
     with conn.cursor() as cursor:
-        cursor.execute("SELECT ID, CHARACTER_SET_NAME FROM information_schema.COLLATIONS WHERE ID IS NOT NULL")
-        return {int(row[0]): str(row[1]) for row in cursor.fetchall()}
+        cursor.execute(
+            "SELECT ID, CHARACTER_SET_NAME, COLLATION_NAME FROM information_schema.COLLATIONS WHERE ID IS NOT NULL"
+        )
+        return {int(row[0]): (str(row[1]), str(row[2])) for row in cursor.fetchall()}
 
 
 # --- transactions -----------------------------------------------------------------------------------------------
@@ -872,9 +844,9 @@ class _Assembler:
             raise errors.UnsupportedEventError(f"cannot replicate {statement[:40]!r} around changes of selected tables")
         if keyword.startswith(("XA", "SAVEPOINT", "ROLLBACK TO")):
             return None
-        tables = ddl_tables(statement, event.schema)
-        if tables is not None and any(self.context.selected(t) for t in tables):
-            self._changes.append(SchemaChange(event.schema, statement))
+        change = event.schema_change(header, self.context)
+        if change is not None:
+            self._changes.append(change)
         if not self._in_group or self._standalone:
             return self._commit(header)
         return None
@@ -1051,7 +1023,7 @@ class BinlogStream:
             self.start.offset,
             extra={"action": "binlog_stream_start", "gtid": dump.gtid},
         )
-        context = _Context(self.selection, dump.charsets, dump.checksum, dump.mariadb)
+        context = _Context(self.selection, dump.collations, dump.checksum, dump.mariadb)
         assembler = _Assembler(self.start, dump.gtid, context, self.heartbeat_interval)
         reader = _PacketReader(_socket_of(dump.connection))
         chunk: list[Item] = []

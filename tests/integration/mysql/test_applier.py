@@ -403,15 +403,3 @@ def test_lag_metrics(source: servers.MariadbServer, target: servers.MariadbServe
         assert metrics.last_commit_time is not None
         wait_until(lambda: metrics.last_applied_at is not None, "an applied transaction")
         assert metrics.last_applied_at is not None and metrics.last_applied_at >= metrics.last_commit_time
-
-
-def test_schema_renames_in_ddl_touch_names_only() -> None:
-    renames = {"src": "dst", "we`ird": "w2"}
-    statement = (
-        "ALTER TABLE src.a ADD COLUMN `src` INT COMMENT 'src.a stays', ADD CONSTRAINT f FOREIGN KEY (x) "
-        "REFERENCES `src` . `b` (y) /* src.c */, RENAME TO `we``ird`.t2"
-    )
-    assert applier_module.rename_schemas(statement, renames) == (
-        "ALTER TABLE `dst`.a ADD COLUMN `src` INT COMMENT 'src.a stays', ADD CONSTRAINT f FOREIGN KEY (x) "
-        "REFERENCES `dst` . `b` (y) /* src.c */, RENAME TO `w2`.t2"
-    )
