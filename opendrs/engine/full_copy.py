@@ -110,6 +110,19 @@ def _run_in(context: TaskContext, snapshot: Snapshot, source: Endpoint, target: 
     with mysql.connect(target) as connection:
         _build_indexes(job, connection)
         structure.create_views(connection, catalog.list_views(snapshot.connections[0], selection), selection)
+        structure.create_routines(connection, _readable_routines(snapshot, selection), selection)
+
+
+def _readable_routines(snapshot: Snapshot, selection: Selection) -> Sequence[catalog.RoutineInfo]:
+    routines = catalog.list_routines(snapshot.connections[0], selection)
+    unreadable = [f"{r.kind.lower()} {r.routine}" for r in routines if r.create_statement is None]
+    if unreadable:
+        reason = (
+            f"the source user may not read the definition of {', '.join(unreadable)}: grant it SELECT on"
+            " mysql.proc (MySQL 8: SHOW_ROUTINE) and retry"
+        )
+        raise TransferError(errors.SOURCE_FAILED, reason, retriable=False)
+    return routines
 
 
 def _check_tables_still_there(tables: Sequence[TableProgress], infos: dict[str, catalog.TableInfo]) -> None:

@@ -126,6 +126,32 @@ INCREMENTAL_TABLES = (
 )
 
 
+def test_stored_procedures_and_functions_are_migrated_in_the_sql_mode_they_were_defined_in(
+    drs: Api, source: MariadbServer, target: MariadbServer, schema: str
+) -> None:
+    s = quote(schema)
+    execute(
+        source,
+        f"CREATE TABLE {s}.t (id INT PRIMARY KEY, v VARCHAR(40))",
+        "SET sql_mode = 'PIPES_AS_CONCAT'",  # || concatenates in this function; elsewhere it is OR
+        f"CREATE FUNCTION {s}.greet(who VARCHAR(20)) RETURNS VARCHAR(40) DETERMINISTIC RETURN '¡hola ' || who",
+        "SET sql_mode = DEFAULT",
+        f"CREATE PROCEDURE {s}.add_row(IN n INT) MODIFIES SQL DATA INSERT INTO t VALUES (n, greet(CONCAT('n', n)))",
+    )
+    job = my.configure_task(drs, source, target, "FULL_TRANS", [schema])
+    my.start(drs, job)
+    my.wait_status(drs, job, "FULL_TRANSFER_COMPLETE", my.COPY_DEADLINE)
+
+    routines = (
+        "SELECT ROUTINE_NAME, ROUTINE_TYPE, ROUTINE_DEFINITION, SQL_MODE, IS_DETERMINISTIC, SQL_DATA_ACCESS"
+        " FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = %s ORDER BY ROUTINE_NAME"
+    )
+    assert [row[0] for row in query(target, routines, (schema,))] == ["add_row", "greet"]
+    assert query(target, routines, (schema,)) == query(source, routines, (schema,))
+    execute(target, f"CALL {s}.add_row(7)")  # the body's names are the routine's database's, on the target
+    assert query(target, f"SELECT id, v FROM {s}.t") == [(7, "¡hola n7")]
+
+
 def test_incremental_only_applies_every_kind_of_change(
     drs: Api, source: MariadbServer, target: MariadbServer, schema: str
 ) -> None:

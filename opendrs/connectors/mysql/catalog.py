@@ -86,6 +86,17 @@ class ViewInfo:
 
 
 @dataclasses.dataclass(frozen=True)
+class RoutineInfo:
+    """A stored procedure or function, and the session settings it was defined in."""
+
+    routine: TableRef  # its database and name
+    kind: str  # PROCEDURE | FUNCTION
+    create_statement: str | None  # SHOW CREATE PROCEDURE/FUNCTION; None: the source user may not read it
+    sql_mode: str
+    collation_connection: str
+
+
+@dataclasses.dataclass(frozen=True)
 class DatabaseInfo:
     name: str
     charset: str
@@ -128,6 +139,30 @@ def list_views(connection: mysql.Connection, selection: Selection) -> tuple[View
         return ()
     views = [view for view in _table_sizes(connection, schemas, "VIEW") if selection.includes(view)]
     return tuple(ViewInfo(view, _show_create(connection, "VIEW", view)) for view in sorted(views))
+
+
+def list_routines(connection: mysql.Connection, selection: Selection) -> tuple[RoutineInfo, ...]:
+    """The stored procedures and functions of the databases selected whole (a selection of single tables of a
+    database takes none of its routines), in (database, name, kind) order."""
+    schemas = [d.name for d in list_databases(connection, selection) if selection.includes(TableRef(d.name, ""))]
+    if not schemas:
+        return ()
+    rows = _query(
+        connection,
+        "SELECT ROUTINE_SCHEMA, ROUTINE_NAME, ROUTINE_TYPE FROM information_schema.ROUTINES"
+        f" WHERE ROUTINE_SCHEMA IN ({_placeholders(schemas)}) AND ROUTINE_TYPE IN ('PROCEDURE', 'FUNCTION')"
+        " ORDER BY ROUTINE_SCHEMA, ROUTINE_NAME, ROUTINE_TYPE",
+        schemas,
+    )
+    routines = []
+    for schema, name, kind in rows:
+        routine = TableRef(str(schema), str(name))
+        name_sql = f"{mysql.quote_identifier(routine.schema)}.{mysql.quote_identifier(routine.name)}"
+        # (name, sql_mode, create statement, character_set_client, collation_connection, database collation)
+        shown = _query(connection, f"SHOW CREATE {kind} {name_sql}")[0]
+        create = None if shown[2] is None else str(shown[2])
+        routines.append(RoutineInfo(routine, str(kind), create, str(shown[1]), str(shown[4])))
+    return tuple(routines)
 
 
 def _table_info(

@@ -167,6 +167,25 @@ def _create_view(target: mysql.Connection, view: catalog.ViewInfo, selection: Se
     _execute(target, view_statement(view, selection))
 
 
+def create_routines(target: mysql.Connection, routines: Sequence[catalog.RoutineInfo], selection: Selection) -> None:
+    """Create the stored procedures and functions in their target databases, each in the sql_mode and collation
+    it was defined in (they decide what its body means), replacing any of the same name.
+
+    The definer is dropped, as for views; names of renamed databases in a body are not renamed."""
+    with target.cursor() as cursor:
+        for routine in routines:
+            cursor.execute(f"USE {mysql.quote_identifier(selection.target_of(routine.routine).schema)}")
+            cursor.execute(
+                "SET SESSION sql_mode = %s, collation_connection = %s",
+                (routine.sql_mode, routine.collation_connection),
+            )
+            cursor.execute(f"DROP {routine.kind} IF EXISTS {mysql.quote_identifier(routine.routine.name)}")
+            assert routine.create_statement is not None, "a routine whose definition could not be read"
+            cursor.execute(_DEFINER.sub("", routine.create_statement, count=1))
+        cursor.execute("SET NAMES utf8mb4")
+    _set_ddl_session(target)
+
+
 def _set_ddl_session(target: mysql.Connection) -> None:
     _execute(target, f"SET SESSION sql_mode = '{DDL_SQL_MODE}', foreign_key_checks = 0")
 
