@@ -12,6 +12,23 @@ from tests.harness import Api, Server, Tenant, create_tenant, serve
 
 STORES = ["sqlite", "postgresql"]
 
+# Tests that time worker crashes, lease takeovers, network cuts or a fuzzing budget: scripts/test runs the suite in
+# two processes (--dist loadgroup), and these go to one of them, one after another, so that no two of them compete
+# for the machine's two cores.
+ONE_AT_A_TIME = (
+    "tests/faults/",
+    "tests/fuzz/",
+    "tests/e2e/test_mysql_faults.py",
+    "tests/e2e/test_scale_out.py",
+    "tests/e2e/test_mysql_compare.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.startswith(ONE_AT_A_TIME):
+            item.add_marker(pytest.mark.xdist_group("one_at_a_time"))
+
 
 @pytest.fixture(scope="session")
 def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.PostgresServer]:

@@ -13,7 +13,7 @@ from tests.servers import MariadbServer
 
 CREATE = f"{my.JOBS}/create-compare-task"
 QUERY = f"{my.JOBS}/query-compare-result"
-COMPARE_DEADLINE = 90.0
+COMPARE_DEADLINE = 180.0
 
 
 def _create(api: Api, job: str, *, objects: bool, compare_type: str | None) -> tuple[str | None, str | None]:

@@ -22,7 +22,7 @@ from tests.servers import MariadbServer
 
 SEEDED_ROWS = 1200  # w_pk: five chunks of 250; w_comp (600) three; w_nokey (600, keyless) one
 CRASH_DEADLINE = 60.0  # for the armed worker to reach its point
-TAKEOVER_DEADLINE = LEASE_TTL_SECONDS + 15.0
+TAKEOVER_DEADLINE = LEASE_TTL_SECONDS + 45.0  # generous: a loaded machine starts workers slowly
 PROVOKE_EVERY = 0.4  # seconds between the DDL (and binlog rotations) that incremental points wait for
 
 # (point, pass): the pass makes the worker die with work both behind and ahead of it.
@@ -133,7 +133,11 @@ def test_worker_killed_at_a_crash_point_resumes_to_the_same_rows(
     with my.StatusWatch(api, job) as watch, my.writing(source, schema, seeded_rows=SEEDED_ROWS, large_rows=300) as w:
         my.start(api, job)
         # Once the armed worker holds the task, a second one may start: it takes the task when the lease expires.
-        wait_for(lambda: cluster.holder(job) is armed or armed.process.poll() is not None, "the armed worker's claim")
+        wait_for(
+            lambda: cluster.holder(job) is armed or armed.process.poll() is not None,
+            "the armed worker's claim",
+            CRASH_DEADLINE,
+        )
         successor = cluster.start_worker(wait=False)
         _wait_for_crash(cluster, job, armed, provoker)
         assert armed.process.returncode == -signal.SIGKILL, armed.log()

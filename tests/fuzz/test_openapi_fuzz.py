@@ -139,6 +139,7 @@ schema = schemathesis.pytest.from_fixture("published_schema")
 
 
 @schema.parametrize()
+@pytest.mark.timeout(900)  # one test for every operation: minutes, more on a loaded machine
 @settings(
     max_examples=FUZZ_EXAMPLES,
     derandomize=True,
