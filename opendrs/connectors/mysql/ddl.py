@@ -72,7 +72,6 @@ SQL_MODE_NAMES = (
 )
 MARIADB_HIGH_SQL_MODE_NAMES = ("EMPTY_STRING_IS_NULL", "SIMULTANEOUS_ASSIGNMENT", "TIME_ROUND_FRACTIONAL")
 MYSQL_HIGH_SQL_MODE_NAMES = ("TIME_TRUNCATE_FRACTIONAL",)
-ANSI_QUOTES = 0x4
 
 
 def status_variables(status: bytes, mariadb: bool) -> dict[int, bytes]:
@@ -104,11 +103,6 @@ def status_variables(status: bytes, mariadb: bool) -> dict[int, bytes]:
     return found
 
 
-def sql_mode_bits(variables: dict[int, bytes]) -> int:
-    """The session's sql_mode as the source numbers it (0 if the event does not say)."""
-    return int.from_bytes(variables.get(Q_SQL_MODE, b""), "little")
-
-
 def sql_mode_names(bits: int, mariadb: bool) -> str:
     """The sql_mode a bit mask of the source stands for, as the names SET sql_mode takes."""
     high = MARIADB_HIGH_SQL_MODE_NAMES if mariadb else MYSQL_HIGH_SQL_MODE_NAMES
@@ -128,7 +122,8 @@ def statement_session(
     settings: list[tuple[str, str | decimal.Decimal]] = []
     charset = None
     if Q_SQL_MODE in variables:
-        settings.append(("sql_mode", sql_mode_names(sql_mode_bits(variables), mariadb)))
+        bits = int.from_bytes(variables[Q_SQL_MODE], "little")
+        settings.append(("sql_mode", sql_mode_names(bits, mariadb)))
     if Q_CHARSET in variables:
         raw = variables[Q_CHARSET]
         client, connection = int.from_bytes(raw[0:2], "little"), int.from_bytes(raw[2:4], "little")
@@ -164,13 +159,20 @@ _DOUBLE_QUOTED = r'"(?:[^"]|"")+"'
 _BARE = r"[\w$]+"
 _DATABASE = r"(?:DATABASE|SCHEMA)"
 _DATABASE_OPTION = r"(?:DEFAULT|CHARACTER|CHARSET|COLLATE|COMMENT|UPGRADE|READ)"
+
+
+def _ident(ansi: bool) -> str:
+    """An identifier: `quoted`, bare, or "quoted" where the session had ANSI_QUOTES."""
+    return f"(?:{_BACKTICKED}|{_DOUBLE_QUOTED}|{_BARE})" if ansi else f"(?:{_BACKTICKED}|{_BARE})"
+
+
 _COMMENTS = re.compile(r"/\*(?!!).*?\*/|--[^\n]*\n|#[^\n]*\n", re.S)
 
 
 @functools.cache
 def _grammar(ansi: bool) -> tuple[list[tuple[str, re.Pattern[str]]], re.Pattern[str], re.Pattern[str]]:
     """The table DDL statements (by verb), a name in a list of them, and an identifier, as the session reads them."""
-    ident = f"(?:{_BACKTICKED}|{_DOUBLE_QUOTED}|{_BARE})" if ansi else f"(?:{_BACKTICKED}|{_BARE})"
+    ident = _ident(ansi)
     name = rf"{ident}(?:\s*\.\s*{ident})?"
     statements = [
         ("CREATE", rf"CREATE\s+(?:OR\s+REPLACE\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<names>{name})"),
@@ -292,7 +294,7 @@ _COMMENT = r"/\*.*?\*/|--[^\n]*|\#[^\n]*"
 
 @functools.cache
 def _database_statement(ansi: bool) -> re.Pattern[str]:
-    ident = f"{_BACKTICKED}|{_DOUBLE_QUOTED}|{_BARE}" if ansi else f"{_BACKTICKED}|{_BARE}"
+    ident = _ident(ansi)
     return re.compile(
         rf"(?:CREATE(?:\s+OR\s+REPLACE)?|DROP|ALTER)\s+{_DATABASE}\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?"
         rf"(?!{_DATABASE_OPTION}\b)(?P<name>{ident})",
@@ -304,11 +306,8 @@ def _database_statement(ansi: bool) -> re.Pattern[str]:
 def _tokens(ansi: bool) -> re.Pattern[str]:
     # Strings and comments are kept as they are; a `schema`. or schema. prefix (or "schema". under ANSI_QUOTES)
     # is renamed.
-    if ansi:
-        keep, ident = f"{_STRING}|{_COMMENT}", f"{_BACKTICKED}|{_DOUBLE_QUOTED}|{_BARE}"
-    else:
-        keep, ident = f"{_STRING}|{_DOUBLE_QUOTED_STRING}|{_COMMENT}", f"{_BACKTICKED}|{_BARE}"
-    return re.compile(rf"(?P<keep>{keep})|(?P<ident>{ident})(?P<dot>\s*\.)", re.S)
+    keep = f"{_STRING}|{_COMMENT}" if ansi else f"{_STRING}|{_DOUBLE_QUOTED_STRING}|{_COMMENT}"
+    return re.compile(rf"(?P<keep>{keep})|(?P<ident>{_ident(ansi)})(?P<dot>\s*\.)", re.S)
 
 
 def rename_schemas(statement: str, renames: dict[str, str], ansi: bool = False) -> str:

@@ -175,7 +175,7 @@ class QueryEvent(NamedTuple):
         variables = ddl.status_variables(self.status, context.mariadb)
         session, charset = ddl.statement_session(variables, header.timestamp, context.collations, context.mariadb)
         statement = ddl.decode_statement(self.raw_query, charset).strip()
-        parsed = ddl.table_statement(statement, self.schema, ddl.sql_mode_bits(variables) & ddl.ANSI_QUOTES != 0)
+        parsed = ddl.table_statement(statement, self.schema, ddl.ansi_quotes(session))
         replayed = ddl.for_selected_tables(statement, parsed, context.selected) if parsed else None
         if not replayed:
             return None
