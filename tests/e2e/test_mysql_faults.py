@@ -128,14 +128,18 @@ def test_two_worker_crashes_during_the_copy_keep_a_keyless_table_exact(
 ) -> None:
     """Copy run 1 dies before any chunk is recorded; run 2 copies the keyless table w_nokey (among others) and dies
     before the copy ends; run 3 finishes it. w_nokey on the target then holds the source's rows as of run 2's
-    snapshot, and the incremental phase must not apply the changes before that snapshot to it a second time."""
+    snapshot, and the incremental phase (which starts from run 1's) must not apply the changes before that snapshot
+    to it a second time.
+
+    The copy goes biggest first, at a 1 MB/s limit: a_big's first two chunks (about 8 MB each) keep both copy
+    threads busy for some 15 s before the small tables come up, and its last one (about 4 MB) for seconds after
+    w_nokey is copied. Each kill comes well inside those windows, even on a loaded machine."""
     api = cluster.api
     s = quote(schema)
-    # a_big sorts first: its three chunks keep both copy threads busy before the writer's tables come up.
     execute(
         source,
-        f"CREATE TABLE {s}.a_big (id INT NOT NULL PRIMARY KEY, pad VARCHAR(24))",
-        f"INSERT INTO {s}.a_big SELECT seq, REPEAT('p', 20) FROM {s}.seq_1_to_250000",
+        f"CREATE TABLE {s}.a_big (id INT NOT NULL PRIMARY KEY, pad VARCHAR(80))",
+        f"INSERT INTO {s}.a_big SELECT seq, REPEAT('p', 80) FROM {s}.seq_1_to_250000",
         f"ANALYZE TABLE {s}.a_big",
     )
     my.Writer.create_tables(source, schema)
