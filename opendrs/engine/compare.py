@@ -56,12 +56,16 @@ class CompareRunner:
     def run_once(self) -> int:
         """Claim the compare tasks due that nobody runs, as many as there is room for; how many were claimed."""
         with self._lock:
-            room = MAX_RUNNING - len(self._running)
+            running = set(self._running)
+        room = MAX_RUNNING - len(running)
         if room <= 0 or self._stopping.is_set():
             return 0
         now = now_ms()
         with database.reading(self._engine) as connection:
-            candidates = compare_store.claimable(connection, now, room)
+            found = compare_store.claimable(connection, now, room + len(running))
+        # A lease of our own that lapsed (a late heartbeat) is still ours: claiming it would run the comparison
+        # a second time and stop the first, and on a loaded machine that repeats.
+        candidates = [(compare_id, version) for compare_id, version in found if compare_id not in running][:room]
         claimed = 0
         for compare_id, version in candidates:
             with database.writing(self._engine) as connection:

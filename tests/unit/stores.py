@@ -12,9 +12,12 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
+from opendrs.domain.compare import CompareKind, CompareStatus, CompareTask
 from opendrs.domain.states import TaskStatus
 from opendrs.domain.tasks import Task
+from opendrs.store import compare as compare_store
 from opendrs.store import database
+from opendrs.store import tasks as task_store
 from tests.servers import PostgresServer
 
 NOW = 1_700_000_000_000  # ms
@@ -66,3 +69,14 @@ def task(**changes: Any) -> Task:
         paused_from=None,
     )
     return dataclasses.replace(base, **changes)
+
+
+def compare_task(engine: sa.Engine) -> str:
+    """A lines comparison waiting to run, of a paused task, both created at NOW; its id."""
+    paused = task(status=TaskStatus.PAUSING)
+    waiting = CompareStatus.WAITING_FOR_RUNNING
+    compare = CompareTask(str(uuid.uuid4()), paused.id, paused.project_id, CompareKind.LINES, waiting, (), NOW, NOW)
+    with database.writing(engine) as connection:
+        task_store.insert(connection, [task_store.NewTask(paused, {})])
+        compare_store.insert(connection, compare)
+    return compare.id

@@ -3,34 +3,19 @@ be renewed nor finished by its old holder; an abandoned one is claimable again o
 
 from __future__ import annotations
 
-import uuid
-
 import sqlalchemy as sa
 
-from opendrs.domain.compare import CompareKind, CompareStatus, CompareTask
-from opendrs.domain.states import TaskStatus
+from opendrs.domain.compare import CompareStatus
 from opendrs.store import compare as compare_store
 from opendrs.store import database
-from opendrs.store import tasks as task_store
 from tests.unit import stores
 from tests.unit.stores import NOW
 
 TTL = 1000  # ms
 
 
-def _compare_task(engine: sa.Engine) -> str:
-    task = stores.task(status=TaskStatus.PAUSING)
-    compare = CompareTask(
-        str(uuid.uuid4()), task.id, task.project_id, CompareKind.LINES, CompareStatus.WAITING_FOR_RUNNING, (), NOW, NOW
-    )
-    with database.writing(engine) as connection:
-        task_store.insert(connection, [task_store.NewTask(task, {})])
-        compare_store.insert(connection, compare)
-    return compare.id
-
-
 def test_one_worker_claims_a_compare_task(engine: sa.Engine) -> None:
-    compare_id = _compare_task(engine)
+    compare_id = stores.compare_task(engine)
     with engine.connect() as connection:
         assert compare_store.claimable(connection, NOW - 1, 10) == []  # not due yet
         [(found, version)] = compare_store.claimable(connection, NOW, 10)
@@ -55,7 +40,7 @@ def test_one_worker_claims_a_compare_task(engine: sa.Engine) -> None:
 
 
 def test_a_cancelled_compare_task_is_not_finished_by_its_worker(engine: sa.Engine) -> None:
-    compare_id = _compare_task(engine)
+    compare_id = stores.compare_task(engine)
     with database.writing(engine) as connection:
         lease = compare_store.claim(connection, compare_id, 0, "worker-a", NOW, TTL)
         assert lease is not None
