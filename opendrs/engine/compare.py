@@ -155,6 +155,7 @@ class CompareRunner:
             return  # nothing is applied to the target now: it is what it will be
         deadline = time.monotonic() + CATCH_UP_SECONDS
         goal = position_key(position)
+        applied = None
         while time.monotonic() < deadline:
             tick()
             try:
@@ -164,6 +165,15 @@ class CompareRunner:
             if applied is not None and position_key(applied) >= goal:
                 return
             self._stopping.wait(CATCH_UP_POLL_SECONDS)
+        log.warning(
+            "comparison %s: the target did not apply the source's binlog up to %s within %.0f s (it is at %s);"
+            " the differing rows are looked at as they stand",
+            compare.id,
+            position,
+            CATCH_UP_SECONDS,
+            applied,
+            extra={"action": "compare_catch_up_timeout", "task_id": compare.task_id},
+        )
 
     def _replicating(self, task_id: str) -> bool:
         with database.reading(self._engine) as connection:

@@ -49,7 +49,11 @@ def _wait_done(api: Api, job: str, *compare_ids: str | None) -> None:
         assert not failed, _query(api, job, object_level_compare_id=compare_ids[0])
         return all(statuses.get(compare_id) == "SUCCESSFUL" for compare_id in compare_ids if compare_id)
 
-    wait_for(done, f"comparisons {compare_ids} to finish", COMPARE_DEADLINE)
+    try:
+        wait_for(done, f"comparisons {compare_ids} to finish", COMPARE_DEADLINE)
+    except AssertionError as error:
+        log = "\n".join(line for line in api.server.log_text().splitlines() if "compar" in line or job in line)
+        raise AssertionError(f"{error}\n{_query(api, job)}\n--- the service's log of comparisons:\n{log}") from None
 
 
 def _create_quiet_table(source: MariadbServer, schema: str) -> None:
