@@ -25,7 +25,13 @@ from opendrs.service.container import Services
 
 log = logging.getLogger(__name__)
 
-_UNREADABLE_BODY = Text("the body is not UTF-8 encoded JSON", "请求体不是UTF-8编码的JSON")
+# FastAPI's parser fails this way on bytes that are not UTF-8, on nesting deeper than Python's recursion limit and on
+# integers longer than its 4300-digit limit, and does not say which: the message names all three.
+_UNREADABLE_BODY = Text(
+    "the body cannot be read as JSON: send it UTF-8 encoded, nested at most a few hundred levels deep,"
+    " with numbers of at most 4300 digits",
+    "无法将请求体读取为JSON：请使用UTF-8编码，嵌套不超过几百层，数字不超过4300位",
+)
 _ROUTERS = (
     iam.router,
     jobs_v3.router,

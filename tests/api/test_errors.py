@@ -295,12 +295,23 @@ def test_malformed_json_names_the_position(api: Api, content: bytes, position: i
     )
 
 
-def test_body_that_is_not_utf8(api: Api) -> None:
-    """Bytes that are not UTF-8 are a malformed request, not a missing API."""
-    content = b'{"jobs": ["\xff\xfe"]}'
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(b'{"jobs": ["\xff\xfe"]}', id="not-utf8"),
+        pytest.param(b'{"jobs": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", id="nested-too-deep"),
+        pytest.param(b'{"jobs": [' + b"9" * 5000 + b"]}", id="number-too-long"),
+    ],
+)
+def test_a_body_the_parser_cannot_read_is_a_malformed_request(api: Api, content: bytes) -> None:
+    """Not a missing API, nor a 500: a 400 that says what the body must be."""
     response = send(api, "POST", STATUS, content=content, headers={"Content-Type": "application/json"})
     assert response.status_code == 400, response.text
-    assert response.json()["error_code"] == "DRS.M00300"
+    assert response.json() == {
+        "error_code": "DRS.M00300",
+        "error_msg": "Invalid request, the body cannot be read as JSON: send it UTF-8 encoded, nested at most a few"
+        " hundred levels deep, with numbers of at most 4300 digits.",
+    }
 
 
 @pytest.mark.parametrize(
