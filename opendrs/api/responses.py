@@ -17,8 +17,14 @@ class Json(JSONResponse):
         return orjson.dumps(content)
 
 
+MAX_ERROR_MSG = 512  # the v5 contract's limit (spec/API.md 1.7); messages that quote a long input would pass it
+
+
 def error_body(exc: OpendrsError, language: Language) -> dict[str, str]:
-    return {"error_code": exc.error.code, "error_msg": exc.error.render(language, exc.params)}
+    message = exc.error.render(language, exc.params)
+    if len(message) > MAX_ERROR_MSG:
+        message = message[: MAX_ERROR_MSG - 1] + "…"
+    return {"error_code": exc.error.code, "error_msg": message}
 
 
 def error_response(exc: OpendrsError, language: Language, status: int | None = None) -> Json:

@@ -384,6 +384,15 @@ def test_unknown_paths(api: Api) -> None:
         }
 
 
+def test_a_message_quoting_a_long_input_is_cut_to_the_contracts_512_characters(api: Api) -> None:
+    path = "/v5/{project_id}/" + "x" * 2000
+    response = send(api, "GET", path)
+    assert response.status_code == 404
+    message = response.json()["error_msg"]
+    assert len(message) == 512
+    assert message == f"The API does not exist: {expected(api, path)}"[:511] + "…"
+
+
 @pytest.mark.parametrize(
     ("method", "path"),
     [
