@@ -101,7 +101,7 @@ class Gateway:
                 log.info("%s %s answered %d", scope["method"], scope["path"], answer.status)
 
     async def _handle(
-        self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str], language: Language
+        self, scope: Scope, receive: Receive, send: _Answer, headers: dict[str, str], language: Language
     ) -> None:
         try:
             _require_storable_url(scope)
@@ -116,7 +116,13 @@ class Gateway:
             response = error_response(exc, language)
             await response(scope, receive, send)
             return
-        await self._app(scope, _replay(body, receive), send)
+        try:
+            await self._app(scope, _replay(body, receive), send)
+        except Exception:
+            # Starlette re-raises an unexpected error once its handler has logged it and answered 500; passed on,
+            # the server would log it a second time.
+            if not send.started:
+                raise
 
     async def _read_body(self, receive: Receive) -> bytes:
         chunks: list[bytes] = []
@@ -261,10 +267,12 @@ class _Answer:
     def __init__(self, send: Send) -> None:
         self._send = send
         self.status = 500
+        self.started = False
 
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             self.status = message["status"]
+            self.started = True
         await self._send(message)
 
 
