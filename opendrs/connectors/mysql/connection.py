@@ -34,10 +34,10 @@ def connect(
 ) -> Connection:
     """A PyMySQL connection in utf8mb4 with LOAD DATA LOCAL enabled; `options` go to pymysql.connect.
 
-    `read_timeout` also bounds the handshake: a port that accepts connections but never speaks (a web server,
-    a wrong port) fails after that long."""
+    The handshake waits CONNECT_TIMEOUT at most (or `read_timeout`, if shorter): a port that accepts connections
+    but never speaks (a web server, a wrong port) fails that soon. Reads after it wait `read_timeout`."""
     _check_host(endpoint.host)
-    return pymysql.connect(
+    connection = pymysql.connect(
         host=endpoint.host,
         port=endpoint.port,
         user=endpoint.user,
@@ -47,11 +47,14 @@ def connect(
         autocommit=autocommit,
         local_infile=True,
         connect_timeout=CONNECT_TIMEOUT,
-        read_timeout=read_timeout,
+        read_timeout=min(read_timeout, CONNECT_TIMEOUT),
         write_timeout=READ_TIMEOUT,
         **_tls(endpoint),
         **options,
     )
+    driver: Any = connection  # no public setter: PyMySQL applies it at its next read
+    driver._read_timeout = read_timeout
+    return connection
 
 
 def _check_host(host: str) -> None:

@@ -70,3 +70,23 @@ def test_a_port_that_never_speaks_fails_the_test_within_the_connect_timeout(monk
         "no MySQL greeting within 1 s: is it the database's port?"
     )
     assert elapsed < 5
+
+
+def test_an_engine_connection_waits_the_connect_timeout_for_a_greeting_and_the_read_timeout_after_it(
+    target: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The engine's connections waited the 600 s read timeout for a greeting: a task pointed at a silent port hung
+    # that long before its first retry.
+    monkeypatch.setattr(mysql, "CONNECT_TIMEOUT", 1)
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        started = time.monotonic()
+        with pytest.raises(pymysql.err.OperationalError, match="2013"):
+            mysql.connect(Endpoint("127.0.0.1", silent.getsockname()[1], "repl", "secret"))
+        assert time.monotonic() - started < 5
+    connection = mysql.connect(target.endpoint)  # a query may then take longer than the greeting's timeout
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT SLEEP(2)")
+            assert cursor.fetchone() == (0,)
+    finally:
+        connection.close()
