@@ -364,6 +364,68 @@ def test_database_ddl_during_incremental_is_replicated(
     assert my.status_of(drs, job)["status"] == "INCRE_TRANSFER_STARTED"
 
 
+def test_view_and_routine_ddl_during_incremental_is_replicated(
+    drs: Api, source: MariadbServer, target: MariadbServer, schema: str
+) -> None:
+    """Views and stored routines of a database selected whole, created, replaced, altered and dropped on the source
+    during incremental sync: the target follows, each definition in the source session's sql_mode and without the
+    source's definer (an account the target does not have)."""
+    s = quote(schema)
+    execute(
+        source,
+        f"CREATE TABLE {s}.t (id INT PRIMARY KEY, v VARCHAR(40))",
+        f"INSERT INTO {s}.t VALUES (1, 'one'), (2, 'two')",
+        f"CREATE VIEW {s}.v_gone AS SELECT id FROM {s}.t",
+        f"CREATE VIEW {s}.v_kept AS SELECT id FROM {s}.t",
+        f"CREATE PROCEDURE {s}.p_gone() SELECT 1",
+        "CREATE USER IF NOT EXISTS 'only_on_source'@'%'",
+    )
+    job = my.replicating_task(drs, source, target, [schema])
+
+    execute(
+        source,
+        f"CREATE DEFINER='only_on_source'@'%' SQL SECURITY INVOKER VIEW {s}.v_new AS SELECT v FROM {s}.t WHERE id > 1",
+        f"CREATE OR REPLACE VIEW {s}.v_kept AS SELECT id, v FROM {s}.t",
+        f"ALTER VIEW {s}.v_new AS SELECT v, id FROM {s}.t",
+        f"DROP VIEW {s}.v_gone",
+        "SET sql_mode = 'PIPES_AS_CONCAT'",  # || concatenates in this function; elsewhere it is OR
+        f"CREATE DEFINER=`only_on_source`@`%` FUNCTION {s}.tag(x VARCHAR(20)) RETURNS VARCHAR(30) DETERMINISTIC"
+        " RETURN 'tag-' || x",
+        "SET sql_mode = DEFAULT",
+        f"USE {s}",
+        "CREATE PROCEDURE tag_all() MODIFIES SQL DATA UPDATE t SET v = tag(v)",
+        f"ALTER FUNCTION {s}.tag COMMENT 'tags a value'",
+        f"DROP PROCEDURE {s}.p_gone",
+        f"INSERT INTO {s}.t VALUES (3, 'three')",
+    )
+    wait_for(lambda: scalar(target, f"SELECT COUNT(*) FROM {s}.t") == 3, "the insert after the DDL on the target")
+
+    views = (
+        "SELECT TABLE_NAME, VIEW_DEFINITION, SECURITY_TYPE FROM information_schema.VIEWS WHERE TABLE_SCHEMA = %s"
+        " ORDER BY TABLE_NAME"
+    )
+    assert [row[0] for row in query(target, views, (schema,))] == ["v_kept", "v_new"]
+    assert query(target, views, (schema,)) == query(source, views, (schema,))
+    routines = (
+        "SELECT ROUTINE_NAME, ROUTINE_TYPE, ROUTINE_DEFINITION, SQL_MODE, ROUTINE_COMMENT, IS_DETERMINISTIC"
+        " FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = %s ORDER BY ROUTINE_NAME"
+    )
+    assert [row[0] for row in query(target, routines, (schema,))] == ["tag", "tag_all"]
+    assert query(target, routines, (schema,)) == query(source, routines, (schema,))
+    definers = (
+        "SELECT DEFINER FROM information_schema.VIEWS WHERE TABLE_SCHEMA = %s"
+        " UNION SELECT DEFINER FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = %s"
+    )
+    assert query(target, definers, (schema, schema)) == [("root@localhost",)]  # the account that replays them
+    execute(target, f"CALL {s}.tag_all()")  # the target can run what it was given
+    assert query(target, f"SELECT v, id FROM {s}.v_new ORDER BY id") == [
+        ("tag-one", 1),
+        ("tag-two", 2),
+        ("tag-three", 3),
+    ]
+    assert my.status_of(drs, job)["status"] == "INCRE_TRANSFER_STARTED"
+
+
 def test_ddl_on_selected_and_unselected_tables_applies_to_the_selected_ones(
     drs: Api, source: MariadbServer, target: MariadbServer, schema: str
 ) -> None:

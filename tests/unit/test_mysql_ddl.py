@@ -28,7 +28,18 @@ def test_ddl_statements_name_their_tables() -> None:
         "CREATE UNIQUE INDEX i ON a.b (x)": [TableRef("a", "b")],
         "DROP INDEX i ON b": [TableRef("d", "b")],
         "CREATE TEMPORARY TABLE t (x INT)": None,
-        "CREATE VIEW v AS SELECT 1": None,
+        "CREATE VIEW v AS SELECT 1": [TableRef("d", "v")],
+        "CREATE OR REPLACE ALGORITHM=MERGE DEFINER=`a`@`%` SQL SECURITY INVOKER VIEW a.v AS SELECT 1": [
+            TableRef("a", "v")
+        ],
+        "ALTER DEFINER=CURRENT_USER VIEW v AS SELECT 2": [TableRef("d", "v")],
+        "DROP VIEW IF EXISTS v, a.w": [TableRef("d", "v"), TableRef("a", "w")],
+        # a routine belongs to its database: replicated where that is selected whole
+        "CREATE DEFINER=`root`@`localhost` PROCEDURE `a`.`p`() SELECT 1": [TableRef("a", "")],
+        "create function f() returns int return 1": [TableRef("d", "")],
+        "ALTER PROCEDURE p COMMENT 'x'": [TableRef("d", "")],
+        "DROP FUNCTION IF EXISTS a.f": [TableRef("a", "")],
+        "CREATE FUNCTION metaphon RETURNS STRING SONAME 'udf_example.so'": None,  # a library's, no database's
         "GRANT ALL ON *.* TO u": None,
         'CREATE TABLE "a"."b" (x INT)': None,  # a string, not a name, without ANSI_QUOTES: not valid SQL
     }
@@ -178,3 +189,17 @@ def test_schema_renames_rename_the_database_of_a_database_statement() -> None:
     assert ddl.rename_schemas("ALTER DATABASE CHARACTER SET utf8mb4", renames) == (
         "ALTER DATABASE CHARACTER SET utf8mb4"  # the default database: the applier's USE points at the target's
     )
+
+
+def test_view_and_routine_definitions_are_replayed_without_their_definer() -> None:
+    assert (
+        ddl.without_definer(
+            "CREATE ALGORITHM=UNDEFINED DEFINER=`ro``ot`@`%` SQL SECURITY DEFINER VIEW `v` AS select 'DEFINER=`x`@`y` '"
+        )
+        == "CREATE ALGORITHM=UNDEFINED SQL SECURITY DEFINER VIEW `v` AS select 'DEFINER=`x`@`y` '"
+    )
+    assert ddl.without_definer("CREATE DEFINER='u'@'10.0.%' PROCEDURE p() SELECT 1") == "CREATE PROCEDURE p() SELECT 1"
+    assert ddl.without_definer("create or replace definer=current_user() function f() returns int return 1") == (
+        "create or replace function f() returns int return 1"
+    )
+    assert ddl.without_definer("CREATE VIEW v AS SELECT 1") == "CREATE VIEW v AS SELECT 1"

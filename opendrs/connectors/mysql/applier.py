@@ -91,7 +91,10 @@ ALREADY_APPLIED_DDL_CODES: dict[int, str] = {
     1091: "ER_CANT_DROP_FIELD_OR_KEY",
     1146: "ER_NO_SUCH_TABLE",
     1176: "ER_KEY_DOES_NOT_EXITS",
+    1304: "ER_SP_ALREADY_EXISTS",
+    1305: "ER_SP_DOES_NOT_EXIST",
     1826: "ER_FK_DUP_NAME",
+    4092: "ER_UNKNOWN_VIEW",  # MariaDB's DROP VIEW of a missing view (MySQL's is 1051)
 }
 
 

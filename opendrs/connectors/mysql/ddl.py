@@ -158,6 +158,16 @@ _BACKTICKED = r"`(?:[^`]|``)+`"
 _DOUBLE_QUOTED = r'"(?:[^"]|"")+"'
 _BARE = r"[\w$]+"
 _DATABASE = r"(?:DATABASE|SCHEMA)"
+_ROUTINE = r"(?:PROCEDURE|FUNCTION)"
+_ACCOUNT_PART = r"""(?:`(?:[^`]|``)*`|'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*"|[\w$.%-]+)"""
+_DEFINER_CLAUSE = rf"DEFINER\s*=\s*(?:CURRENT_USER(?:\s*\(\s*\))?|{_ACCOUNT_PART}(?:\s*@\s*{_ACCOUNT_PART})?)\s+"
+_VIEW_OPTIONS = rf"(?:ALGORITHM\s*=\s*\w+\s+)?(?:{_DEFINER_CLAUSE})?(?:SQL\s+SECURITY\s+\w+\s+)?"
+_DEFINER = re.compile(
+    rf"^(\s*(?:CREATE|ALTER)\s+(?:OR\s+REPLACE\s+)?(?:ALGORITHM\s*=\s*\w+\s+)?){_DEFINER_CLAUSE}", re.I
+)
+_UDF = re.compile(r"\bRETURNS\s+(?:STRING|INTEGER|REAL|DECIMAL)\s+SONAME\b", re.I)  # a function of a library
+# Statements that define a view or routine: replayed without their definer (see without_definer).
+DEFINITIONS = frozenset({"CREATE VIEW", "ALTER VIEW", "CREATE ROUTINE"})
 _DATABASE_OPTION = r"(?:DEFAULT|CHARACTER|CHARSET|COLLATE|COMMENT|UPGRADE|READ)"
 
 
@@ -189,6 +199,20 @@ def _grammar(ansi: bool) -> tuple[list[tuple[str, re.Pattern[str]]], re.Pattern[
             rf"{ident}\s+(?:USING\s+\w+\s+)?ON\s+(?P<names>{name})",
         ),
         ("DROP INDEX", rf"DROP\s+INDEX\s+(?:IF\s+EXISTS\s+)?{ident}\s+ON\s+(?P<names>{name})"),
+        (
+            "CREATE VIEW",
+            rf"CREATE\s+(?:OR\s+REPLACE\s+)?{_VIEW_OPTIONS}VIEW\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<names>{name})",
+        ),
+        ("ALTER VIEW", rf"ALTER\s+{_VIEW_OPTIONS}VIEW\s+(?P<names>{name})"),
+        ("DROP VIEW", rf"DROP\s+VIEW\s+(?:IF\s+EXISTS\s+)?(?P<names>{name}(?:\s*,\s*{name})*)"),
+        # A routine belongs to its database: its statements are replicated where the database is selected whole.
+        (
+            "CREATE ROUTINE",
+            rf"CREATE\s+(?:OR\s+REPLACE\s+)?(?:{_DEFINER_CLAUSE})?(?:AGGREGATE\s+)?{_ROUTINE}\s+"
+            rf"(?:IF\s+NOT\s+EXISTS\s+)?(?P<names>{name})",
+        ),
+        ("ALTER ROUTINE", rf"ALTER\s+{_ROUTINE}\s+(?P<names>{name})"),
+        ("DROP ROUTINE", rf"DROP\s+{_ROUTINE}\s+(?:IF\s+EXISTS\s+)?(?P<names>{name})"),
         ("CREATE DATABASE", rf"CREATE\s+(?:OR\s+REPLACE\s+)?{_DATABASE}\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<names>{ident})"),
         ("DROP DATABASE", rf"DROP\s+{_DATABASE}\s+(?:IF\s+EXISTS\s+)?(?P<names>{ident})"),
         # the name is optional: without it, the default database
@@ -210,8 +234,8 @@ class TableStatement:
     """A table DDL statement we replicate: its verb, the tables it names (RENAME: from, to, from, to...), and the
     statement without comments around its list of names, to rebuild it for some of them."""
 
-    verb: str  # CREATE, ALTER, DROP, RENAME, TRUNCATE, CREATE INDEX, DROP INDEX, CREATE/DROP/ALTER DATABASE
-    tables: list[TableRef]  # of a database statement: the database, as TableRef(name, "")
+    verb: str  # CREATE, ALTER, DROP, RENAME, TRUNCATE, CREATE/DROP INDEX, CREATE/ALTER/DROP DATABASE, VIEW, ROUTINE
+    tables: list[TableRef]  # of a database or routine statement: the database, as TableRef(name, "")
     head: str
     tail: str
 
@@ -219,10 +243,11 @@ class TableStatement:
 def table_statement(statement: str, default_schema: str, ansi: bool = False) -> TableStatement | None:
     """The table DDL statement `statement` is, or None if it is not one we replicate.
 
-    Replicated: CREATE/ALTER/DROP/RENAME TABLE, TRUNCATE, CREATE/DROP INDEX, CREATE/ALTER/DROP DATABASE; not
-    TEMPORARY tables, which a row-format binlog never needs. `ansi`: the session had ANSI_QUOTES."""
+    Replicated: CREATE/ALTER/DROP/RENAME TABLE, TRUNCATE, CREATE/DROP INDEX, CREATE/ALTER/DROP DATABASE, VIEW,
+    PROCEDURE and FUNCTION; not TEMPORARY tables, which a row-format binlog never needs, nor functions of a library
+    (CREATE FUNCTION ... SONAME: not a database's). `ansi`: the session had ANSI_QUOTES."""
     text = _COMMENTS.sub(" ", statement).strip()
-    if re.match(r"(CREATE|DROP)\s+TEMPORARY\b", text, re.I):
+    if re.match(r"(CREATE|DROP)\s+TEMPORARY\b", text, re.I) or _UDF.search(text):
         return None
     patterns, name_in_list, ident = _grammar(ansi)
     for verb, pattern in patterns:
@@ -234,8 +259,16 @@ def table_statement(statement: str, default_schema: str, ansi: bool = False) -> 
             return TableStatement(verb, [TableRef(database, "")], text, "") if database else None
         names = (m.group("name") for m in name_in_list.finditer(match["names"]))
         tables = [_table_ref([_unquote(part) for part in ident.findall(name)], default_schema) for name in names]
+        if verb.endswith("ROUTINE"):
+            tables = [TableRef(table.schema, "") for table in tables]
         return TableStatement(verb, tables, text[: match.start("names")], text[match.end("names") :])
     return None
+
+
+def without_definer(statement: str) -> str:
+    """A view or routine definition without its DEFINER clause: the target account that replays it becomes the
+    definer, as in the full copy (naming another account needs SUPER, and it may not exist on the target)."""
+    return _DEFINER.sub(r"\1", statement, count=1)
 
 
 def _table_ref(parts: list[str], default_schema: str) -> TableRef:
@@ -252,7 +285,7 @@ def for_selected_tables(statement: str, parsed: TableStatement, selected: Callab
     tool on a selection of single tables)."""
     if not any(selected(table) for table in parsed.tables):
         return None
-    if parsed.verb == "DROP":
+    if parsed.verb in ("DROP", "DROP VIEW"):
         kept = [table for table in parsed.tables if selected(table)]
     elif parsed.verb == "RENAME":
         kept = _renames_on_target(parsed.tables, selected)

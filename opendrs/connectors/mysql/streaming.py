@@ -171,7 +171,7 @@ class QueryEvent(NamedTuple):
 
     def schema_change(self, header: Header, context: _Context) -> SchemaChange | None:
         """The statement as the target must replay it, in the source session's settings; None if it is not a
-        table DDL statement on selected tables."""
+        DDL statement we replicate on selected objects (ddl.table_statement)."""
         variables = ddl.status_variables(self.status, context.mariadb)
         session, charset = ddl.statement_session(variables, header.timestamp, context.collations, context.mariadb)
         statement = ddl.decode_statement(self.raw_query, charset).strip()
@@ -179,6 +179,8 @@ class QueryEvent(NamedTuple):
         replayed = ddl.for_selected_tables(statement, parsed, context.selected) if parsed else None
         if not replayed:
             return None
+        if parsed and parsed.verb in ddl.DEFINITIONS:
+            replayed = ddl.without_definer(replayed)
         # The database a CREATE or DROP DATABASE names may be the session's default: no USE of it on the target.
         schema = "" if parsed and parsed.verb in ("CREATE DATABASE", "DROP DATABASE") else self.schema
         return SchemaChange(schema, replayed, session)
