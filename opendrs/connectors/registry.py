@@ -30,7 +30,7 @@ class Checks(Protocol):
     def check_connection(self, endpoint: Endpoint) -> CheckResult: ...
 
     def precheck(
-        self, source: Endpoint, target: Endpoint, selection: Selection, *, full: bool, incremental: bool
+        self, source: Endpoint, target: Endpoint, selection: Selection, *, full: bool, incremental: bool, retry: bool
     ) -> Sequence[Item]: ...
 
 

@@ -42,6 +42,7 @@ def run(engine: sa.Engine, keys: Keys, precheck: Precheck) -> None:
                 wired.selection,
                 full=task.task_type != "INCR_TRANS",
                 incremental=task.task_type != "FULL_TRANS",
+                retry=precheck.mode == "forRetryJob",
             )
             items = [
                 {"item": i.item, "group": i.group, "result": str(i.result), "failed_reason": i.reason, "data": i.data}

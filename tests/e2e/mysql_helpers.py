@@ -326,9 +326,9 @@ def replicating_task(
     return job
 
 
-def precheck(api: Api, job: str) -> dict[str, Any]:
+def precheck(api: Api, job: str, mode: str = "forStartJob") -> dict[str, Any]:
     """Run a precheck and wait for its result."""
-    started = succeeded(api.post(f"{JOBS}/batch-precheck", {"jobs": [{"job_id": job, "precheck_mode": "forStartJob"}]}))
+    started = succeeded(api.post(f"{JOBS}/batch-precheck", {"jobs": [{"job_id": job, "precheck_mode": mode}]}))
     assert started.get("precheck_id"), started
 
     def done() -> dict[str, Any] | None:

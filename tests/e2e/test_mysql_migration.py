@@ -542,6 +542,10 @@ def test_pause_resume_and_terminate(
         3.0,
     )
 
+    # The precheck before a resume passes: the tables on the target are the task's own, not ones it would overwrite.
+    checked = my.precheck(drs, job, "forRetryJob")
+    failed = [item for item in checked["precheck_result"] if item["result"] == "FAILED"]
+    assert checked["result"] is True and not failed, failed
     my.retry(drs, job)
     my.wait_status(drs, job, "INCRE_TRANSFER_STARTED")
     _write_round(source, schema, 3000)

@@ -64,12 +64,13 @@ def _describe(exc: pymysql.err.MySQLError) -> str:
 
 
 def precheck(
-    source: Endpoint, target: Endpoint, selection: Selection, *, full: bool, incremental: bool
+    source: Endpoint, target: Endpoint, selection: Selection, *, full: bool, incremental: bool, retry: bool
 ) -> list[CheckItem]:
     """Every check for a MySQL -> MySQL task; a check that cannot run is FAILED with the reason.
 
     `full`: the task copies data first (the target must not hold the tables yet); `incremental`: it then
-    follows the binlog (the source's binlog settings matter).
+    follows the binlog (the source's binlog settings matter); `retry`: the task ran before (forRetryJob), so the
+    tables on the target are its own.
     """
     items: list[CheckItem] = []
     for role, endpoint in (("src", source), ("dst", target)):
@@ -88,8 +89,9 @@ def precheck(
             lambda: _objects_not_migrated_check(src, selection),
             lambda: _charset_check(src, dst, selection),
         ]
-        if full:
+        if full and not retry:
             checks.append(lambda: _existing_objects_check(dst, src, selection))
+        if full:
             checks.append(lambda: _autoinc_lock_mode_check(src, dst, selection))
         if incremental:
             checks = [

@@ -14,7 +14,9 @@ ITEM = "dstAutoincLockModeCheck"
 
 
 def _item(source: Server, target: Endpoint, database: str) -> checks.CheckItem:
-    found = checks.precheck(source.endpoint, target, Selection(databases=(database,)), full=True, incremental=False)
+    found = checks.precheck(
+        source.endpoint, target, Selection(databases=(database,)), full=True, incremental=False, retry=False
+    )
     return next(item for item in found if item.item == ITEM)
 
 

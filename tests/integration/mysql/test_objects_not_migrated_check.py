@@ -11,7 +11,7 @@ ITEM = "objectsNotMigratedCheck"
 
 
 def _item(source: Server, target: Server, selection: Selection) -> checks.CheckItem:
-    found = checks.precheck(source.endpoint, target.endpoint, selection, full=True, incremental=False)
+    found = checks.precheck(source.endpoint, target.endpoint, selection, full=True, incremental=False, retry=False)
     return next(item for item in found if item.item == ITEM)
 
 

@@ -23,7 +23,7 @@ def _account(server: Server, grants: str) -> Endpoint:
 
 
 def _items(source: Endpoint, target: Endpoint, database: str) -> dict[str, checks.CheckItem]:
-    found = checks.precheck(source, target, Selection(databases=(database,)), full=True, incremental=True)
+    found = checks.precheck(source, target, Selection(databases=(database,)), full=True, incremental=True, retry=False)
     return {item.item: item for item in found if item.group == "db_privileges"}
 
 
