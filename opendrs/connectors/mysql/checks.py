@@ -225,11 +225,15 @@ def _selected_tables(connection: mysql.Connection, selection: Selection) -> list
 
 def _objects_exist_check(connection: mysql.Connection, selection: Selection) -> CheckItem:
     found = {table for table, _ in _selected_tables(connection, selection)}
-    schemas = {table.schema for table in found}
-    missing = [db for db in selection.databases if db not in schemas]
+    # A database without tables (yet) is there all the same; the server hides what the user has no privilege on.
+    databases = {database.name for database in catalog.list_databases(connection, selection)}
+    missing = [db for db in selection.databases if db not in databases]
     missing += [str(table) for table in selection.tables if table not in found]
     if missing:
-        reason = f"selected objects do not exist on the source: {', '.join(missing)}"
+        reason = (
+            f"selected objects do not exist on the source, or the source user cannot see them: {', '.join(missing)};"
+            " check the names, and grant the user SELECT on them"
+        )
         return CheckItem("srcObjectsExistCheck", "db_objects", Verdict.FAILED, reason)
     if not found:
         return CheckItem("srcObjectsExistCheck", "db_objects", Verdict.ALARM, "the selection covers no table")
