@@ -162,6 +162,7 @@ def _table_list(infos: Sequence[catalog.TableInfo], selection: Selection) -> lis
 def _create_structure(job: _Copy, target: mysql.Connection, snapshot: Snapshot) -> None:
     for database in catalog.list_databases(snapshot.connections[0], job.selection):
         structure.create_database(target, database, job.selection)
+    structure.create_sequences(target, catalog.list_sequences(snapshot.connections[0], job.selection), job.selection)
     for index, table in enumerate(job.tables):
         if table.structure_done:
             continue

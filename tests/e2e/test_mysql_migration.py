@@ -426,6 +426,51 @@ def test_view_and_routine_ddl_during_incremental_is_replicated(
     assert my.status_of(drs, job)["status"] == "INCRE_TRANSFER_STARTED"
 
 
+def test_sequences_are_copied_in_their_state_and_followed_during_incremental(
+    drs: Api, source: MariadbServer, target: MariadbServer, schema: str
+) -> None:
+    """MariaDB sequences: the full copy creates them (before the tables whose DEFAULT draws on them) in the state
+    the source had; during incremental sync NEXTVAL, SETVAL and sequence DDL reach the target, whose next values
+    then follow those the source handed out."""
+    s = quote(schema)
+    execute(
+        source,
+        f"CREATE SEQUENCE {s}.ids START WITH 100 INCREMENT BY 5 CACHE 10",
+        f"CREATE TABLE {s}.orders (id BIGINT NOT NULL DEFAULT NEXTVAL({s}.ids) PRIMARY KEY, v VARCHAR(10))",
+        f"INSERT INTO {s}.orders (v) VALUES ('a'), ('b'), ('c')",
+        f"CREATE SEQUENCE {s}.gone",
+    )
+    job = my.replicating_task(drs, source, target, [schema])
+    state = "SELECT * FROM {}"
+    assert query(target, state.format(f"{s}.ids")) == query(source, state.format(f"{s}.ids"))
+
+    execute(
+        source,
+        f"INSERT INTO {s}.orders (v) VALUES ('d')",
+        *(f"SELECT NEXTVAL({s}.ids)" for _ in range(12)),  # past the cache: the source writes a new state
+        f"CREATE SEQUENCE {s}.fresh START WITH 7",
+        f"SELECT NEXTVAL({s}.fresh)",
+        f"SELECT SETVAL({s}.fresh, 1000)",
+        f"ALTER SEQUENCE {s}.ids INCREMENT BY 10",
+        f"DROP SEQUENCE {s}.gone",
+        f"INSERT INTO {s}.orders (v) VALUES ('e')",
+    )
+    wait_for(lambda: scalar(target, f"SELECT COUNT(*) FROM {s}.orders") == 5, "the last insert on the target")
+
+    my.wait_same_database(source, target, schema)
+    sequences = "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_TYPE = 'SEQUENCE'"
+    assert sorted(query(target, sequences, (schema,))) == [("fresh",), ("ids",)]
+    for name in ("ids", "fresh"):
+        assert query(target, state.format(f"{s}.{name}")) == query(source, state.format(f"{s}.{name}")), name
+    # As on MariaDB's own replicas, the target goes on from the state's next_not_cached_value: past every value the
+    # source handed out from its cache, so that none is handed out twice.
+    [(next_fresh,)] = query(target, f"SELECT NEXTVAL({s}.fresh)")
+    assert next_fresh == query(source, state.format(f"{s}.fresh"))[0][0] > 1000  # SETVAL's value was handed out
+    [(next_id,)] = query(target, f"SELECT NEXTVAL({s}.ids)")
+    assert next_id == query(source, state.format(f"{s}.ids"))[0][0] > scalar(source, f"SELECT MAX(id) FROM {s}.orders")
+    assert my.status_of(drs, job)["status"] == "INCRE_TRANSFER_STARTED"
+
+
 def test_ddl_on_selected_and_unselected_tables_applies_to_the_selected_ones(
     drs: Api, source: MariadbServer, target: MariadbServer, schema: str
 ) -> None:

@@ -28,6 +28,9 @@ def test_ddl_statements_name_their_tables() -> None:
         "CREATE UNIQUE INDEX i ON a.b (x)": [TableRef("a", "b")],
         "DROP INDEX i ON b": [TableRef("d", "b")],
         "CREATE TEMPORARY TABLE t (x INT)": None,
+        "CREATE SEQUENCE IF NOT EXISTS a.s START WITH 10": [TableRef("a", "s")],
+        "ALTER SEQUENCE s RESTART 5": [TableRef("d", "s")],
+        "DROP SEQUENCE s, a.t": [TableRef("d", "s"), TableRef("a", "t")],
         "CREATE VIEW v AS SELECT 1": [TableRef("d", "v")],
         "CREATE OR REPLACE ALGORITHM=MERGE DEFINER=`a`@`%` SQL SECURITY INVOKER VIEW a.v AS SELECT 1": [
             TableRef("a", "v")

@@ -94,6 +94,7 @@ ALREADY_APPLIED_DDL_CODES: dict[int, str] = {
     1304: "ER_SP_ALREADY_EXISTS",
     1305: "ER_SP_DOES_NOT_EXIST",
     1826: "ER_FK_DUP_NAME",
+    4091: "ER_UNKNOWN_SEQUENCES",
     4092: "ER_UNKNOWN_VIEW",  # MariaDB's DROP VIEW of a missing view (MySQL's is 1051)
 }
 

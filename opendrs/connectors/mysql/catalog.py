@@ -86,6 +86,15 @@ class ViewInfo:
 
 
 @dataclasses.dataclass(frozen=True)
+class SequenceInfo:
+    """A MariaDB sequence: its definition, and its state (the one row of its table) as read."""
+
+    sequence: TableRef
+    create_statement: str  # SHOW CREATE SEQUENCE, as the source wrote it
+    state: tuple[Any, ...]  # next_not_cached_value, minimum_value, maximum_value, start_value, increment, ...
+
+
+@dataclasses.dataclass(frozen=True)
 class RoutineInfo:
     """A stored procedure or function, and the session settings it was defined in."""
 
@@ -139,6 +148,20 @@ def list_views(connection: mysql.Connection, selection: Selection) -> tuple[View
         return ()
     views = [view for view in _table_sizes(connection, schemas, "VIEW") if selection.includes(view)]
     return tuple(ViewInfo(view, _show_create(connection, "VIEW", view)) for view in sorted(views))
+
+
+def list_sequences(connection: mysql.Connection, selection: Selection) -> tuple[SequenceInfo, ...]:
+    """The selected sequences (MariaDB; MySQL has none), in (schema, name) order, each with its state now."""
+    schemas = [database.name for database in list_databases(connection, selection)]
+    if not schemas:
+        return ()
+    sequences = [sequence for sequence in _table_sizes(connection, schemas, "SEQUENCE") if selection.includes(sequence)]
+    found = []
+    for sequence in sorted(sequences):
+        name = f"{mysql.quote_identifier(sequence.schema)}.{mysql.quote_identifier(sequence.name)}"
+        state = _query(connection, f"SELECT * FROM {name}")[0]
+        found.append(SequenceInfo(sequence, _show_create(connection, "SEQUENCE", sequence), tuple(state)))
+    return tuple(found)
 
 
 def list_routines(connection: mysql.Connection, selection: Selection) -> tuple[RoutineInfo, ...]:

@@ -244,10 +244,6 @@ def _objects_exist_check(connection: mysql.Connection, selection: Selection) -> 
 _NOT_MIGRATED = (
     ("triggers", "SELECT TRIGGER_SCHEMA, EVENT_OBJECT_TABLE, TRIGGER_NAME FROM information_schema.TRIGGERS"),
     ("events", "SELECT EVENT_SCHEMA, '', EVENT_NAME FROM information_schema.EVENTS"),
-    (
-        "sequences",
-        "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = 'SEQUENCE'",
-    ),
 )
 
 

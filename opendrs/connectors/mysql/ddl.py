@@ -199,6 +199,9 @@ def _grammar(ansi: bool) -> tuple[list[tuple[str, re.Pattern[str]]], re.Pattern[
             rf"{ident}\s+(?:USING\s+\w+\s+)?ON\s+(?P<names>{name})",
         ),
         ("DROP INDEX", rf"DROP\s+INDEX\s+(?:IF\s+EXISTS\s+)?{ident}\s+ON\s+(?P<names>{name})"),
+        ("CREATE SEQUENCE", rf"CREATE\s+(?:OR\s+REPLACE\s+)?SEQUENCE\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<names>{name})"),
+        ("ALTER SEQUENCE", rf"ALTER\s+SEQUENCE\s+(?:IF\s+EXISTS\s+)?(?P<names>{name})"),
+        ("DROP SEQUENCE", rf"DROP\s+SEQUENCE\s+(?:IF\s+EXISTS\s+)?(?P<names>{name}(?:\s*,\s*{name})*)"),
         (
             "CREATE VIEW",
             rf"CREATE\s+(?:OR\s+REPLACE\s+)?{_VIEW_OPTIONS}VIEW\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<names>{name})",
@@ -234,7 +237,7 @@ class TableStatement:
     """A table DDL statement we replicate: its verb, the tables it names (RENAME: from, to, from, to...), and the
     statement without comments around its list of names, to rebuild it for some of them."""
 
-    verb: str  # CREATE, ALTER, DROP, RENAME, TRUNCATE, CREATE/DROP INDEX, CREATE/ALTER/DROP DATABASE, VIEW, ROUTINE
+    verb: str  # CREATE, ALTER, DROP, RENAME, TRUNCATE, CREATE/DROP INDEX; CREATE/ALTER/DROP DATABASE, SEQUENCE...
     tables: list[TableRef]  # of a database or routine statement: the database, as TableRef(name, "")
     head: str
     tail: str
@@ -243,9 +246,9 @@ class TableStatement:
 def table_statement(statement: str, default_schema: str, ansi: bool = False) -> TableStatement | None:
     """The table DDL statement `statement` is, or None if it is not one we replicate.
 
-    Replicated: CREATE/ALTER/DROP/RENAME TABLE, TRUNCATE, CREATE/DROP INDEX, CREATE/ALTER/DROP DATABASE, VIEW,
-    PROCEDURE and FUNCTION; not TEMPORARY tables, which a row-format binlog never needs, nor functions of a library
-    (CREATE FUNCTION ... SONAME: not a database's). `ansi`: the session had ANSI_QUOTES."""
+    Replicated: CREATE/ALTER/DROP/RENAME TABLE, TRUNCATE, CREATE/DROP INDEX, CREATE/ALTER/DROP DATABASE, SEQUENCE,
+    VIEW, PROCEDURE and FUNCTION; not TEMPORARY tables, which a row-format binlog never needs, nor functions of a
+    library (CREATE FUNCTION ... SONAME: not a database's). `ansi`: the session had ANSI_QUOTES."""
     text = _COMMENTS.sub(" ", statement).strip()
     if re.match(r"(CREATE|DROP)\s+TEMPORARY\b", text, re.I) or _UDF.search(text):
         return None
@@ -285,7 +288,7 @@ def for_selected_tables(statement: str, parsed: TableStatement, selected: Callab
     tool on a selection of single tables)."""
     if not any(selected(table) for table in parsed.tables):
         return None
-    if parsed.verb in ("DROP", "DROP VIEW"):
+    if parsed.verb in ("DROP", "DROP VIEW", "DROP SEQUENCE"):
         kept = [table for table in parsed.tables if selected(table)]
     elif parsed.verb == "RENAME":
         kept = _renames_on_target(parsed.tables, selected)

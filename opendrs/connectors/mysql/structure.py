@@ -32,6 +32,7 @@ _REFERENCES = re.compile(r"REFERENCES `((?:[^`]|``)+)`\.")
 _CREATE_HEAD = re.compile(r"CREATE TABLE `(?:[^`]|``)+` \(")
 _DEFINER = re.compile(r" DEFINER=`(?:[^`]|``)*`@`(?:[^`]|``)*`")
 _VIEW_HEAD = re.compile(r"VIEW `(?:[^`]|``)+` AS ")
+_SEQUENCE_HEAD = re.compile(r"CREATE SEQUENCE `(?:[^`]|``)+` ")
 # ER_DUP_KEYNAME; a foreign key's: MariaDB's ER_CANT_CREATE_TABLE (errno 121), MySQL's ER_FK_DUP_NAME.
 _DUPLICATE_NAME = frozenset({1061, 1005, 1826})
 
@@ -165,6 +166,17 @@ def _try_create_view(target: mysql.Connection, view: catalog.ViewInfo, selection
 
 def _create_view(target: mysql.Connection, view: catalog.ViewInfo, selection: Selection) -> None:
     _execute(target, view_statement(view, selection))
+
+
+def create_sequences(target: mysql.Connection, sequences: Sequence[catalog.SequenceInfo], selection: Selection) -> None:
+    """Create or replace the sequences under their target names, each in the state it was read in: its next value
+    on the target is the source's. Before the tables: a column's DEFAULT NEXTVAL(...) needs its sequence."""
+    with target.cursor() as cursor:
+        for sequence in sequences:
+            name = _qualified(selection.target_of(sequence.sequence))
+            cursor.execute(_SEQUENCE_HEAD.sub(f"CREATE OR REPLACE SEQUENCE {name} ", sequence.create_statement, 1))
+            # A sequence's state is the one row of its table: writing it is how MariaDB's own replicas set it.
+            cursor.execute(f"INSERT INTO {name} VALUES ({', '.join(['%s'] * len(sequence.state))})", sequence.state)
 
 
 def create_routines(target: mysql.Connection, routines: Sequence[catalog.RoutineInfo], selection: Selection) -> None:
