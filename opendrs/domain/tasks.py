@@ -37,6 +37,20 @@ class Task:
     scheduled_start: int | None = None  # epoch ms, for WAITING_FOR_START
     paused_from: TaskStatus | None = None
 
+    @property
+    def ends_with_final_objects(self) -> bool:
+        """Whether a normal terminate now creates the source's triggers and events on the target, once replication
+        stops writing there: for a task that replicates into a whole copy (a full-only task creates them at the end
+        of its copy; force_terminate skips them)."""
+        status = self.paused_from if self.status is TaskStatus.PAUSING else self.status
+        if self.task_type == "FULL_INCR_TRANS" and self.full_transfer_complete_time is not None:
+            return status in _AFTER_THE_COPY
+        return self.task_type == "INCR_TRANS" and status in _REPLICATING
+
+
+_REPLICATING = frozenset({TaskStatus.INCRE_TRANSFER_STARTED, TaskStatus.INCRE_TRANSFER_FAILED})
+_AFTER_THE_COPY = _REPLICATING | {TaskStatus.FULL_TRANSFER_COMPLETE}
+
 
 class StatusView(NamedTuple):
     """The few columns batch-status needs, read without the rest of the record (a tuple: 100 are built a call)."""

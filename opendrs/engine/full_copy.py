@@ -111,6 +111,10 @@ def _run_in(context: TaskContext, snapshot: Snapshot, source: Endpoint, target: 
         _build_indexes(job, connection)
         structure.create_views(connection, catalog.list_views(snapshot.connections[0], selection), selection)
         structure.create_routines(connection, _readable_routines(snapshot, selection), selection)
+        if context.task.task_type == "FULL_TRANS":
+            # Nothing replicates into the tables after this copy: their triggers may fire from now on.
+            found = catalog.list_triggers_and_events(snapshot.connections[0], selection)
+            structure.create_triggers_and_events(connection, found, selection)
 
 
 def _readable_routines(snapshot: Snapshot, selection: Selection) -> Sequence[catalog.RoutineInfo]:

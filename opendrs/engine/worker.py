@@ -25,12 +25,12 @@ from opendrs.domain.prechecks import Precheck
 from opendrs.domain.states import INCREMENTAL, AsyncJobStatus, Event, TaskStatus
 from opendrs.domain.tasks import Sample
 from opendrs.domain.times import now_ms
-from opendrs.engine import phases, prechecks
+from opendrs.engine import final_objects, phases, prechecks
 from opendrs.engine.compare import CompareRunner
 from opendrs.engine.runner import Runner
 from opendrs.keys import Keys
 from opendrs.store import async_jobs as async_store
-from opendrs.store import database, history, leases
+from opendrs.store import checkpoints, database, history, leases
 from opendrs.store import operations as operation_store
 from opendrs.store import prechecks as precheck_store
 from opendrs.store import tasks as task_store
@@ -111,10 +111,21 @@ class Worker:
         return self._apply_to_all(TaskStatus.CREATING, Event.PROVISIONED)
 
     def _release(self) -> int:
-        """RELEASE_RESOURCE_STARTED -> COMPLETE once no worker holds the task any more."""
+        """RELEASE_RESOURCE_STARTED -> COMPLETE once no worker holds the task any more; a task stopped normally
+        after it replicated gets its triggers and events on the target first (engine.final_objects), beside the
+        loop: it waits on the servers."""
         with self._engine.connect() as connection:
             task_ids = leases.unleased(connection, TaskStatus.RELEASE_RESOURCE_STARTED, now_ms(), BATCH)
-        return self._apply(task_ids, Event.RELEASED)
+            pending = checkpoints.final_objects_pending(connection, task_ids)
+        done = self._apply([task_id for task_id in task_ids if task_id not in pending], Event.RELEASED)
+        ttl_ms = int(self._settings.lease_ttl_seconds * 1000)
+        for task_id in pending:
+            with database.writing(self._engine) as connection:
+                lease = leases.claim_stopping(connection, task_id, self.worker_id, now_ms(), ttl_ms)
+            if lease is not None:
+                self._checks.submit(final_objects.run, self._engine, self._keys, lease)
+                done += 1
+        return done
 
     def _run_tasks(self) -> int:
         """Claim runnable tasks nobody holds, up to this worker's limit; each runs in its own thread."""

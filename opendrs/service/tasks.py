@@ -187,6 +187,11 @@ class TaskService:
         if task_store.transition(connection, project_id, task.id, event, now) is None:
             hint = _STOP_FIRST if event is Event.DELETE else _CANNOT_STOP
             return Outcome(task.id, OpendrsError(errors.TASK_BUSY, status=task.status.value, hint=hint))
+        if event is Event.FORCE_TERMINATE:
+            checkpoints.set_final_objects_pending(connection, task.id, False, now)
+        elif event is Event.TERMINATE and task.status is not TaskStatus.RELEASE_RESOURCE_FAILED:
+            # (terminate again after a failed stop keeps what that stop still had to do)
+            checkpoints.set_final_objects_pending(connection, task.id, task.ends_with_final_objects, now)
         if task.status is TaskStatus.CREATING:
             # Stopped before it was ready: its creation will never complete.
             stopped = OpendrsError(errors.TASK_DELETED, id=task.id)

@@ -1,6 +1,7 @@
 """A running task's resumable state: its checkpoint document, its tables, and its finished chunks.
 
-Written only inside fenced transactions (store.leases.check) by the task's lease holder.
+Written only inside fenced transactions (store.leases.check) by the task's lease holder; but a stop request sets
+FINAL_OBJECTS, which only a worker that holds a stopped task reads and clears.
 """
 
 from __future__ import annotations
@@ -18,6 +19,25 @@ from opendrs.store.schema import task_checkpoints, task_chunks, task_tables
 def load_state(connection: sa.Connection, task_id: str) -> dict[str, Any]:
     state = connection.scalar(sa.select(task_checkpoints.c.state).where(task_checkpoints.c.task_id == task_id))
     return dict(state or {})
+
+
+FINAL_OBJECTS = "final_objects_pending"  # state key: a stopped task still has its triggers and events to create
+
+
+def set_final_objects_pending(connection: sa.Connection, task_id: str, pending: bool, now: int) -> None:
+    state = load_state(connection, task_id)
+    if state.get(FINAL_OBJECTS, False) != pending:
+        save_state(connection, task_id, {**state, FINAL_OBJECTS: pending}, now)
+
+
+def final_objects_pending(connection: sa.Connection, task_ids: Sequence[str]) -> set[str]:
+    """Those of `task_ids` whose triggers and events are still to be created on the target."""
+    if not task_ids:
+        return set()
+    rows = connection.execute(
+        sa.select(task_checkpoints.c.task_id, task_checkpoints.c.state).where(task_checkpoints.c.task_id.in_(task_ids))
+    )
+    return {str(task_id) for task_id, state in rows if (state or {}).get(FINAL_OBJECTS)}
 
 
 def save_state(connection: sa.Connection, task_id: str, state: dict[str, Any], now: int) -> None:

@@ -125,6 +125,24 @@ def release(connection: sa.Connection, lease: Lease) -> None:
     )
 
 
+def claim_stopping(connection: sa.Connection, task_id: str, owner: str, now: int, ttl_ms: int) -> Lease | None:
+    """Take a stopping task (RELEASE_RESOURCE_STARTED) that nobody holds, for its last step; the lease, or None."""
+    version = connection.scalar(sa.select(tasks.c.lease_version).where(tasks.c.id == task_id))
+    if version is None:
+        return None
+    updated = connection.execute(
+        tasks.update()
+        .where(
+            tasks.c.id == task_id,
+            tasks.c.lease_version == version,
+            tasks.c.status == TaskStatus.RELEASE_RESOURCE_STARTED.value,
+            _free(now),
+        )
+        .values(lease_owner=owner, lease_expires_at=now + ttl_ms, lease_version=version + 1)
+    )
+    return Lease(task_id, owner, version + 1) if updated.rowcount == 1 else None
+
+
 def unleased(connection: sa.Connection, status: TaskStatus, now: int, limit: int) -> list[str]:
     """Tasks in `status` that no live worker holds (e.g. stopped tasks whose worker has let go)."""
     query = sa.select(tasks.c.id).where(tasks.c.status == status.value, _free(now)).limit(limit)

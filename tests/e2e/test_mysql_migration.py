@@ -152,6 +152,119 @@ def test_stored_procedures_and_functions_are_migrated_in_the_sql_mode_they_were_
     assert query(target, f"SELECT id, v FROM {s}.t") == [(7, "¡hola n7")]
 
 
+def test_a_full_only_migration_creates_triggers_and_events_at_the_end_of_its_copy(
+    drs: Api, source: MariadbServer, target: MariadbServer, schema: str
+) -> None:
+    """After the rows (a trigger there before would have fired on them), each in its sql_mode and without its
+    definer; an enabled event DISABLE ON SLAVE, so that it does not run on both servers."""
+    s = quote(schema)
+    execute(
+        source,
+        "CREATE USER IF NOT EXISTS 'only_on_source'@'%'",
+        f"GRANT ALL ON {s}.* TO 'only_on_source'@'%'",  # the trigger runs with its definer's privileges
+        f"CREATE TABLE {s}.t (id INT PRIMARY KEY, v VARCHAR(40), n INT NOT NULL DEFAULT 0)",
+        f"CREATE TABLE {s}.audit (v VARCHAR(40))",
+        f"INSERT INTO {s}.t (id, v) VALUES (1, 'one')",
+        "SET sql_mode = 'PIPES_AS_CONCAT'",  # || concatenates in this trigger; elsewhere it is OR
+        f"CREATE DEFINER='only_on_source'@'%' TRIGGER {s}.t_log AFTER INSERT ON {s}.t FOR EACH ROW"
+        f" INSERT INTO {s}.audit VALUES ('new ' || NEW.v)",
+        "SET sql_mode = DEFAULT",
+        f"CREATE TRIGGER {s}.t_bump BEFORE UPDATE ON {s}.t FOR EACH ROW SET NEW.n = OLD.n + 1",
+        f"INSERT INTO {s}.t (id, v) VALUES (2, 'two')",  # the source's trigger logs it: the copy copies the log
+        f"CREATE EVENT {s}.nightly ON SCHEDULE EVERY 1 DAY DO DELETE FROM {s}.audit",  # warns: the scheduler is off
+        f"CREATE EVENT {s}.paused ON SCHEDULE EVERY 1 HOUR DISABLE DO DELETE FROM {s}.audit",
+    )
+    job = my.configure_task(drs, source, target, "FULL_TRANS", [schema])
+    my.start(drs, job)
+    my.wait_status(drs, job, "FULL_TRANSFER_COMPLETE", my.COPY_DEADLINE)
+
+    my.wait_same_database(source, target, schema)  # the copy fired no trigger: audit holds the source's one row
+    triggers = (
+        "SELECT TRIGGER_NAME, EVENT_MANIPULATION, ACTION_TIMING, ACTION_STATEMENT, SQL_MODE, DEFINER"
+        " FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = %s ORDER BY TRIGGER_NAME"
+    )
+    on_source = query(source, triggers, (schema,))
+    assert [row[0] for row in on_source] == ["t_bump", "t_log"]
+    assert query(target, triggers, (schema,)) == [(*row[:-1], "root@localhost") for row in on_source]
+    execute(target, f"INSERT INTO {s}.t (id, v) VALUES (3, 'three')", f"UPDATE {s}.t SET v = 'uno' WHERE id = 1")
+    assert query(target, f"SELECT v FROM {s}.audit ORDER BY v") == [("new three",), ("new two",)]
+    assert query(target, f"SELECT n FROM {s}.t WHERE id = 1") == [(1,)]
+
+    events = (
+        "SELECT EVENT_NAME, EVENT_DEFINITION, INTERVAL_VALUE, INTERVAL_FIELD, STATUS FROM information_schema.EVENTS"
+        " WHERE EVENT_SCHEMA = %s ORDER BY EVENT_NAME"
+    )
+    assert query(source, events, (schema,)) == [
+        ("nightly", f"DELETE FROM {s}.audit", "1", "DAY", "ENABLED"),
+        ("paused", f"DELETE FROM {s}.audit", "1", "HOUR", "DISABLED"),
+    ]
+    assert query(target, events, (schema,)) == [
+        ("nightly", f"DELETE FROM {s}.audit", "1", "DAY", "SLAVESIDE_DISABLED"),
+        ("paused", f"DELETE FROM {s}.audit", "1", "HOUR", "DISABLED"),
+    ]
+
+
+TRIGGERS = (
+    "SELECT TRIGGER_NAME, EVENT_MANIPULATION, ACTION_TIMING, ACTION_STATEMENT, SQL_MODE"
+    " FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = %s ORDER BY TRIGGER_NAME"
+)
+
+
+def _source_with_a_trigger_and_an_event(source: MariadbServer, schema: str) -> None:
+    s = quote(schema)
+    execute(
+        source,
+        f"CREATE TABLE {s}.t (id INT PRIMARY KEY, v VARCHAR(40))",
+        f"CREATE TABLE {s}.audit (v VARCHAR(40))",
+        f"CREATE TRIGGER {s}.t_log AFTER INSERT ON {s}.t FOR EACH ROW INSERT INTO {s}.audit VALUES (NEW.v)",
+        f"INSERT INTO {s}.t VALUES (1, 'one')",
+        f"CREATE EVENT {s}.nightly ON SCHEDULE EVERY 1 DAY DO DELETE FROM {s}.audit",  # warns: the scheduler is off
+    )
+
+
+def test_terminating_a_synchronisation_creates_its_triggers_and_events_on_the_target(
+    drs: Api, source: MariadbServer, target: MariadbServer, schema: str
+) -> None:
+    """While the task replicates, the target has no trigger (it would log each replicated row a second time); once
+    it is stopped with terminate, the source's triggers and events are created there, the events disabled."""
+    s = quote(schema)
+    _source_with_a_trigger_and_an_event(source, schema)
+    job = my.replicating_task(drs, source, target, [schema])
+    execute(source, f"INSERT INTO {s}.t VALUES (2, 'two')")
+    my.wait_same_database(source, target, schema)  # audit holds the rows the source's trigger wrote, once each
+    assert query(target, TRIGGERS, (schema,)) == []
+
+    operation = my.terminate(drs, job)
+    my.wait_status(drs, job, "RELEASE_RESOURCE_COMPLETE")
+    assert drs.wait_operation(operation)["status"] == "SUCCESS"
+    assert query(target, TRIGGERS, (schema,)) == query(source, TRIGGERS, (schema,))
+    events = "SELECT EVENT_NAME, STATUS FROM information_schema.EVENTS WHERE EVENT_SCHEMA = %s"
+    assert query(target, events, (schema,)) == [("nightly", "SLAVESIDE_DISABLED")]
+    execute(target, f"INSERT INTO {s}.t VALUES (3, 'three')")
+    assert query(target, f"SELECT v FROM {s}.audit ORDER BY v") == [("one",), ("three",), ("two",)]
+
+
+def test_triggers_that_cannot_be_created_fail_the_stop_clearly_and_force_terminate_stops_without_them(
+    drs: Api, source: MariadbServer, target: MariadbServer, schema: str
+) -> None:
+    s = quote(schema)
+    _source_with_a_trigger_and_an_event(source, schema)
+    job = my.replicating_task(drs, source, target, [schema])
+    execute(target, f"DROP TABLE {s}.t")  # behind the task's back: the trigger has no table to go on
+
+    my.terminate(drs, job)
+    my.wait_status(drs, job, "RELEASE_RESOURCE_FAILED")
+    failed = my.status_of(drs, job)
+    assert failed["error_code"] == "DRS.M05202", failed
+    assert "the triggers and events could not be created" in failed["error_message"], failed
+    assert "terminate again to retry, or force_terminate to stop without them" in failed["error_message"], failed
+
+    response = drs.delete(f"{my.JOBS}/batch-jobs", {"jobs": [{"job_id": job, "delete_type": "force_terminate"}]})
+    my.succeeded(response, 202)
+    my.wait_status(drs, job, "RELEASE_RESOURCE_COMPLETE")
+    assert query(target, TRIGGERS, (schema,)) == []
+
+
 def test_incremental_only_applies_every_kind_of_change(
     drs: Api, source: MariadbServer, target: MariadbServer, schema: str
 ) -> None:

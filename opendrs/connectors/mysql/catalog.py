@@ -95,6 +95,19 @@ class SequenceInfo:
 
 
 @dataclasses.dataclass(frozen=True)
+class TriggerInfo:
+    """A trigger (of `table`) or an event (of a database, `table` its name), and the session it was defined in."""
+
+    kind: str  # TRIGGER | EVENT
+    table: TableRef  # a trigger's table; an event's database and name
+    name: str
+    create_statement: str  # SHOW CREATE TRIGGER/EVENT
+    sql_mode: str
+    collation_connection: str
+    time_zone: str  # an event's schedule is in it; "SYSTEM" for a trigger
+
+
+@dataclasses.dataclass(frozen=True)
 class RoutineInfo:
     """A stored procedure or function, and the session settings it was defined in."""
 
@@ -161,6 +174,60 @@ def list_sequences(connection: mysql.Connection, selection: Selection) -> tuple[
         name = f"{mysql.quote_identifier(sequence.schema)}.{mysql.quote_identifier(sequence.name)}"
         state = _query(connection, f"SELECT * FROM {name}")[0]
         found.append(SequenceInfo(sequence, _show_create(connection, "SEQUENCE", sequence), tuple(state)))
+    return tuple(found)
+
+
+def list_triggers_and_events(connection: mysql.Connection, selection: Selection) -> tuple[TriggerInfo, ...]:
+    """The triggers of the selected tables, then the events of the databases selected whole, in name order."""
+    schemas = [database.name for database in list_databases(connection, selection)]
+    if not schemas:
+        return ()
+    found = []
+    triggers = _query(
+        connection,
+        "SELECT TRIGGER_SCHEMA, EVENT_OBJECT_TABLE, TRIGGER_NAME FROM information_schema.TRIGGERS"
+        f" WHERE TRIGGER_SCHEMA IN ({_placeholders(schemas)})"
+        " ORDER BY TRIGGER_SCHEMA, EVENT_OBJECT_TABLE, ACTION_ORDER",
+        schemas,
+    )
+    for schema, table, name in triggers:
+        if selection.includes(TableRef(str(schema), str(table))):
+            name_sql = f"{mysql.quote_identifier(str(schema))}.{mysql.quote_identifier(str(name))}"
+            # (trigger, sql_mode, statement, character_set_client, collation_connection, database collation, created)
+            shown = _query(connection, f"SHOW CREATE TRIGGER {name_sql}")[0]
+            found.append(
+                TriggerInfo(
+                    "TRIGGER",
+                    TableRef(str(schema), str(table)),
+                    str(name),
+                    str(shown[2]),
+                    str(shown[1]),
+                    str(shown[4]),
+                    "SYSTEM",
+                )
+            )
+    events = _query(
+        connection,
+        "SELECT EVENT_SCHEMA, EVENT_NAME FROM information_schema.EVENTS"
+        f" WHERE EVENT_SCHEMA IN ({_placeholders(schemas)}) ORDER BY EVENT_SCHEMA, EVENT_NAME",
+        schemas,
+    )
+    for schema, name in events:
+        if selection.includes(TableRef(str(schema), "")):
+            name_sql = f"{mysql.quote_identifier(str(schema))}.{mysql.quote_identifier(str(name))}"
+            # (event, sql_mode, time_zone, statement, character_set_client, collation_connection, database collation)
+            shown = _query(connection, f"SHOW CREATE EVENT {name_sql}")[0]
+            found.append(
+                TriggerInfo(
+                    "EVENT",
+                    TableRef(str(schema), str(name)),
+                    str(name),
+                    str(shown[3]),
+                    str(shown[1]),
+                    str(shown[5]),
+                    str(shown[2]),
+                )
+            )
     return tuple(found)
 
 

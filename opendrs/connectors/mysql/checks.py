@@ -86,7 +86,7 @@ def precheck(
             lambda: _privileges_check(dst, "dst", _TARGET_PRIVILEGES, _TARGET_ADVISED),
             lambda: _objects_exist_check(src, selection),
             lambda: _keyless_tables_check(src, selection),
-            lambda: _objects_not_migrated_check(src, selection),
+            lambda: _objects_not_migrated_check(src, selection, incremental),
             lambda: _charset_check(src, dst, selection),
         ]
         if full and not retry:
@@ -247,10 +247,12 @@ _NOT_MIGRATED = (
 )
 
 
-def _objects_not_migrated_check(connection: mysql.Connection, selection: Selection) -> CheckItem:
+def _objects_not_migrated_check(connection: mysql.Connection, selection: Selection, incremental: bool) -> CheckItem:
+    """A full-only task creates triggers and events at the end of its copy, a task that replicates when it is
+    stopped with terminate (they would fire on, or change, the rows that replication writes); events disabled."""
     found: list[str] = []
     with connection.cursor() as cursor:
-        for kind, sql in _NOT_MIGRATED:
+        for kind, sql in _NOT_MIGRATED if incremental else _NOT_MIGRATED[1:]:
             cursor.execute(sql)
             names = [
                 f"{schema}.{name}"
@@ -261,10 +263,17 @@ def _objects_not_migrated_check(connection: mysql.Connection, selection: Selecti
                 found.append(f"{kind} {', '.join(sorted(names)[:20])}")
     if not found:
         return CheckItem("objectsNotMigratedCheck", "db_objects", Verdict.PASSED)
-    reason = (
-        f"not migrated: {'; '.join(found)}. Create them on the target yourself; triggers and events once writes"
-        " move to the target (before, they would change the rows that replication writes)"
-    )
+    if incremental:
+        reason = (
+            f"created on the target only when the task is stopped with terminate (not force_terminate): "
+            f"{'; '.join(found)}. Until then they would fire on, or change, the rows that replication writes. Events"
+            " are created disabled (DISABLE ON SLAVE): enable them (ALTER EVENT ... ENABLE) once the target takes over"
+        )
+    else:
+        reason = (
+            f"created disabled at the end of the copy (DISABLE ON SLAVE): {'; '.join(found)}. Enable them on the"
+            " target (ALTER EVENT ... ENABLE) once it takes over, so that they do not run on both servers"
+        )
     return CheckItem("objectsNotMigratedCheck", "db_objects", Verdict.ALARM, reason, "; ".join(found))
 
 

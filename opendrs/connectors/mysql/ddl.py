@@ -13,7 +13,7 @@ import dataclasses
 import decimal
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from opendrs.connectors.mysql import errors, values
 from opendrs.connectors.mysql.connection import quote_identifier
@@ -346,7 +346,7 @@ def _tokens(ansi: bool) -> re.Pattern[str]:
     return re.compile(rf"(?P<keep>{keep})|(?P<ident>{_ident(ansi)})(?P<dot>\s*\.)", re.S)
 
 
-def rename_schemas(statement: str, renames: dict[str, str], ansi: bool = False) -> str:
+def rename_schemas(statement: str, renames: Mapping[str, str], ansi: bool = False) -> str:
     """`statement` with every schema-qualified name of a renamed schema, and the database a database statement
     names, pointing at its target schema."""
     if not renames:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import pymysql
 
-from opendrs.connectors.mysql import catalog
+from opendrs.connectors.mysql import catalog, ddl
 from opendrs.connectors.mysql import connection as mysql
 from opendrs.domain.replication import Selection, TableRef
 
@@ -195,6 +195,35 @@ def create_routines(target: mysql.Connection, routines: Sequence[catalog.Routine
             assert routine.create_statement is not None, "a routine whose definition could not be read"
             cursor.execute(_DEFINER.sub("", routine.create_statement, count=1))
         cursor.execute("SET NAMES utf8mb4")
+    _set_ddl_session(target)
+
+
+_ENABLED_EVENT = re.compile(r"\bENABLE\s+DO\b")
+
+
+def create_triggers_and_events(
+    target: mysql.Connection, objects: Sequence[catalog.TriggerInfo], selection: Selection
+) -> None:
+    """Create the triggers and events in their target databases, each in the sql_mode, collation (and an event's
+    time zone) it was defined in, without its definer, replacing any of the same name. Only once nothing
+    replicates into those tables any more: a trigger would fire on the rows the copy writes.
+
+    An enabled event is created DISABLE ON SLAVE, as MariaDB's own replicas hold replicated events: it must not run
+    on both servers. Enable it (ALTER EVENT ... ENABLE) once the target takes over."""
+    with target.cursor() as cursor:
+        for found in objects:
+            cursor.execute(f"USE {mysql.quote_identifier(selection.target_of(found.table).schema)}")
+            cursor.execute(
+                "SET SESSION sql_mode = %s, collation_connection = %s, time_zone = %s",
+                (found.sql_mode, found.collation_connection, found.time_zone),
+            )
+            cursor.execute(f"DROP {found.kind} IF EXISTS {mysql.quote_identifier(found.name)}")
+            # As the user wrote it (a trigger's): names may be qualified by a database renamed on the target.
+            statement = ddl.rename_schemas(ddl.without_definer(found.create_statement), selection.renames)
+            if found.kind == "EVENT":
+                statement = _ENABLED_EVENT.sub("DISABLE ON SLAVE DO", statement, count=1)
+            cursor.execute(statement)
+        cursor.execute("SET NAMES utf8mb4, time_zone = '+00:00'")
     _set_ddl_session(target)
 
 

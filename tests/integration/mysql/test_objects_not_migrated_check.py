@@ -1,5 +1,7 @@
-"""The precheck's objectsNotMigratedCheck against a real source: the selected objects opendrs does not migrate
-(triggers, events) are named in an alarm, those outside the selection are not; sequences are migrated."""
+"""The precheck's objectsNotMigratedCheck against a real source: the selected objects a replicating task creates only
+when it is stopped (triggers, events) are named in an alarm, those outside the selection are not; sequences are
+migrated with the copy. A full-only task creates them at the end of its copy: its alarm names the events, created
+disabled."""
 
 from __future__ import annotations
 
@@ -10,8 +12,10 @@ from tests.integration.mysql.conftest import Server
 ITEM = "objectsNotMigratedCheck"
 
 
-def _item(source: Server, target: Server, selection: Selection) -> checks.CheckItem:
-    found = checks.precheck(source.endpoint, target.endpoint, selection, full=True, incremental=False, retry=False)
+def _item(source: Server, target: Server, selection: Selection, incremental: bool = True) -> checks.CheckItem:
+    found = checks.precheck(
+        source.endpoint, target.endpoint, selection, full=True, incremental=incremental, retry=False
+    )
     return next(item for item in found if item.item == ITEM)
 
 
@@ -31,11 +35,15 @@ def test_selected_triggers_and_events_are_named_in_an_alarm_and_sequences_not(
     whole = _item(source, target, Selection(databases=(database,)))
     assert whole.result is checks.Verdict.ALARM, whole
     assert whole.data == (f"triggers {database}.other_noop, {database}.t_bump; events {database}.nightly"), whole
-    assert "Create them on the target yourself" in whole.reason, whole
+    assert "created on the target only when the task is stopped with terminate" in whole.reason, whole
 
     # single tables: their own triggers only (events belong to the database)
     one_table = _item(source, target, Selection(tables=(TableRef(database, "t"),)))
     assert (one_table.result, one_table.data) == (checks.Verdict.ALARM, f"triggers {database}.t_bump"), one_table
+
+    full_only = _item(source, target, Selection(databases=(database,)), incremental=False)
+    assert (full_only.result, full_only.data) == (checks.Verdict.ALARM, f"events {database}.nightly"), full_only
+    assert "created disabled at the end of the copy (DISABLE ON SLAVE)" in full_only.reason, full_only
 
 
 def test_a_selection_without_such_objects_passes(source: Server, target: Server, database: str) -> None:
