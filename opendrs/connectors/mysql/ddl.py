@@ -269,8 +269,8 @@ def table_statement(statement: str, default_schema: str, ansi: bool = False) -> 
 
 
 def without_definer(statement: str) -> str:
-    """A view or routine definition without its DEFINER clause: the target account that replays it becomes the
-    definer, as in the full copy (naming another account needs SUPER, and it may not exist on the target)."""
+    """A view, routine, trigger or event definition without its DEFINER clause: the target account that creates it
+    becomes the definer (naming another account needs SUPER, and that account may not exist on the target)."""
     return _DEFINER.sub(r"\1", statement, count=1)
 
 

@@ -30,7 +30,6 @@ PLAIN_INDEX = "KEY "  # how a deferred plain index's definition starts (the othe
 _FOREIGN_KEY = re.compile(r"  CONSTRAINT (`(?:[^`]|``)+`) FOREIGN KEY ")
 _REFERENCES = re.compile(r"REFERENCES `((?:[^`]|``)+)`\.")
 _CREATE_HEAD = re.compile(r"CREATE TABLE `(?:[^`]|``)+` \(")
-_DEFINER = re.compile(r" DEFINER=`(?:[^`]|``)*`@`(?:[^`]|``)*`")
 _VIEW_HEAD = re.compile(r"VIEW `(?:[^`]|``)+` AS ")
 _SEQUENCE_HEAD = re.compile(r"CREATE SEQUENCE `(?:[^`]|``)+` ")
 # ER_DUP_KEYNAME; a foreign key's: MariaDB's ER_CANT_CREATE_TABLE (errno 121), MySQL's ER_FK_DUP_NAME.
@@ -149,7 +148,7 @@ def create_views(target: mysql.Connection, views: Sequence[catalog.ViewInfo], se
 
 def view_statement(view: catalog.ViewInfo, selection: Selection) -> str:
     """`view`'s CREATE OR REPLACE VIEW statement for the target."""
-    statement = _DEFINER.sub("", view.create_statement, count=1).replace("CREATE ", "CREATE OR REPLACE ", 1)
+    statement = ddl.without_definer(view.create_statement).replace("CREATE ", "CREATE OR REPLACE ", 1)
     statement = _VIEW_HEAD.sub(f"VIEW {_qualified(selection.target_of(view.view))} AS ", statement, count=1)
     for source, renamed in selection.renames.items():
         statement = statement.replace(f"{mysql.quote_identifier(source)}.", f"{mysql.quote_identifier(renamed)}.")
@@ -193,7 +192,7 @@ def create_routines(target: mysql.Connection, routines: Sequence[catalog.Routine
             )
             cursor.execute(f"DROP {routine.kind} IF EXISTS {mysql.quote_identifier(routine.routine.name)}")
             assert routine.create_statement is not None, "a routine whose definition could not be read"
-            cursor.execute(_DEFINER.sub("", routine.create_statement, count=1))
+            cursor.execute(ddl.without_definer(routine.create_statement))
         cursor.execute("SET NAMES utf8mb4")
     _set_ddl_session(target)
 
