@@ -99,7 +99,7 @@ class TriggerInfo:
     """A trigger (of `table`) or an event (of a database, `table` its name), and the session it was defined in."""
 
     kind: str  # TRIGGER | EVENT
-    table: TableRef  # a trigger's table; an event's database and name
+    table: TableRef  # a trigger's table; an event's database, as TableRef(name, "")
     name: str
     create_statement: str  # SHOW CREATE TRIGGER/EVENT
     sql_mode: str
@@ -177,55 +177,41 @@ def list_sequences(connection: mysql.Connection, selection: Selection) -> tuple[
     return tuple(found)
 
 
+# Per kind: (database, table or "", name) of each, and where SHOW CREATE puts its statement, sql_mode, collation
+# and (an event's) time zone.
+_DEFINED_OBJECTS = (
+    (
+        "TRIGGER",
+        "SELECT TRIGGER_SCHEMA, EVENT_OBJECT_TABLE, TRIGGER_NAME FROM information_schema.TRIGGERS"
+        " WHERE TRIGGER_SCHEMA IN ({}) ORDER BY TRIGGER_SCHEMA, EVENT_OBJECT_TABLE, ACTION_ORDER",
+        (2, 1, 4, None),
+    ),
+    (
+        "EVENT",
+        "SELECT EVENT_SCHEMA, '', EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA IN ({})"
+        " ORDER BY EVENT_SCHEMA, EVENT_NAME",
+        (3, 1, 5, 2),
+    ),
+)
+
+
 def list_triggers_and_events(connection: mysql.Connection, selection: Selection) -> tuple[TriggerInfo, ...]:
     """The triggers of the selected tables, then the events of the databases selected whole, in name order."""
     schemas = [database.name for database in list_databases(connection, selection)]
     if not schemas:
         return ()
     found = []
-    triggers = _query(
-        connection,
-        "SELECT TRIGGER_SCHEMA, EVENT_OBJECT_TABLE, TRIGGER_NAME FROM information_schema.TRIGGERS"
-        f" WHERE TRIGGER_SCHEMA IN ({_placeholders(schemas)})"
-        " ORDER BY TRIGGER_SCHEMA, EVENT_OBJECT_TABLE, ACTION_ORDER",
-        schemas,
-    )
-    for schema, table, name in triggers:
-        if selection.includes(TableRef(str(schema), str(table))):
+    for kind, sql, (statement, sql_mode, collation, time_zone) in _DEFINED_OBJECTS:
+        for schema, table, name in _query(connection, sql.format(_placeholders(schemas)), schemas):
+            owner = TableRef(str(schema), str(table))
+            if not selection.includes(owner):
+                continue
             name_sql = f"{mysql.quote_identifier(str(schema))}.{mysql.quote_identifier(str(name))}"
-            # (trigger, sql_mode, statement, character_set_client, collation_connection, database collation, created)
-            shown = _query(connection, f"SHOW CREATE TRIGGER {name_sql}")[0]
+            shown = _query(connection, f"SHOW CREATE {kind} {name_sql}")[0]
+            zone = "SYSTEM" if time_zone is None else str(shown[time_zone])
             found.append(
                 TriggerInfo(
-                    "TRIGGER",
-                    TableRef(str(schema), str(table)),
-                    str(name),
-                    str(shown[2]),
-                    str(shown[1]),
-                    str(shown[4]),
-                    "SYSTEM",
-                )
-            )
-    events = _query(
-        connection,
-        "SELECT EVENT_SCHEMA, EVENT_NAME FROM information_schema.EVENTS"
-        f" WHERE EVENT_SCHEMA IN ({_placeholders(schemas)}) ORDER BY EVENT_SCHEMA, EVENT_NAME",
-        schemas,
-    )
-    for schema, name in events:
-        if selection.includes(TableRef(str(schema), "")):
-            name_sql = f"{mysql.quote_identifier(str(schema))}.{mysql.quote_identifier(str(name))}"
-            # (event, sql_mode, time_zone, statement, character_set_client, collation_connection, database collation)
-            shown = _query(connection, f"SHOW CREATE EVENT {name_sql}")[0]
-            found.append(
-                TriggerInfo(
-                    "EVENT",
-                    TableRef(str(schema), str(name)),
-                    str(name),
-                    str(shown[3]),
-                    str(shown[1]),
-                    str(shown[5]),
-                    str(shown[2]),
+                    kind, owner, str(name), str(shown[statement]), str(shown[sql_mode]), str(shown[collation]), zone
                 )
             )
     return tuple(found)
