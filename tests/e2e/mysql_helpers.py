@@ -482,13 +482,21 @@ class Writer:
     back ones, and now and then a large transaction. Seeded, so a run can be replayed."""
 
     def __init__(
-        self, server: MariadbServer, schema: str, *, seeded_rows: int = 2000, seed: int = 7, large_rows: int = 3000
+        self,
+        server: MariadbServer,
+        schema: str,
+        *,
+        seeded_rows: int = 2000,
+        seed: int = 7,
+        large_rows: int = 3000,
+        pause: float = 0.003,
     ) -> None:
         self._server = server
         self._seeded_rows = seeded_rows
         self._schema = quote(schema)
         self._random = random.Random(seed)
         self._large_rows = large_rows
+        self._pause = pause  # seconds between transactions
         self._next_id = 10_000_000
         self._next_b = 0
         self._stop = threading.Event()
@@ -553,7 +561,7 @@ class Writer:
             with connection.cursor() as cursor:
                 while not self._stop.is_set():
                     self._one(cursor)
-                    self._stop.wait(0.003)  # leaves the machine's two cores to the task
+                    self._stop.wait(self._pause)  # leaves the machine's two cores to the task
         except BaseException as error:
             self._error = error
         finally:
