@@ -106,6 +106,7 @@ def test_comparison_during_incremental_sync(
         "COLUMN": "CONSISTENT",
         "INDEX": "CONSISTENT",
         "VIEW": "CONSISTENT",
+        "ROUTINE": "CONSISTENT",
     }
     assert objects["object_compare_details"] == {}
     contents = consistent["content_compare_results"]
@@ -134,6 +135,7 @@ def test_comparison_during_incremental_sync(
         "COLUMN": 1,
         "INDEX": 1,
         "VIEW": 0,
+        "ROUTINE": 0,
     }
     [column] = differences["object_compare_details"]["COLUMN"]
     assert column["source_db_value"].startswith("quiet.n #3 int(11) NULL")

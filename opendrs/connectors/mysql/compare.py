@@ -52,11 +52,13 @@ class _Objects:
     columns: dict[tuple[TableRef, str], str]  # (table, column) -> "#position type NULL|NOT NULL DEFAULT ..."
     indexes: dict[tuple[TableRef, str], str]  # (table, index) -> "UNIQUE (a, b(10))"
     views: dict[TableRef, str]
+    routines: dict[TableRef, str]  # (database, "procedure p") -> "sql_mode ..., body <md5>"
 
 
 def compare_objects(source: Endpoint, target: Endpoint, selection: Selection) -> ObjectReport:
     """Databases, tables, columns (name, type, nullability, default, position), indexes (name, columns,
-    uniqueness) and views of the selection on the source, against what the target holds under the mapped names."""
+    uniqueness), views, and the stored procedures and functions (sql_mode and body) of databases selected whole,
+    on the source, against what the target holds under the mapped names."""
     with _sides(source, target) as (source_side, target_side):
         found = _objects(source_side, selection)
         # Whole databases are compared whole (extra tables on the target count); single tables one by one.
@@ -74,6 +76,7 @@ def compare_objects(source: Endpoint, target: Endpoint, selection: Selection) ->
         ("COLUMN", found.columns, {(_unmap(selection, t), c): v for (t, c), v in there.columns.items()}),
         ("INDEX", found.indexes, {(_unmap(selection, t), i): v for (t, i), v in there.indexes.items()}),
         ("VIEW", found.views, _unmapped(selection, there.views)),
+        ("ROUTINE", found.routines, _unmapped(selection, there.routines)),
     ]
     for object_type, on_source, on_target in kinds:
         # Objects of a table or database missing on the target are counted once, as that table or database.
@@ -98,7 +101,7 @@ def _objects(side: Side, selection: Selection) -> _Objects:
     ]
     databases = dict(names)
     if not databases:
-        return _Objects({}, {}, {}, {}, {})
+        return _Objects({}, {}, {}, {}, {}, {})
     where = f"TABLE_SCHEMA IN ({', '.join(['%s'] * len(databases))})"
     schemas = list(databases)
     tables: dict[TableRef, str] = {}
@@ -133,7 +136,16 @@ def _objects(side: Side, selection: Selection) -> _Objects:
             parts.setdefault(key, []).append(f"{column}({sub_part})" if sub_part else str(column))
             unique[key] = int(non_unique) == 0
     indexes = {key: ("UNIQUE " if unique[key] else "") + "(" + ", ".join(cols) + ")" for key, cols in parts.items()}
-    return _Objects(databases, tables, columns, indexes, views)
+    routines = {
+        TableRef(str(schema), f"{str(kind).lower()} {name}"): f"sql_mode {sql_mode}, body {digest}"
+        for schema, name, kind, sql_mode, digest in side.rows(
+            "SELECT ROUTINE_SCHEMA, ROUTINE_NAME, ROUTINE_TYPE, SQL_MODE, MD5(COALESCE(ROUTINE_DEFINITION, ''))"
+            f" FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA IN ({', '.join(['%s'] * len(schemas))})",
+            schemas,
+        )
+        if selection.includes(TableRef(str(schema), ""))  # a routine belongs to a database selected whole
+    }
+    return _Objects(databases, tables, columns, indexes, views, routines)
 
 
 def _default(value: Any) -> str:
@@ -164,7 +176,7 @@ def _under_missing(name: Any, object_type: str, source: _Objects, target: _Objec
         table = name[0]
         on_target = _unmapped(selection, target.tables)
         return (table in source.tables) != (table in on_target)
-    if object_type in ("TABLE", "VIEW"):
+    if object_type in ("TABLE", "VIEW", "ROUTINE"):
         database = name.schema
         databases = {_source_db(selection, db) for db in target.databases}
         return (database in source.databases) != (database in databases)
@@ -176,7 +188,7 @@ def _object_diff(
 ) -> ObjectDiff:
     if object_type == "DB":
         label, database = name, name
-    elif object_type in ("TABLE", "VIEW"):
+    elif object_type in ("TABLE", "VIEW", "ROUTINE"):
         label, database = name.name, name.schema
     else:
         label, database = f"{name[0].name}.{name[1]}", name[0].schema

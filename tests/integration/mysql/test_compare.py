@@ -65,6 +65,7 @@ def test_a_copied_database_is_consistent(source: Server, target: Server) -> None
         "COLUMN": (12, 12),
         "INDEX": (4, 4),
         "VIEW": (0, 0),
+        "ROUTINE": (0, 0),
     }
     for contents in (False, True):
         report = _compare(source, target, database, contents=contents)
@@ -92,10 +93,22 @@ def test_known_differences_are_reported_exactly(source: Server, target: Server) 
         f"ALTER TABLE {database}.items MODIFY amount DECIMAL(14,3) DEFAULT 1.5",  # values print the same
         f"ALTER TABLE {database}.items DROP INDEX v",
         f"DROP TABLE {database}.gone",
+        f"CREATE FUNCTION {database}.only_here() RETURNS INT DETERMINISTIC RETURN 1",
     )
+    source.execute(f"CREATE PROCEDURE {database}.p() SELECT 1")
+    target.execute(f"CREATE PROCEDURE {database}.p() SELECT 2")  # the same name, another body
     objects = _objects(source, target, database)
     found = {(diff.object_type, diff.source_value.split(" ")[0], diff.target_value != "") for diff in objects.diffs}
-    assert found == {("TABLE", "gone", False), ("COLUMN", "items.amount", True), ("INDEX", "items.v", False)}
+    assert found == {
+        ("TABLE", "gone", False),
+        ("COLUMN", "items.amount", True),
+        ("INDEX", "items.v", False),
+        ("ROUTINE", "", True),  # only on the target
+        ("ROUTINE", "procedure", True),  # differs
+    }
+    routines = sorted(diff.message for diff in objects.diffs if diff.object_type == "ROUTINE")
+    assert routines[0] == "the routine function only_here exists only on the target", routines
+    assert routines[1].startswith("the routine procedure p differs: sql_mode "), routines
     [column] = [diff for diff in objects.diffs if diff.object_type == "COLUMN"]
     assert "decimal(12,3)" in column.source_value and "decimal(14,3)" in column.target_value
 
