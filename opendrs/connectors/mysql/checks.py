@@ -91,6 +91,7 @@ def precheck(
         ]
         if full and not retry:
             checks.append(lambda: _existing_objects_check(dst, src, selection))
+        checks.append(lambda: _function_creators_check(src, dst, selection))
         if full:
             checks.append(lambda: _autoinc_lock_mode_check(src, dst, selection))
         if incremental:
@@ -275,6 +276,28 @@ def _objects_not_migrated_check(connection: mysql.Connection, selection: Selecti
             " target (ALTER EVENT ... ENABLE) once it takes over, so that they do not run on both servers"
         )
     return CheckItem("objectsNotMigratedCheck", "db_objects", Verdict.ALARM, reason, "; ".join(found))
+
+
+def _function_creators_check(src: mysql.Connection, dst: mysql.Connection, selection: Selection) -> CheckItem:
+    """A target that writes a binlog refuses stored functions unless log_bin_trust_function_creators is on: without
+    SUPER (error 1419), and those not declared DETERMINISTIC, NO SQL or READS SQL DATA whatever the user (1418)."""
+    item = "dstFunctionCreatorsCheck"
+    if _value(dst, "SELECT @@GLOBAL.log_bin") in ("0", "OFF") or _value(
+        dst, "SELECT @@GLOBAL.log_bin_trust_function_creators"
+    ) in ("1", "ON"):
+        return CheckItem(item, "db_params", Verdict.PASSED)
+    functions = [
+        f"{routine.routine}" for routine in catalog.list_routines(src, selection) if routine.kind == "FUNCTION"
+    ]
+    if not functions:
+        return CheckItem(item, "db_params", Verdict.PASSED)
+    names = ", ".join(functions[:20])
+    reason = (
+        f"the target writes a binlog and log_bin_trust_function_creators is off: creating the stored functions"
+        f" ({names}) needs SUPER for the target user, and those not declared DETERMINISTIC, NO SQL or READS SQL"
+        " DATA fail; set log_bin_trust_function_creators=1 on the target"
+    )
+    return CheckItem(item, "db_params", Verdict.ALARM, reason, names)
 
 
 def _keyless_tables_check(connection: mysql.Connection, selection: Selection) -> CheckItem:
