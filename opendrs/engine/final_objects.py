@@ -37,6 +37,17 @@ def run(engine: sa.Engine, keys: Keys, lease: Lease) -> None:
     except Exception as exc:
         log.exception("task %s: triggers and events could not be created", task_id, extra={"task_id": task_id})
         failure = TransferError(errors.TRANSFER_FAILED, f"internal error: {exc!r}", retriable=False)
+    try:
+        _finish(engine, lease, failure)
+    except leases.LeaseLostError as lost:
+        log.warning("task %s: another worker took the stop over: %s", task_id, lost, extra={"task_id": task_id})
+    except sa.exc.SQLAlchemyError:
+        # The lease runs out and a worker does it again (the objects are replaced, not added twice).
+        log.exception("task %s: the stop could not be recorded", task_id, extra={"task_id": task_id})
+
+
+def _finish(engine: sa.Engine, lease: Lease, failure: TransferError | None) -> None:
+    task_id = lease.task_id
     now = now_ms()
     with database.writing(engine) as connection:
         leases.check(connection, lease)
