@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from opendrs.connectors.mysql import catalog, chunks, copy, snapshot, structure
+from opendrs.connectors.mysql import catalog, checks, chunks, copy, snapshot, structure
 from opendrs.connectors.mysql import connection as mysql
 from opendrs.domain.replication import BinlogPosition, Endpoint, Selection, TableRef
 from tests import servers
@@ -82,6 +82,14 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with servers.mariadb_server(tmp_path_factory.mktemp("copy-target"), server_id=12) as server:
         yield Server(server)
+
+
+def precheck_item(
+    item: str, source: Endpoint, target: Endpoint, selection: Selection, *, incremental: bool = True
+) -> checks.CheckItem:
+    """The item named `item` of a real precheck of a task that copies first (and replicates if `incremental`)."""
+    found = checks.precheck(source, target, selection, full=True, incremental=incremental, retry=False)
+    return next(check for check in found if check.item == item)
 
 
 def new_database(source: Server) -> str:

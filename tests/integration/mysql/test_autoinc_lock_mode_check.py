@@ -8,16 +8,13 @@ from pathlib import Path
 from opendrs.connectors.mysql import checks
 from opendrs.domain.replication import Endpoint, Selection
 from tests import servers
-from tests.integration.mysql.conftest import Server
+from tests.integration.mysql.conftest import Server, precheck_item
 
 ITEM = "dstAutoincLockModeCheck"
 
 
 def _item(source: Server, target: Endpoint, database: str) -> checks.CheckItem:
-    found = checks.precheck(
-        source.endpoint, target, Selection(databases=(database,)), full=True, incremental=False, retry=False
-    )
-    return next(item for item in found if item.item == ITEM)
+    return precheck_item(ITEM, source.endpoint, target, Selection(databases=(database,)), incremental=False)
 
 
 def test_an_auto_increment_table_and_lock_mode_1_give_an_alarm_naming_the_table(

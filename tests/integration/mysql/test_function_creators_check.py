@@ -6,16 +6,13 @@ from __future__ import annotations
 
 from opendrs.connectors.mysql import checks
 from opendrs.domain.replication import Endpoint, Selection
-from tests.integration.mysql.conftest import Server
+from tests.integration.mysql.conftest import Server, precheck_item
 
 ITEM = "dstFunctionCreatorsCheck"
 
 
 def _item(source: Server, target: Endpoint, database: str) -> checks.CheckItem:
-    found = checks.precheck(
-        source.endpoint, target, Selection(databases=(database,)), full=True, incremental=True, retry=False
-    )
-    return next(item for item in found if item.item == ITEM)
+    return precheck_item(ITEM, source.endpoint, target, Selection(databases=(database,)))
 
 
 def test_functions_for_a_target_with_a_binlog_give_an_alarm_naming_them(

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from opendrs.connectors.mysql import checks
 from opendrs.domain.replication import Endpoint, Selection, TableRef
-from tests.integration.mysql.conftest import Server
+from tests.integration.mysql.conftest import Server, precheck_item
 
 ITEM = "srcObjectsExistCheck"
 
 
 def _item(source: Endpoint, target: Server, selection: Selection) -> checks.CheckItem:
-    found = checks.precheck(source, target.endpoint, selection, full=True, incremental=False, retry=False)
-    return next(item for item in found if item.item == ITEM)
+    return precheck_item(ITEM, source, target.endpoint, selection, incremental=False)
 
 
 def test_a_selected_database_without_tables_exists(source: Server, target: Server, database: str) -> None:

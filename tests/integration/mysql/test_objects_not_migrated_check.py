@@ -7,16 +7,13 @@ from __future__ import annotations
 
 from opendrs.connectors.mysql import checks
 from opendrs.domain.replication import Selection, TableRef
-from tests.integration.mysql.conftest import Server
+from tests.integration.mysql.conftest import Server, precheck_item
 
 ITEM = "objectsNotMigratedCheck"
 
 
 def _item(source: Server, target: Server, selection: Selection, incremental: bool = True) -> checks.CheckItem:
-    found = checks.precheck(
-        source.endpoint, target.endpoint, selection, full=True, incremental=incremental, retry=False
-    )
-    return next(item for item in found if item.item == ITEM)
+    return precheck_item(ITEM, source.endpoint, target.endpoint, selection, incremental=incremental)
 
 
 def test_selected_triggers_and_events_are_named_in_an_alarm_and_sequences_not(
