@@ -83,9 +83,21 @@ def claim(
     connection: sa.Connection, task_id: str, seen_version: int, owner: str, now: int, ttl_ms: int
 ) -> Lease | None:
     """Take the task if nobody took it since we saw `seen_version`; the lease, or None."""
+    return _take(connection, task_id, seen_version, owner, now, ttl_ms, _runnable())
+
+
+def _take(
+    connection: sa.Connection,
+    task_id: str,
+    seen_version: int,
+    owner: str,
+    now: int,
+    ttl_ms: int,
+    condition: sa.ColumnElement[bool],
+) -> Lease | None:
     updated = connection.execute(
         tasks.update()
-        .where(tasks.c.id == task_id, tasks.c.lease_version == seen_version, _free(now), _runnable())
+        .where(tasks.c.id == task_id, tasks.c.lease_version == seen_version, _free(now), condition)
         .values(lease_owner=owner, lease_expires_at=now + ttl_ms, lease_version=seen_version + 1)
     )
     return Lease(task_id, owner, seen_version + 1) if updated.rowcount == 1 else None
@@ -130,17 +142,8 @@ def claim_stopping(connection: sa.Connection, task_id: str, owner: str, now: int
     version = connection.scalar(sa.select(tasks.c.lease_version).where(tasks.c.id == task_id))
     if version is None:
         return None
-    updated = connection.execute(
-        tasks.update()
-        .where(
-            tasks.c.id == task_id,
-            tasks.c.lease_version == version,
-            tasks.c.status == TaskStatus.RELEASE_RESOURCE_STARTED.value,
-            _free(now),
-        )
-        .values(lease_owner=owner, lease_expires_at=now + ttl_ms, lease_version=version + 1)
-    )
-    return Lease(task_id, owner, version + 1) if updated.rowcount == 1 else None
+    stopping = tasks.c.status == TaskStatus.RELEASE_RESOURCE_STARTED.value
+    return _take(connection, task_id, int(version), owner, now, ttl_ms, stopping)
 
 
 def unleased(connection: sa.Connection, status: TaskStatus, now: int, limit: int) -> list[str]:
