@@ -3,6 +3,14 @@
 The mydumper way: FLUSH TABLES WITH READ LOCK on a control connection, every worker opens
 `START TRANSACTION WITH CONSISTENT SNAPSHOT`, the position is read, UNLOCK TABLES. The workers were connected
 before the lock, so writers wait only for a few round trips. Each worker connection belongs to one thread.
+
+A snapshot transaction holds a metadata lock on every table it has read until it ends: an ALTER TABLE on the
+source would wait for the whole copy, and every write to that table would queue behind the ALTER. Each worker
+sets a savepoint as its snapshot begins; release_metadata_locks() rolls back to it after each read (as mysqldump
+does between tables), which keeps the read view. A table the source changes meanwhile then fails to read (1412
+ER_TABLE_DEF_CHANGED, or an unknown column) and the copy decides what to do about it. A server with a binlog
+releases the locks only in a session that does not log (sql_log_bin=0, which needs BINLOG ADMIN or SUPER):
+readers never write, so they turn logging off where the user may; elsewhere the locks stay to the end.
 """
 
 from __future__ import annotations
@@ -15,6 +23,8 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
+import pymysql
+
 from opendrs.connectors.mysql import connection as mysql
 from opendrs.domain.replication import BinlogPosition, Endpoint
 from opendrs.faults import crash_point
@@ -26,6 +36,9 @@ logger = logging.getLogger(__name__)
 LOCK_WAIT_TIMEOUT = 60  # seconds
 # A worker may stall on a slow target for a while; the source must not drop it meanwhile.
 NET_WRITE_TIMEOUT = 3600  # seconds
+
+_SAVEPOINT = "opendrs_snapshot"
+_ACCESS_DENIED = (1227, 1044)  # ER_SPECIFIC_ACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR
 
 # Every reader works in UTC (TIMESTAMP values print the same everywhere) and without an SQL mode that alters
 # what SELECT returns (PAD_CHAR_TO_FULL_LENGTH, ANSI_QUOTES).
@@ -90,7 +103,7 @@ def open_unlocked_snapshot(endpoint: Endpoint) -> Snapshot:
     try:
         if not mysql.server_info(reader).is_mariadb:
             raise SnapshotError("a snapshot without FLUSH TABLES WITH READ LOCK needs MariaDB")
-        _execute(reader, "START TRANSACTION WITH CONSISTENT SNAPSHOT")
+        _begin(reader)
         status = dict(_rows(reader, "SHOW SESSION STATUS LIKE 'binlog_snapshot_%'"))
         position = _mariadb_position(
             reader, str(status["Binlog_snapshot_file"]), int(status["Binlog_snapshot_position"])
@@ -101,15 +114,39 @@ def open_unlocked_snapshot(endpoint: Endpoint) -> Snapshot:
     return Snapshot((reader,), position, 0.0)
 
 
+def release_metadata_locks(connection: mysql.Connection) -> None:
+    """Let DDL go ahead on the tables `connection` (a snapshot worker, between two reads) has read so far."""
+    _execute(connection, f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+
+
+def _begin(worker: mysql.Connection) -> None:
+    _execute(worker, "START TRANSACTION WITH CONSISTENT SNAPSHOT")
+    _execute(worker, f"SAVEPOINT {_SAVEPOINT}")
+
+
 def _reader(endpoint: Endpoint) -> mysql.Connection:
     reader = mysql.connect(endpoint)
     try:
         _execute(reader, _READ_SESSION)
         _execute(reader, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        _stop_logging(reader)
     except BaseException:
         reader.close()
         raise
     return reader
+
+
+def _stop_logging(reader: mysql.Connection) -> None:
+    try:
+        _execute(reader, "SET SESSION sql_log_bin = 0")
+    except pymysql.err.OperationalError as error:
+        if not (error.args and error.args[0] in _ACCESS_DENIED):
+            raise
+        logger.info(
+            "the source user may not set sql_log_bin (BINLOG ADMIN or SUPER): an ALTER TABLE on the source waits"
+            " for the end of the copy of a table it has read",
+            extra={"action": "snapshot"},
+        )
 
 
 def _snapshot_under_lock(
@@ -124,7 +161,7 @@ def _snapshot_under_lock(
     crash_point("snapshot.locked")
     try:
         for worker in workers:
-            _execute(worker, "START TRANSACTION WITH CONSISTENT SNAPSHOT")
+            _begin(worker)
         status = _rows(control, "SHOW MASTER STATUS")
         # MySQL's GTID set is the current state: read it under the lock. MariaDB's comes from the file later.
         mysql_gtid = None if is_mariadb or not status else _rows(control, "SELECT @@GLOBAL.gtid_executed")[0][0]

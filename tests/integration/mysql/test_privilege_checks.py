@@ -28,13 +28,25 @@ def _items(source: Endpoint, target: Endpoint, database: str) -> dict[str, check
 
 
 def test_a_target_user_without_process_gets_an_alarm_naming_it(source: Server, target: Server, database: str) -> None:
-    replication = "SELECT, RELOAD, REPLICATION SLAVE, BINLOG MONITOR"
+    replication = "SELECT, RELOAD, REPLICATION SLAVE, BINLOG MONITOR, BINLOG ADMIN"
     items = _items(_account(source, replication), _account(target, TARGET_NEEDED), database)
 
     assert items["srcUserPrivilegeCheck"].result is checks.Verdict.PASSED, items
     dst = items["dstUserPrivilegeCheck"]
     assert (dst.result, dst.data) == (checks.Verdict.ALARM, "PROCESS"), dst
     assert "takes a task over" in dst.reason, dst
+
+
+def test_a_source_user_that_may_not_turn_off_its_binlog_gets_an_alarm_for_ddl_during_the_copy(
+    source: Server, target: Server, database: str
+) -> None:
+    replication = "SELECT, RELOAD, REPLICATION SLAVE, BINLOG MONITOR"
+    items = _items(_account(source, replication), _account(target, f"{TARGET_NEEDED}, PROCESS"), database)
+
+    src = items["srcUserPrivilegeCheck"]
+    assert src.result is checks.Verdict.ALARM, src
+    assert src.data == "BINLOG ADMIN or SUPER or SESSION_VARIABLES_ADMIN or SYSTEM_VARIABLES_ADMIN", src
+    assert "ALTER TABLE on the source during the full copy waits for the end of the copy" in src.reason, src
 
 
 def test_the_needed_privileges_pass_and_missing_ones_fail_by_name(
