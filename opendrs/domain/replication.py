@@ -103,6 +103,7 @@ class SchemaChange:
     schema: str
     statement: str
     session: Session = ()
+    tables: tuple[TableRef, ...] = ()  # the source tables it names (a database's or routine's: TableRef(db, ""))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,17 +7,24 @@ The target's fence is raised to this worker's lease version first, and every chu
 (connectors/mysql/fences.py). The snapshot position of the first run is where the incremental phase starts.
 A restarted copy opens a new snapshot: its position bounds the region the incremental phase replays
 idempotently, and tables copied wholly in it skip the changes their copy already holds.
+
+DDL on the source during the copy: the snapshot readers let go of each table's metadata lock after every read
+(snapshot.release_metadata_locks), so an ALTER TABLE there waits one chunk, not the whole copy. A table changed
+after the snapshot cannot be read in it any more: the copy goes on from a new snapshot (not a failure), and
+a table whose definition changed before its copy was complete is dropped on the target and copied again, whole,
+in its new shape; a table already complete keeps its copy, and the incremental phase replays the DDL.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import contextvars
 import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import Any
 
@@ -27,10 +34,10 @@ import sqlalchemy as sa
 from opendrs.connectors.mysql import catalog, checks, chunks, copy, fences, interrupt, structure
 from opendrs.connectors.mysql import connection as mysql
 from opendrs.connectors.mysql import errors as mysql_errors
-from opendrs.connectors.mysql.snapshot import Snapshot, SnapshotError, open_snapshot
+from opendrs.connectors.mysql.snapshot import Snapshot, SnapshotError, open_snapshot, release_metadata_locks
 from opendrs.domain import errors, speed
 from opendrs.domain.errors import ErrorCode
-from opendrs.domain.replication import BinlogPosition, Endpoint, Selection
+from opendrs.domain.replication import BinlogPosition, Endpoint, Selection, TableRef
 from opendrs.domain.tasks import Progress, TableProgress
 from opendrs.domain.times import now_ms
 from opendrs.engine import incremental
@@ -47,6 +54,11 @@ WORKERS = 2  # copy threads: one per core of the machines we aim at; reading and
 
 # Server errors that a new attempt may not meet: connection trouble, deadlocks, lock waits.
 _RETRIABLE_MYSQL = frozenset({1040, 1053, 1205, 1213, 2003, 2006, 2013, 2055})
+_TABLE_DEF_CHANGED = 1412  # ER_TABLE_DEF_CHANGED: rebuilt after the snapshot (ALTER, OPTIMIZE, TRUNCATE TABLE)
+
+
+class _SourceChangedError(Exception):
+    """A table changed on the source after the snapshot (DDL): the copy goes on from a new snapshot."""
 
 
 @dataclasses.dataclass
@@ -67,8 +79,13 @@ def run(context: TaskContext) -> None:
     fence = incremental.target_fence(context)
     try:
         fences.raise_fence(target, fence)
-        with open_snapshot(source, WORKERS) as snapshot:
-            _run_in(context, snapshot, source, target)
+        while True:
+            try:
+                with open_snapshot(source, WORKERS) as snapshot:
+                    _run_in(context, snapshot, source, target)
+                return
+            except _SourceChangedError as changed:
+                _note_restart(context, str(changed))
     except mysql_errors.FencedError as exc:
         raise FencedError(str(exc)) from exc
     except mysql_errors.ReplicationError as exc:  # raising the fence failed
@@ -81,12 +98,20 @@ def run(context: TaskContext) -> None:
         raise _transfer_error(exc, _side_at_fault(source, target)) from exc
 
 
+def _note_restart(context: TaskContext, reason: str) -> None:
+    """Say why the copy took a new snapshot, in the log and in the task's history (the console's event list)."""
+    log.warning("%s", reason, extra={"action": "copy_restarted", "task_id": context.task.id})
+    with context.fenced() as connection:
+        history.record_event(connection, context.task.id, now_ms(), "warning", None, reason)
+
+
 def _run_in(context: TaskContext, snapshot: Snapshot, source: Endpoint, target: Endpoint) -> None:
     task_id = context.task.id
     if snapshot.position is None:
         raise TransferError(errors.SOURCE_FAILED, "the source writes no binlog (log_bin is off)", retriable=False)
     selection = context.wiring.selection
     infos = {str(info.table): info for info in catalog.list_tables(snapshot.connections[0], selection)}
+    release_metadata_locks(snapshot.connections[0])
     with context.engine.connect() as connection:
         state = checkpoints.load_state(connection, task_id)
         tables = checkpoints.tables(connection, task_id)
@@ -100,6 +125,7 @@ def _run_in(context: TaskContext, snapshot: Snapshot, source: Endpoint, target: 
         checkpoints.save_state(connection, task_id, state, now_ms())
     crash_point("snapshot.position_recorded")
     _check_tables_still_there(tables, infos)
+    tables = _restart_changed_tables(context, target, infos, tables, state)
     fence = incremental.target_fence(context)
     rows_at_start = sum(t.rows_copied for t in tables)
     job = _Copy(context, source, target, selection, infos, tables, fence, rows_at_start=rows_at_start)
@@ -135,11 +161,55 @@ def _check_tables_still_there(tables: Sequence[TableProgress], infos: dict[str, 
     gone = [_key(table) for table in tables if _key(table) not in infos]
     if gone:
         reason = (
-            f"{', '.join(gone)} left the source (dropped or renamed) while the full copy was stopped, and the copy "
-            "cannot resume without it: restore the table under its name and retry, or stop this task and start a "
-            "new one"
+            f"{', '.join(gone)} left the source (dropped or renamed) during the full copy or while it was stopped, "
+            "and the copy cannot resume without it: restore the table under its name and retry, or stop this task "
+            "and start a new one"
         )
         raise TransferError(errors.SOURCE_FAILED, reason, retriable=False)
+
+
+def _restart_changed_tables(
+    context: TaskContext,
+    target: Endpoint,
+    infos: dict[str, catalog.TableInfo],
+    tables: list[TableProgress],
+    state: dict[str, Any],
+) -> list[TableProgress]:
+    """Tables whose source definition is not the one their target copy was created from (DDL during the copy or
+    while it was stopped) start again: the rows copied so far have the old shape, and this snapshot's the new one.
+    A complete copy stays: the incremental phase replays the DDL. The target copy is dropped before the store
+    forgets it, so that a crash in between finds the change again."""
+    known: dict[str, str] = state.get("definitions", {})
+
+    def changed(table: TableProgress) -> bool:
+        key = _key(table)
+        return not table.index_done and key in known and known[key] != infos[key].definition
+
+    restarted = [table for table in tables if changed(table)]
+    for table in restarted:
+        log.warning("%s changed on the source: copied again, whole", _key(table), extra={"action": "table_changed"})
+        with mysql.connect(target) as target_connection:
+            structure.drop_table(target_connection, TableRef(table.target_schema, table.target_name))
+    # What each target copy was, or is about to be, created from.
+    definitions = {}
+    for table in tables:
+        key = _key(table)
+        kept = table.structure_done and key in known and table not in restarted
+        definitions[key] = known[key] if kept else infos[key].definition
+    state["definitions"] = definitions
+    plans, copied_at = state.get("plans", {}), state.get("copied_at", {})
+    with context.fenced() as connection:
+        for table in restarted:
+            old_plan = [chunks.Chunk.decode(data).id for data in plans.pop(_key(table), [])]
+            copied_at.pop(_key(table), None)
+            checkpoints.restart_table(connection, context.task.id, table.position, old_plan)
+        checkpoints.save_state(connection, context.task.id, state, now_ms())
+    return [
+        dataclasses.replace(table, structure_done=False, data_done=False, index_done=False, rows_copied=0)
+        if table in restarted
+        else table
+        for table in tables
+    ]
 
 
 def _remember_snapshot(state: dict[str, Any], position: BinlogPosition, first_run: bool) -> dict[str, Any]:
@@ -185,10 +255,14 @@ def _copy_data(job: _Copy, snapshot: Snapshot, state: dict[str, Any]) -> None:
     with job.context.engine.connect() as connection:
         done = checkpoints.done_chunks(connection, task_id)
     plans = dict(state.get("plans", {}))
+    reader = snapshot.connections[0]
     for table in job.tables:
         if not table.data_done and _key(table) not in plans:
-            planned = chunks.plan_chunks(snapshot.connections[0], job.infos[_key(table)], job.context.chunk_size)
+            info = job.infos[_key(table)]
+            with _changes_on_source(job, info):
+                planned = chunks.plan_chunks(reader, info, job.context.chunk_size)
             plans[_key(table)] = [chunk.encode() for chunk in planned]
+    release_metadata_locks(reader)
     state["plans"] = plans
     with job.context.fenced() as connection:
         checkpoints.save_state(connection, task_id, state, now_ms())
@@ -339,7 +413,9 @@ def _copy_one(
         throttle(size)
 
     target_table = job.selection.target_of(info.table)
-    rows = copy.copy_chunk(reader, writer, info, chunk, target_table, count_and_throttle, fence=job.fence)
+    with _changes_on_source(job, info):
+        rows = copy.copy_chunk(reader, writer, info, chunk, target_table, count_and_throttle, fence=job.fence)
+    release_metadata_locks(reader)
     key = _key(table)
     with lock:
         last = run.left[key] == {chunk.id}
@@ -358,6 +434,33 @@ def _copy_one(
         job.tables[index] = dataclasses.replace(job.tables[index], rows_copied=copied, data_done=last)
         _report(job)
     return last
+
+
+@contextlib.contextmanager
+def _changes_on_source(job: _Copy, info: catalog.TableInfo) -> Iterator[None]:
+    """A read of `info`'s table in the snapshot that fails because the source changed the table since (DDL) ends
+    this snapshot: the copy goes on from a new one, and copies the table again if its definition changed
+    (_restart_changed_tables)."""
+    try:
+        yield
+    except pymysql.err.MySQLError as error:
+        if not _changed_since_snapshot(job.source, info, error):
+            raise
+        reason = (
+            f"{info.table} was changed on the source (DDL) during the full copy ({error.args[-1]}): the copy goes"
+            " on from a new snapshot"
+        )
+        raise _SourceChangedError(reason) from error
+
+
+def _changed_since_snapshot(source: Endpoint, info: catalog.TableInfo, error: pymysql.err.MySQLError) -> bool:
+    if error.args and error.args[0] == _TABLE_DEF_CHANGED:
+        return True
+    try:  # another error (an unknown column, a missing table) may also come from a change
+        with mysql.connect(source) as connection:
+            return catalog.current_definition(connection, info.table) != info.definition
+    except (pymysql.err.MySQLError, OSError):
+        return False  # the source does not answer: the read's own error says more
 
 
 def _remember_copied_in_run(connection: sa.Connection, task_id: str, run: _Run, key: str) -> None:

@@ -25,7 +25,7 @@ from opendrs.connectors.mysql.applier import Applier, load_checkpoint, position_
 from opendrs.connectors.mysql.streaming import BinlogStream, Heartbeat, current_position
 from opendrs.domain import errors
 from opendrs.domain.errors import ErrorCode
-from opendrs.domain.replication import BinlogPosition, Endpoint, RowChange, TableRef, Transaction
+from opendrs.domain.replication import BinlogPosition, Endpoint, RowChange, SchemaChange, TableRef, Transaction
 from opendrs.domain.tasks import Progress
 from opendrs.domain.times import now_ms
 from opendrs.engine.runner import FencedError, TaskContext, TransferError
@@ -120,15 +120,17 @@ def server_id_for(task_id: str, lease_version: int) -> int:
 
 
 def _without_copied(transaction: Transaction, skips: Mapping[TableRef, BinlogPosition]) -> Transaction:
-    """The transaction without row changes of tables whose copy was taken after it."""
+    """The transaction without the changes of tables whose copy was taken after it: their rows, and the DDL that
+    names only such tables (the copy was created from the definition the DDL made)."""
     if not skips:
         return transaction
     end = position_key(transaction.end)
-    kept = tuple(
-        change
-        for change in transaction.changes
-        if not (isinstance(change, RowChange) and change.table in skips and end <= position_key(skips[change.table]))
-    )
+
+    def copied_after(change: RowChange | SchemaChange) -> bool:
+        tables = change.tables if isinstance(change, SchemaChange) else (change.table,)
+        return bool(tables) and all(table in skips and end <= position_key(skips[table]) for table in tables)
+
+    kept = tuple(change for change in transaction.changes if not copied_after(change))
     return Transaction(kept, transaction.end, transaction.commit_time)
 
 

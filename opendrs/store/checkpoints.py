@@ -94,6 +94,19 @@ def mark_table(connection: sa.Connection, task_id: str, position: int, **flags: 
     )
 
 
+def restart_table(connection: sa.Connection, task_id: str, position: int, chunk_ids: Sequence[str]) -> None:
+    """The table is to be created and copied again from the start: nothing of it counts as done."""
+    connection.execute(
+        task_tables.update()
+        .where(task_tables.c.task_id == task_id, task_tables.c.position == position)
+        .values(structure_done=0, data_done=0, index_done=0, rows_copied=0)
+    )
+    if chunk_ids:
+        connection.execute(
+            task_chunks.delete().where(task_chunks.c.task_id == task_id, task_chunks.c.chunk_id.in_(chunk_ids))
+        )
+
+
 def done_chunks(connection: sa.Connection, task_id: str) -> set[str]:
     return set(connection.scalars(sa.select(task_chunks.c.chunk_id).where(task_chunks.c.task_id == task_id)))
 

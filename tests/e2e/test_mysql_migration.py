@@ -785,9 +785,55 @@ def test_a_table_that_left_the_source_while_the_copy_was_paused_fails_the_resume
     failed = my.wait_status(drs, job, "FULL_TRANSFER_FAILED", my.COPY_DEADLINE)
     assert failed["error_code"] == "DRS.M05201", failed
     assert (
-        f"{schema}.leaving left the source (dropped or renamed) while the full copy was stopped"
+        f"{schema}.leaving left the source (dropped or renamed) during the full copy or while it was stopped"
         in (failed["error_message"])
     ), failed
+
+
+def test_ddl_on_the_source_during_the_full_copy_neither_waits_for_it_nor_breaks_it(
+    drs: Api, drs_server: Server, source: MariadbServer, target: MariadbServer, schema: str
+) -> None:
+    """An ALTER on the source during a long copy used to wait for the whole copy (the snapshot held the table's
+    metadata lock, and every write to the table queued behind the ALTER), or to fail the task with 1412 "Table
+    definition has changed"; a copy paused and resumed across an ALTER then loaded rows of the new shape into a
+    table of the old one (1054). Now the ALTER waits one chunk at most, and a table changed before its copy is
+    complete is copied again in its new shape."""
+    s = quote(schema)
+    execute(
+        source,
+        f"CREATE TABLE {s}.big (id INT NOT NULL PRIMARY KEY, k INT, pad CHAR(20), KEY k (k))",
+        f"INSERT INTO {s}.big SELECT seq, seq % 97, REPEAT('p', 20) FROM {s}.seq_1_to_250000",
+        f"CREATE TABLE {s}.small (id INT NOT NULL PRIMARY KEY, v INT, w VARCHAR(10))",
+        f"INSERT INTO {s}.small SELECT seq, seq, 'w' FROM {s}.seq_1_to_100",
+        f"ANALYZE TABLE {s}.big",  # the plan reads the row estimate: several chunks
+    )
+    job = my.configure_task(drs, source, target, "FULL_INCR_TRANS", [schema])
+    my.succeeded(my.limit_speed(drs, [job], 1))  # about 8 MB of rows: 8 s
+    with my.StatusWatch(drs, job) as watch:
+        my.start(drs, job)
+        wait_for(lambda: any("big#" in c for c in my.copied_chunks(drs_server, job)), "a chunk", my.COPY_DEADLINE)
+        connection = my.connect(source)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SET SESSION lock_wait_timeout = 60")
+                cursor.execute(f"ALTER TABLE {s}.big MODIFY pad CHAR(30)")  # a rebuild, where the copy reads
+        finally:
+            connection.close()
+        assert my.status_of(drs, job)["status"] == "FULL_TRANSFER_STARTED", "the ALTER waited for the copy"
+        execute(
+            source,
+            f"ALTER TABLE {s}.small DROP COLUMN w",  # instant: the copy's column list names it
+            f"UPDATE {s}.big SET pad = 'altered' WHERE id <= 1000",
+            f"INSERT INTO {s}.small VALUES (1000, 1)",
+        )
+        wait_for(lambda: any("big#" in c for c in my.copied_chunks(drs_server, job)), "a chunk", my.COPY_DEADLINE)
+        my.pause(drs, job)
+        wait_for(lambda: my.lease_owner(drs_server, job) is None, "the paused task's worker to let it go")
+        assert not watch.failures(), watch.failures()
+    execute(source, f"ALTER TABLE {s}.big ADD COLUMN extra INT NOT NULL DEFAULT 7 AFTER k")
+    my.retry(drs, job)
+    my.wait_status(drs, job, "INCRE_TRANSFER_STARTED", my.COPY_DEADLINE)
+    my.wait_same_database(source, target, schema)
 
 
 def test_a_pause_interrupts_a_ddl_being_applied_and_the_resumed_task_applies_it(

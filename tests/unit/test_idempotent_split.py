@@ -1,10 +1,11 @@
 """A batch of source transactions that straddles a resumed copy's snapshot position is applied in two parts: the
-transactions up to that position idempotently (the copy may hold their rows already), the rest strictly."""
+transactions up to that position idempotently (the copy may hold their rows already), the rest strictly; and the
+changes of tables copied whole in a later snapshot are left out up to it."""
 
 from __future__ import annotations
 
-from opendrs.domain.replication import BinlogPosition, Transaction
-from opendrs.engine.incremental import _split_at
+from opendrs.domain.replication import BinlogPosition, RowChange, SchemaChange, TableRef, Transaction
+from opendrs.engine.incremental import _split_at, _without_copied
 
 
 def _transactions(*ends: tuple[str, int]) -> list[Transaction]:
@@ -26,3 +27,16 @@ def test_a_batch_wholly_before_or_after_the_position_is_one_part() -> None:
 def test_without_a_resumed_copy_everything_is_strict() -> None:
     batch = _transactions(("mysql-bin.000009", 100))
     assert _split_at(batch, None) == [(batch, False)]
+
+
+def test_a_table_copied_after_a_change_skips_its_rows_and_its_ddl_but_not_ddl_naming_others() -> None:
+    copied, other = TableRef("db", "copied"), TableRef("db", "other")
+    skips = {copied: BinlogPosition("mysql-bin.000009", 200)}
+    alter = SchemaChange("db", "ALTER TABLE copied ADD c INT", tables=(copied,))
+    rename = SchemaChange("db", "RENAME TABLE copied TO other", tables=(copied, other))
+    row = RowChange(copied, "insert", None, {"id": 1})
+    before = Transaction((row, alter, rename), BinlogPosition("mysql-bin.000009", 200), 0.0)
+    after = Transaction((row, alter), BinlogPosition("mysql-bin.000009", 300), 0.0)
+
+    assert _without_copied(before, skips).changes == (rename,)
+    assert _without_copied(after, skips).changes == (row, alter)

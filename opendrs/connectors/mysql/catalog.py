@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
+
+import pymysql
 
 from opendrs.connectors.mysql import connection as mysql
 from opendrs.domain.replication import Selection, TableRef
@@ -70,6 +74,11 @@ class TableInfo:
     def copied_columns(self) -> tuple[Column, ...]:
         """The columns whose values the copy moves: all but the generated ones."""
         return tuple(column for column in self.columns if not column.generated)
+
+    @property
+    def definition(self) -> str:
+        """A digest of the table's definition (definition_of)."""
+        return definition_of(self.create_statement)
 
     @property
     def avg_row_length(self) -> int:
@@ -335,6 +344,26 @@ def serial_tables(connection: mysql.Connection, selection: Selection) -> list[Ta
     )
     tables = (TableRef(str(schema), str(name)) for schema, name in rows)
     return [table for table in tables if table.schema not in SYSTEM_SCHEMAS and selection.includes(table)]
+
+
+_AUTO_INCREMENT_OPTION = re.compile(r" AUTO_INCREMENT=\d+")
+_NO_SUCH_TABLE = 1146
+
+
+def definition_of(create_statement: str) -> str:
+    """A digest of what SHOW CREATE TABLE says of a table, but for its AUTO_INCREMENT counter, which inserts move."""
+    body, _, options = create_statement.rpartition("\n")
+    return hashlib.sha256(f"{body}\n{_AUTO_INCREMENT_OPTION.sub('', options)}".encode()).hexdigest()[:16]
+
+
+def current_definition(connection: mysql.Connection, table: TableRef) -> str | None:
+    """The digest of `table`'s definition as it is now (definition_of); None if the table is gone."""
+    try:
+        return definition_of(_show_create(connection, "TABLE", table))
+    except pymysql.err.MySQLError as error:
+        if error.args and error.args[0] == _NO_SUCH_TABLE:
+            return None
+        raise
 
 
 def _show_create(connection: mysql.Connection, kind: str, table: TableRef) -> str:

@@ -177,13 +177,13 @@ class QueryEvent(NamedTuple):
         statement = ddl.decode_statement(self.raw_query, charset).strip()
         parsed = ddl.table_statement(statement, self.schema, ddl.ansi_quotes(session))
         replayed = ddl.for_selected_tables(statement, parsed, context.selected) if parsed else None
-        if not replayed:
+        if not parsed or not replayed:
             return None
-        if parsed and parsed.verb in ddl.DEFINITIONS:
+        if parsed.verb in ddl.DEFINITIONS:
             replayed = ddl.without_definer(replayed)
         # The database a CREATE or DROP DATABASE names may be the session's default: no USE of it on the target.
-        schema = "" if parsed and parsed.verb in ("CREATE DATABASE", "DROP DATABASE") else self.schema
-        return SchemaChange(schema, replayed, session)
+        schema = "" if parsed.verb in ("CREATE DATABASE", "DROP DATABASE") else self.schema
+        return SchemaChange(schema, replayed, session, tuple(parsed.tables))
 
 
 class XidEvent(NamedTuple):

@@ -82,6 +82,14 @@ def create_table(target: mysql.Connection, info: catalog.TableInfo, selection: S
     _execute(target, split_structure(info, selection).create_statement)
 
 
+def drop_table(target: mysql.Connection, table: TableRef) -> None:
+    """Drop the target's copy of a table, to create it again in a new shape; none is fine."""
+    _set_ddl_session(target)  # foreign keys off: other tables may reference it
+    _execute(
+        target, f"DROP TABLE IF EXISTS {mysql.quote_identifier(table.schema)}.{mysql.quote_identifier(table.name)}"
+    )
+
+
 def build_indexes(target: mysql.Connection, info: catalog.TableInfo, selection: Selection) -> None:
     """Add the deferred indexes (one ALTER TABLE, one sorted build each), then the foreign keys.
 
