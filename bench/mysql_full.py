@@ -196,7 +196,20 @@ def _opendrs(bench: Bench) -> str:
         if status.endswith("_FAILED") or time.monotonic() > deadline:
             raise SystemExit(f"opendrs: task {bench.job} is {status}: {my.detail_of(bench.api, bench.job)}")
         time.sleep(0.5)
-    return f"({len(my.copied_chunks(bench.drs, bench.job))} chunks)"
+    first, last, count = _chunk_times(bench)
+    return f"({count} chunks, the first in at {first:.2f} s, the last at {last:.2f} s)"
+
+
+def _chunk_times(bench: Bench) -> tuple[float, float, int]:
+    """When the first and the last chunk were recorded, in seconds after batch-starting; how many chunks."""
+    engine = bench.drs.engine()
+    try:
+        with engine.connect() as connection:
+            query = sa.text("SELECT MIN(done_at), MAX(done_at), COUNT(*) FROM task_chunks WHERE task_id = :id")
+            first, last, count = connection.execute(query, {"id": bench.job}).one()
+    finally:
+        engine.dispose()
+    return (int(first) - bench.started_ms) / 1000, (int(last) - bench.started_ms) / 1000, int(count)
 
 
 def _opendrs_seconds(bench: Bench) -> float:
