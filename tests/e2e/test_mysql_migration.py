@@ -621,6 +621,32 @@ def test_ddl_on_selected_and_unselected_tables_applies_to_the_selected_ones(
     assert my.tables(target, schema) == ["s1_old", "s3"]
 
 
+def test_a_rename_into_a_database_the_target_lacks_fails_saying_so_and_retry_applies_it_once_created(
+    drs: Api, source: MariadbServer, target: MariadbServer, schema: str
+) -> None:
+    """A table renamed out of the selection into a database only the source has: the target's error was an opaque
+    1025 "Error on rename ... (errno: 168)"."""
+    s, archive = quote(schema), quote(f"{schema}_arch")
+    execute(source, f"CREATE TABLE {s}.t (id INT PRIMARY KEY)", f"INSERT INTO {s}.t SELECT seq FROM {s}.seq_1_to_50")
+    execute(source, f"DROP DATABASE IF EXISTS {archive}", f"CREATE DATABASE {archive}")
+    execute(target, f"DROP DATABASE IF EXISTS {archive}")
+    job = my.replicating_task(drs, source, target, [schema])
+
+    execute(source, f"RENAME TABLE {s}.t TO {archive}.t")
+    failed = my.wait_status(drs, job, "INCRE_TRANSFER_FAILED")
+    assert f"names the database {archive} that the target does not have" in failed["error_message"], failed
+    assert f"CREATE DATABASE {archive}" in failed["error_message"], failed
+
+    execute(target, f"CREATE DATABASE {archive}")
+    my.retry(drs, job)
+    my.wait_status(drs, job, "INCRE_TRANSFER_STARTED")
+    wait_for(lambda: "t" in my.tables(target, f"{schema}_arch"), "the renamed table on the target")
+    assert my.tables(target, schema) == []
+    assert scalar(target, f"SELECT COUNT(*) FROM {archive}.t") == 50
+    execute(target, f"DROP DATABASE {archive}")
+    execute(source, f"DROP DATABASE {archive}")
+
+
 def _write_round(source: MariadbServer, schema: str, first: int) -> None:
     """Inserts, a key change, an update, a delete and duplicate keyless rows, in a few transactions."""
     s = quote(schema)

@@ -75,6 +75,8 @@ CREATE TABLE IF NOT EXISTS {CHECKPOINTS} (
 ) ENGINE=InnoDB
 """
 
+ER_BAD_DB_ERROR = 1049  # unknown database
+ER_ERROR_ON_RENAME = 1025  # what a RENAME into a database the target lacks fails with
 ER_WRONG_VALUE_FOR_VAR = 1231  # SET of a value the server does not have (an sql_mode of another version)
 ER_UNKNOWN_TIME_ZONE = 1298
 
@@ -684,6 +686,8 @@ class Applier:
                     cursor.execute(statement)
             except pymysql.err.MySQLError as exc:
                 code = exc.args[0] if exc.args else None
+                if code in (ER_ERROR_ON_RENAME, ER_BAD_DB_ERROR):
+                    self._raise_if_database_missing(cursor, change, exc)
                 if not (tolerant and code in ALREADY_APPLIED_DDL_CODES):
                     raise
                 logger.warning(
@@ -695,6 +699,20 @@ class Applier:
             finally:
                 cursor.execute(self._own_session)
         logger.info("applied DDL: %s", statement, extra={"action": "ddl_applied", "task_id": self.task_id})
+
+    def _raise_if_database_missing(self, cursor: Any, change: SchemaChange, exc: pymysql.err.MySQLError) -> None:
+        """A DDL statement that names a database the target lacks (a RENAME moving a table out of the selection,
+        into a database only the source has) fails with an error that does not say so (1025): say it, and how
+        to go on."""
+        schemas = {self._renames.get(table.schema, table.schema) for table in change.tables}
+        cursor.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")
+        missing = sorted(schemas - {str(row[0]) for row in cursor.fetchall()})
+        if missing:
+            names = ", ".join(quote_identifier(name) for name in missing)
+            raise errors.FatalError(
+                f"the source ran {change.statement!r}, which names the database {names} that the target does not"
+                f" have: create it on the target (CREATE DATABASE {names}) and retry the task"
+            ) from exc
 
     def _enter_source_session(self, cursor: Any, session: Session) -> None:
         """The settings the source ran a statement in (sql_mode, collation, time zone, start time), for it alone."""
