@@ -104,6 +104,7 @@ class SchemaChange:
     statement: str
     session: Session = ()
     tables: tuple[TableRef, ...] = ()  # the source tables it names (a database's or routine's: TableRef(db, ""))
+    verb: str = ""  # CREATE, ALTER VIEW, DROP ROUTINE... (connectors.mysql.ddl)
 
 
 @dataclasses.dataclass(frozen=True)

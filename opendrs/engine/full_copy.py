@@ -35,6 +35,7 @@ from opendrs.connectors.mysql import catalog, checks, chunks, copy, fences, inte
 from opendrs.connectors.mysql import connection as mysql
 from opendrs.connectors.mysql import errors as mysql_errors
 from opendrs.connectors.mysql.snapshot import Snapshot, SnapshotError, open_snapshot, release_metadata_locks
+from opendrs.connectors.mysql.streaming import current_position
 from opendrs.domain import errors, speed
 from opendrs.domain.errors import ErrorCode
 from opendrs.domain.replication import BinlogPosition, Endpoint, Selection, TableRef
@@ -81,8 +82,10 @@ def run(context: TaskContext) -> None:
         fences.raise_fence(target, fence)
         while True:
             try:
+                with mysql.connect(source) as connection:
+                    shapes = catalog.table_shapes(connection, context.wiring.selection)
                 with open_snapshot(source, WORKERS) as snapshot:
-                    _run_in(context, snapshot, source, target)
+                    _run_in(context, snapshot, shapes, source, target)
                 return
             except _SourceChangedError as changed:
                 _note_restart(context, str(changed))
@@ -105,13 +108,20 @@ def _note_restart(context: TaskContext, reason: str) -> None:
         history.record_event(connection, context.task.id, now_ms(), "warning", None, reason)
 
 
-def _run_in(context: TaskContext, snapshot: Snapshot, source: Endpoint, target: Endpoint) -> None:
+def _run_in(
+    context: TaskContext, snapshot: Snapshot, shapes: catalog.TableShapes, source: Endpoint, target: Endpoint
+) -> None:
+    """The copy in `snapshot`; `shapes` are the tables' as read just before it."""
     task_id = context.task.id
     if snapshot.position is None:
         raise TransferError(errors.SOURCE_FAILED, "the source writes no binlog (log_bin is off)", retriable=False)
     selection = context.wiring.selection
-    infos = {str(info.table): info for info in catalog.list_tables(snapshot.connections[0], selection)}
-    release_metadata_locks(snapshot.connections[0])
+    reader = snapshot.connections[0]
+    infos = {str(info.table): info for info in catalog.list_tables(reader, selection)}
+    if catalog.table_shapes(reader, selection) != shapes:
+        # The definitions just read may be newer than the snapshot: the rows would not fit them.
+        raise _SourceChangedError("a DDL statement changed the source's tables as the snapshot was taken")
+    release_metadata_locks(reader)
     with context.engine.connect() as connection:
         state = checkpoints.load_state(connection, task_id)
         tables = checkpoints.tables(connection, task_id)
@@ -137,10 +147,23 @@ def _run_in(context: TaskContext, snapshot: Snapshot, source: Endpoint, target: 
         _build_indexes(job, connection)
         structure.create_views(connection, catalog.list_views(snapshot.connections[0], selection), selection)
         structure.create_routines(connection, _readable_routines(snapshot, selection), selection)
+        if context.task.task_type == "FULL_INCR_TRANS":
+            _remember_objects_read(context, source, state)
         if context.task.task_type == "FULL_TRANS":
             # Nothing replicates into the tables after this copy: their triggers may fire from now on.
             found = catalog.list_triggers_and_events(snapshot.connections[0], selection)
             structure.create_triggers_and_events(connection, found, selection)
+
+
+def _remember_objects_read(context: TaskContext, source: Endpoint, state: dict[str, Any]) -> None:
+    """Views, routines and sequences were read as they are now, not in the snapshot: the incremental phase
+    replays their DDL from the snapshot on, and up to here it may find it applied already."""
+    try:
+        state["objects_read_at"] = current_position(source).encode()
+    except mysql_errors.ReplicationError as exc:
+        raise TransferError(errors.SOURCE_FAILED, str(exc), retriable=exc.retriable) from exc
+    with context.fenced() as connection:
+        checkpoints.save_state(connection, context.task.id, state, now_ms())
 
 
 def _readable_routines(snapshot: Snapshot, selection: Selection) -> Sequence[catalog.RoutineInfo]:

@@ -66,7 +66,8 @@ def run(context: TaskContext) -> None:
     selection = context.wiring.selection
     log.info("task %s: incremental from %s", task.id, start, extra={"task_id": task.id})
     reporter = _Reporter(context)
-    applier = Applier(target, task.id, selection, fence=fence, stop=context.stop)
+    objects_read_at = _position_or_none(state.get("objects_read_at"))
+    applier = Applier(target, task.id, selection, fence=fence, stop=context.stop, objects_read_at=objects_read_at)
     server_id = server_id_for(task.id, context.lease.version)
     with contextlib.closing(applier), BinlogStream(source, start, selection, server_id) as stream:
         _guard(applier.load_checkpoint, errors.TARGET_FAILED)  # connects now: a lost target fails as the target

@@ -862,6 +862,44 @@ def test_ddl_on_the_source_during_the_full_copy_neither_waits_for_it_nor_breaks_
     my.wait_same_database(source, target, schema)
 
 
+def test_views_routines_and_sequences_changed_during_the_full_copy_are_replicated_once(
+    drs: Api, drs_server: Server, source: MariadbServer, target: MariadbServer, schema: str
+) -> None:
+    """The copy creates views, routines and sequences as they are at its end (or start), not as its snapshot saw
+    them, and the incremental phase replays their DDL from the snapshot on: a view created during the copy failed
+    the task with 1050 "Table 'v_new' already exists"."""
+    s = quote(schema)
+    execute(
+        source,
+        f"CREATE TABLE {s}.big (id INT NOT NULL PRIMARY KEY, k INT, pad CHAR(20), KEY k (k))",
+        f"INSERT INTO {s}.big SELECT seq, seq % 97, REPEAT('p', 20) FROM {s}.seq_1_to_150000",
+        f"ANALYZE TABLE {s}.big",  # several chunks
+        f"CREATE VIEW {s}.v_old AS SELECT id FROM {s}.big",
+        f"CREATE FUNCTION {s}.f_old() RETURNS INT DETERMINISTIC RETURN 1",
+    )
+    job = my.configure_task(drs, source, target, "FULL_INCR_TRANS", [schema])
+    my.succeeded(my.limit_speed(drs, [job], 1))  # about 5 MB of rows: 5 s
+    my.start(drs, job)
+    wait_for(lambda: any("big#" in c for c in my.copied_chunks(drs_server, job)), "a chunk", my.COPY_DEADLINE)
+    execute(
+        source,
+        f"CREATE VIEW {s}.v_new AS SELECT k FROM {s}.big",
+        f"DROP VIEW {s}.v_old",
+        f"CREATE FUNCTION {s}.f_new() RETURNS INT DETERMINISTIC RETURN 2",
+        f"DROP FUNCTION {s}.f_old",
+        f"CREATE SEQUENCE {s}.ids",
+    )
+    my.wait_status(drs, job, "INCRE_TRANSFER_STARTED", my.COPY_DEADLINE)
+    execute(source, f"CREATE VIEW {s}.v_later AS SELECT pad FROM {s}.big")
+    objects = f"SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{schema}' ORDER BY 1"
+    wait_for(lambda: ("v_later", "VIEW") in query(target, objects), "a view created during incremental sync")
+    assert my.status_of(drs, job)["status"] == "INCRE_TRANSFER_STARTED"
+    assert query(target, objects) == query(source, objects)
+    routines = f"SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = '{schema}'"
+    assert query(target, routines) == query(source, routines) == [("f_new",)]
+    my.wait_same_database(source, target, schema)
+
+
 def test_a_pause_interrupts_a_ddl_being_applied_and_the_resumed_task_applies_it(
     drs: Api, drs_server: Server, source: MariadbServer, target: MariadbServer, schema: str
 ) -> None:

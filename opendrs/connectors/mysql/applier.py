@@ -388,7 +388,9 @@ class Applier:
 
     `idempotent` may be switched by the engine between calls. `fault` is for tests: called with the name of a
     point ("before_commit", "before_ddl", "after_ddl") where a crash can be simulated by raising. `fence`: the
-    target refuses our commits once a newer worker raised it (see fences.py).
+    target refuses our commits once a newer worker raised it (see fences.py). `objects_read_at`: where the binlog
+    was when the full copy read the views, routines and sequences it created (as they were then, not in its
+    snapshot): their DDL up to there may be applied already.
     """
 
     def __init__(
@@ -401,8 +403,10 @@ class Applier:
         fault: Callable[[str], None] | None = None,
         fence: fences.Fence | None = None,
         stop: threading.Event | None = None,
+        objects_read_at: BinlogPosition | None = None,
     ) -> None:
         self.endpoint = endpoint
+        self._objects_read_at = position_key(objects_read_at) if objects_read_at else None
         self._stop = stop  # interrupts a long DDL statement (interrupt.py): it rolls back, and runs again on resume
         self.task_id = task_id
         self.selection = selection
@@ -661,7 +665,8 @@ class Applier:
         for change in transaction.changes:
             if isinstance(change, SchemaChange):
                 self._run(conn, *batch.take())
-                self._execute_ddl(conn, change, tolerant=redo or self.idempotent)
+                tolerant = redo or self.idempotent or self._read_by_the_copy(change, transaction.end)
+                self._execute_ddl(conn, change, tolerant=tolerant)
                 self._fence_checked = False  # the DDL committed the transaction
                 self._tables.clear()
                 self._sql.clear()
@@ -670,6 +675,10 @@ class Applier:
         self._fault("after_ddl")
         crash_point("apply.ddl.executed_uncommitted")
         self._commit(conn, batch, [transaction])
+
+    def _read_by_the_copy(self, change: SchemaChange, end: BinlogPosition) -> bool:
+        read_at = self._objects_read_at
+        return read_at is not None and change.verb in ddl.READ_AFTER_SNAPSHOT and position_key(end) <= read_at
 
     def _execute_ddl(self, conn: mysql_connection.Connection, change: SchemaChange, *, tolerant: bool) -> None:
         statement = ddl.rename_schemas(change.statement, self._renames, ddl.ansi_quotes(change.session))

@@ -163,6 +163,24 @@ def list_tables(connection: mysql.Connection, selection: Selection) -> tuple[Tab
     )
 
 
+TableShapes = dict[TableRef, tuple[tuple[Column, ...], tuple[Index, ...]]]
+
+
+def table_shapes(connection: mysql.Connection, selection: Selection) -> TableShapes:
+    """The columns and indexes of every selected table, from two queries: equal shapes read before and after a
+    snapshot say that no DDL changed a table meanwhile (information_schema is read as it is now, not in the
+    snapshot)."""
+    schemas = [database.name for database in list_databases(connection, selection)]
+    if not schemas:
+        return {}
+    columns, indexes = _columns(connection, schemas), _indexes(connection, schemas)
+    return {
+        table: (tuple(table_columns), tuple(indexes.get(table, ())))
+        for table, table_columns in columns.items()
+        if selection.includes(table)
+    }
+
+
 def list_views(connection: mysql.Connection, selection: Selection) -> tuple[ViewInfo, ...]:
     """The selected views, in (schema, name) order; copy them after the tables they read."""
     schemas = [database.name for database in list_databases(connection, selection)]

@@ -168,6 +168,11 @@ _DEFINER = re.compile(
 _UDF = re.compile(r"\bRETURNS\s+(?:STRING|INTEGER|REAL|DECIMAL)\s+SONAME\b", re.I)  # a function of a library
 # Statements that define a view or routine: replayed without their definer (see without_definer).
 DEFINITIONS = frozenset({"CREATE VIEW", "ALTER VIEW", "CREATE ROUTINE"})
+# Statements on objects a full copy creates as they are when it creates them, not as its snapshot saw them.
+READ_AFTER_SNAPSHOT = frozenset(
+    {"CREATE VIEW", "ALTER VIEW", "DROP VIEW", "CREATE ROUTINE", "ALTER ROUTINE", "DROP ROUTINE"}
+    | {"CREATE SEQUENCE", "ALTER SEQUENCE", "DROP SEQUENCE"}
+)
 _DATABASE_OPTION = r"(?:DEFAULT|CHARACTER|CHARSET|COLLATE|COMMENT|UPGRADE|READ)"
 
 

@@ -183,7 +183,7 @@ class QueryEvent(NamedTuple):
             replayed = ddl.without_definer(replayed)
         # The database a CREATE or DROP DATABASE names may be the session's default: no USE of it on the target.
         schema = "" if parsed.verb in ("CREATE DATABASE", "DROP DATABASE") else self.schema
-        return SchemaChange(schema, replayed, session, tuple(parsed.tables))
+        return SchemaChange(schema, replayed, session, tuple(parsed.tables), parsed.verb)
 
 
 class XidEvent(NamedTuple):
