@@ -10,11 +10,12 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import pymysql
 import pytest
 from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
-from opendrs.connectors.mysql import chunks, copy, snapshot
+from opendrs.connectors.mysql import catalog, chunks, copy, snapshot
 from opendrs.connectors.mysql import connection as mysql
 from opendrs.domain.replication import BinlogPosition, Selection, TableRef
 from tests.integration.mysql.conftest import (
@@ -304,3 +305,33 @@ def test_batches_shrink_until_they_fit_in_a_packet(source: Server, target: Serve
     info = plan.tables[chunk.table]
     with contextlib.closing(source.connect()) as on_source, contextlib.closing(target.connect()) as on_target:
         assert row_images(on_target, info) == row_images(on_source, info)
+
+
+def test_table_shapes_change_with_instant_ddl_and_a_released_snapshot_reader_fails_on_a_rebuilt_table(
+    source: Server, database: str
+) -> None:
+    """What the copy relies on to notice DDL around its snapshot: an instant ALTER leaves a snapshot's reads
+    working but changes the tables' shapes; a rebuilt table fails to read (1412) once the reader has let go of its
+    metadata lock, which the ALTER then does not wait for."""
+    selection = Selection(databases=(database,))
+    d = f"`{database}`"
+    source.execute(f"CREATE TABLE {d}.t (id INT PRIMARY KEY, v INT, KEY v (v))", f"INSERT INTO {d}.t VALUES (1, 1)")
+    with source.connect() as connection:
+        before = catalog.table_shapes(connection, selection)
+        assert catalog.table_shapes(connection, selection) == before
+        source.execute(f"ALTER TABLE {d}.t ADD COLUMN w INT, ALGORITHM=INSTANT")
+        assert catalog.table_shapes(connection, selection) != before
+        changed = catalog.table_shapes(connection, selection)
+        source.execute(f"ALTER TABLE {d}.t DROP KEY v")
+        assert catalog.table_shapes(connection, selection) != changed
+
+    with snapshot.open_snapshot(source.endpoint, 1) as snap:
+        [reader] = snap.connections
+        assert query(reader, f"SELECT COUNT(*) FROM {d}.t") == [(1,)]
+        snapshot.release_metadata_locks(reader)
+        with source.connect() as connection, connection.cursor() as cursor:
+            cursor.execute("SET SESSION lock_wait_timeout = 5")
+            cursor.execute(f"ALTER TABLE {d}.t FORCE")  # would wait 5 s and fail if the lock were still held
+        with pytest.raises(pymysql.err.MySQLError) as failure:
+            query(reader, f"SELECT COUNT(*) FROM {d}.t")
+        assert failure.value.args[0] == 1412, failure.value
