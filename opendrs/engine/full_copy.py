@@ -21,6 +21,7 @@ import collections
 import contextlib
 import contextvars
 import dataclasses
+import itertools
 import logging
 import threading
 import time
@@ -51,6 +52,7 @@ from opendrs.store import tasks as task_store
 
 log = logging.getLogger(__name__)
 
+MAX_RESTARTS = 10  # new snapshots for DDL on the source in one run (a table truncated every minute: not for ever)
 WORKERS = 2  # copy threads: one per core of the machines we aim at; reading and loading overlap in each
 
 # Server errors that a new attempt may not meet: connection trouble, deadlocks, lock waits.
@@ -80,7 +82,8 @@ def run(context: TaskContext) -> None:
     fence = incremental.target_fence(context)
     try:
         fences.raise_fence(target, fence)
-        while True:
+        for restart in itertools.count():
+            context.check_stop()  # a pause may have ended the last snapshot's copy too
             try:
                 with mysql.connect(source) as connection:
                     shapes = catalog.table_shapes(connection, context.wiring.selection)
@@ -88,6 +91,12 @@ def run(context: TaskContext) -> None:
                     _run_in(context, snapshot, shapes, source, target)
                 return
             except _SourceChangedError as changed:
+                if restart == MAX_RESTARTS:
+                    reason = (
+                        f"{changed}: the copy took {MAX_RESTARTS} new snapshots for DDL on the source (ALTER, TRUNCATE,"
+                        " OPTIMIZE TABLE); hold DDL on the selected tables until the full copy is done, and retry"
+                    )
+                    raise TransferError(errors.SOURCE_FAILED, reason, retriable=False) from changed
                 _note_restart(context, str(changed))
     except mysql_errors.FencedError as exc:
         raise FencedError(str(exc)) from exc

@@ -816,6 +816,11 @@ def test_a_table_that_left_the_source_while_the_copy_was_paused_fails_the_resume
     ), failed
 
 
+def _wait_for_a_chunk(server: Server, job: str, table: str) -> None:
+    """Until the store records a copied chunk of `table`."""
+    wait_for(lambda: any(f".{table}#" in c for c in my.copied_chunks(server, job)), "a chunk", my.COPY_DEADLINE)
+
+
 def test_ddl_on_the_source_during_the_full_copy_neither_waits_for_it_nor_breaks_it(
     drs: Api, drs_server: Server, source: MariadbServer, target: MariadbServer, schema: str
 ) -> None:
@@ -837,7 +842,7 @@ def test_ddl_on_the_source_during_the_full_copy_neither_waits_for_it_nor_breaks_
     my.succeeded(my.limit_speed(drs, [job], 1))  # about 8 MB of rows: 8 s
     with my.StatusWatch(drs, job) as watch:
         my.start(drs, job)
-        wait_for(lambda: any("big#" in c for c in my.copied_chunks(drs_server, job)), "a chunk", my.COPY_DEADLINE)
+        _wait_for_a_chunk(drs_server, job, "big")
         connection = my.connect(source)
         try:
             with connection.cursor() as cursor:
@@ -852,7 +857,7 @@ def test_ddl_on_the_source_during_the_full_copy_neither_waits_for_it_nor_breaks_
             f"UPDATE {s}.big SET pad = 'altered' WHERE id <= 1000",
             f"INSERT INTO {s}.small VALUES (1000, 1)",
         )
-        wait_for(lambda: any("big#" in c for c in my.copied_chunks(drs_server, job)), "a chunk", my.COPY_DEADLINE)
+        _wait_for_a_chunk(drs_server, job, "big")
         my.pause(drs, job)
         wait_for(lambda: my.lease_owner(drs_server, job) is None, "the paused task's worker to let it go")
         assert not watch.failures(), watch.failures()
@@ -880,7 +885,7 @@ def test_views_routines_and_sequences_changed_during_the_full_copy_are_replicate
     job = my.configure_task(drs, source, target, "FULL_INCR_TRANS", [schema])
     my.succeeded(my.limit_speed(drs, [job], 1))  # about 5 MB of rows: 5 s
     my.start(drs, job)
-    wait_for(lambda: any("big#" in c for c in my.copied_chunks(drs_server, job)), "a chunk", my.COPY_DEADLINE)
+    _wait_for_a_chunk(drs_server, job, "big")
     execute(
         source,
         f"CREATE VIEW {s}.v_new AS SELECT k FROM {s}.big",
