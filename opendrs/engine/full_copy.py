@@ -222,6 +222,7 @@ def _restart_changed_tables(
         log.warning("%s changed on the source: copied again, whole", _key(table), extra={"action": "table_changed"})
         with mysql.connect(target) as target_connection:
             structure.drop_table(target_connection, TableRef(table.target_schema, table.target_name))
+        crash_point("copy.table_restart.dropped_unrecorded")
     # What each target copy was, or is about to be, created from.
     definitions = {}
     for table in tables:

@@ -156,3 +156,35 @@ def test_worker_killed_at_a_crash_point_resumes_to_the_same_rows(
     assert watch.error is None, watch.error
     assert not watch.failures(), watch.failures()
     print(f"{point}:{nth}: died in {died_in}; statuses {watch.statuses}")  # shown with -s
+
+
+def test_a_worker_killed_as_it_copies_a_changed_table_again_leaves_it_to_be_copied_again_whole(
+    cluster: Cluster, source: MariadbServer, target: MariadbServer, schema: str
+) -> None:
+    """An ALTER on the source during the copy makes the copy take a new snapshot and copy the table again: a worker
+    that dies once it dropped the table's old copy on the target, before the store forgot it, leaves the change
+    for its successor to find again."""
+    point = "copy.table_restart.dropped_unrecorded"
+    api = cluster.api
+    armed = cluster.start_worker(point, wait=False)
+    s = quote(schema)
+    execute(
+        source,
+        f"CREATE TABLE {s}.f_big (id INT NOT NULL PRIMARY KEY, pad CHAR(200))",
+        f"INSERT INTO {s}.f_big SELECT seq, REPEAT('p', 200) FROM {s}.seq_1_to_15000",
+        f"ANALYZE TABLE {s}.f_big",
+    )
+    armed.wait_started()
+    job = my.configure_task(api, source, target, "FULL_INCR_TRANS", [schema])
+    my.succeeded(my.limit_speed(api, [job], 1))  # 3 MB of rows: 3 s
+    with my.StatusWatch(api, job) as watch:
+        my.start(api, job)
+        wait_for(lambda: my.copied_chunks(cluster.server, job), "a chunk of f_big", CRASH_DEADLINE)
+        execute(source, f"ALTER TABLE {s}.f_big MODIFY pad CHAR(210)")  # a rebuild: the copy cannot read it on
+        successor = cluster.start_worker(wait=False)
+        wait_for(lambda: armed.process.poll() is not None, f"the worker to crash at {point}", CRASH_DEADLINE)
+        assert armed.crashed_at() == point, f"the worker died elsewhere:\n{armed.log()}"
+        successor.wait_started()
+        my.wait_status(api, job, "INCRE_TRANSFER_STARTED", my.COPY_DEADLINE)
+        my.wait_same_database(source, target, schema)
+    assert not watch.failures(), watch.failures()
