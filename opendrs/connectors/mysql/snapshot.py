@@ -82,6 +82,12 @@ def open_snapshot(endpoint: Endpoint, workers: int) -> Snapshot:
     """`workers` connections in one consistent snapshot, taken under a brief global read lock (needs RELOAD)."""
     connections = tuple(_reader(endpoint) for _ in range(workers))
     try:
+        if not all([_stop_logging(connection) for connection in connections]):
+            logger.info(
+                "the source user may not set sql_log_bin (BINLOG ADMIN or SUPER): an ALTER TABLE on the source"
+                " waits for the end of the copy of a table it has read",
+                extra={"action": "snapshot"},
+            )
         control = mysql.connect(endpoint)
         try:
             position, lock_seconds = _snapshot_under_lock(control, connections)
@@ -129,24 +135,21 @@ def _reader(endpoint: Endpoint) -> mysql.Connection:
     try:
         _execute(reader, _READ_SESSION)
         _execute(reader, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        _stop_logging(reader)
     except BaseException:
         reader.close()
         raise
     return reader
 
 
-def _stop_logging(reader: mysql.Connection) -> None:
+def _stop_logging(reader: mysql.Connection) -> bool:
+    """sql_log_bin=0 for the reader (see the module doc); False if the user may not set it."""
     try:
         _execute(reader, "SET SESSION sql_log_bin = 0")
     except pymysql.err.OperationalError as error:
-        if not (error.args and error.args[0] in _ACCESS_DENIED):
-            raise
-        logger.info(
-            "the source user may not set sql_log_bin (BINLOG ADMIN or SUPER): an ALTER TABLE on the source waits"
-            " for the end of the copy of a table it has read",
-            extra={"action": "snapshot"},
-        )
+        if error.args and error.args[0] in _ACCESS_DENIED:
+            return False
+        raise
+    return True
 
 
 def _snapshot_under_lock(
