@@ -80,7 +80,14 @@ class Snapshot:
 
 def open_snapshot(endpoint: Endpoint, workers: int) -> Snapshot:
     """`workers` connections in one consistent snapshot, taken under a brief global read lock (needs RELOAD)."""
-    connections = tuple(_reader(endpoint) for _ in range(workers))
+    opened: list[mysql.Connection] = []
+    try:
+        for _ in range(workers):
+            opened.append(_reader(endpoint))
+    except BaseException:
+        Snapshot(tuple(opened), None, 0.0).close()
+        raise
+    connections = tuple(opened)
     try:
         if not all([_stop_logging(connection) for connection in connections]):
             logger.info(
