@@ -100,7 +100,8 @@ def record_event(
 
 
 def events(connection: sa.Connection, task_ids: Sequence[str]) -> dict[str, list[TaskEvent]]:
-    """Each task's failures, oldest first."""
+    """Each task's failures, and notices such as a copy that took a new snapshot (without an error code), oldest
+    first."""
     if not task_ids:
         return {}
     rows = connection.execute(
@@ -120,7 +121,10 @@ def totals(connection: sa.Connection) -> list[TaskTotals]:
         .subquery()
     )
     error_counts = (
-        sa.select(task_events.c.task_id, sa.func.count().label("errors")).group_by(task_events.c.task_id).subquery()
+        sa.select(task_events.c.task_id, sa.func.count().label("errors"))
+        .where(task_events.c.error_code.is_not(None))  # a failure has its code; a notice (a new snapshot) has none
+        .group_by(task_events.c.task_id)
+        .subquery()
     )
     query = (
         sa.select(

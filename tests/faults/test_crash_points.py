@@ -188,3 +188,7 @@ def test_a_worker_killed_as_it_copies_a_changed_table_again_leaves_it_to_be_copi
         my.wait_status(api, job, "INCRE_TRANSFER_STARTED", my.COPY_DEADLINE)
         my.wait_same_database(source, target, schema)
     assert not watch.failures(), watch.failures()
+    # The task's event list says why the copy started again: a notice, not a failure (no error code).
+    [notice, *_] = [log for log in my.detail_of(api, job)["logs"] if "during the full copy" in log["message"]]
+    assert (notice["level"], notice["error_code"]) == ("warning", None), notice
+    assert f"{schema}.f_big was changed on the source (DDL)" in notice["message"], notice
