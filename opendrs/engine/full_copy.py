@@ -154,23 +154,20 @@ def _run_in(
     _copy_data(job, snapshot, state)
     with mysql.connect(target) as connection:
         _build_indexes(job, connection)
-        structure.create_views(connection, catalog.list_views(snapshot.connections[0], selection), selection)
+        structure.create_views(connection, catalog.list_views(reader, selection), selection)
         structure.create_routines(connection, _readable_routines(snapshot, selection), selection)
         if context.task.task_type == "FULL_INCR_TRANS":
             _remember_objects_read(context, source, state)
         if context.task.task_type == "FULL_TRANS":
             # Nothing replicates into the tables after this copy: their triggers may fire from now on.
-            found = catalog.list_triggers_and_events(snapshot.connections[0], selection)
+            found = catalog.list_triggers_and_events(reader, selection)
             structure.create_triggers_and_events(connection, found, selection)
 
 
 def _remember_objects_read(context: TaskContext, source: Endpoint, state: dict[str, Any]) -> None:
     """Views, routines and sequences were read as they are now, not in the snapshot: the incremental phase
     replays their DDL from the snapshot on, and up to here it may find it applied already."""
-    try:
-        state["objects_read_at"] = current_position(source).encode()
-    except mysql_errors.ReplicationError as exc:
-        raise TransferError(errors.SOURCE_FAILED, str(exc), retriable=exc.retriable) from exc
+    state["objects_read_at"] = incremental.guard(lambda: current_position(source), errors.SOURCE_FAILED).encode()
     with context.fenced() as connection:
         checkpoints.save_state(connection, context.task.id, state, now_ms())
 
@@ -218,16 +215,20 @@ def _restart_changed_tables(
         return not table.index_done and key in known and known[key] != infos[key].definition
 
     restarted = [table for table in tables if changed(table)]
-    for table in restarted:
-        log.warning("%s changed on the source: copied again, whole", _key(table), extra={"action": "table_changed"})
+    if restarted:
         with mysql.connect(target) as target_connection:
-            structure.drop_table(target_connection, TableRef(table.target_schema, table.target_name))
-        crash_point("copy.table_restart.dropped_unrecorded")
+            for table in restarted:
+                log.warning(
+                    "%s changed on the source: copied again, whole", _key(table), extra={"action": "table_changed"}
+                )
+                structure.drop_table(target_connection, TableRef(table.target_schema, table.target_name))
+                crash_point("copy.table_restart.dropped_unrecorded")
+    again = {table.position for table in restarted}
     # What each target copy was, or is about to be, created from.
     definitions = {}
     for table in tables:
         key = _key(table)
-        kept = table.structure_done and key in known and table not in restarted
+        kept = table.structure_done and key in known and table.position not in again
         definitions[key] = known[key] if kept else infos[key].definition
     state["definitions"] = definitions
     plans, copied_at = state.get("plans", {}), state.get("copied_at", {})
@@ -239,7 +240,7 @@ def _restart_changed_tables(
         checkpoints.save_state(connection, context.task.id, state, now_ms())
     return [
         dataclasses.replace(table, structure_done=False, data_done=False, index_done=False, rows_copied=0)
-        if table in restarted
+        if table.position in again
         else table
         for table in tables
     ]

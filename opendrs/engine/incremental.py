@@ -46,7 +46,7 @@ def capture_start(context: TaskContext) -> None:
         state = checkpoints.load_state(connection, context.task.id)
     if "start_position" in state:
         return
-    position = _guard(lambda: current_position(source), errors.SOURCE_FAILED)
+    position = guard(lambda: current_position(source), errors.SOURCE_FAILED)
     with context.fenced() as connection:
         checkpoints.save_state(connection, context.task.id, {**state, "start_position": position.encode()}, now_ms())
 
@@ -58,8 +58,8 @@ def run(context: TaskContext) -> None:
     with context.engine.connect() as connection:
         state = checkpoints.load_state(connection, task.id)
     fence = target_fence(context)
-    _guard(lambda: fences.raise_fence(target, fence), errors.TARGET_FAILED)
-    checkpoint = _guard(lambda: load_checkpoint(target, task.id), errors.TARGET_FAILED)
+    guard(lambda: fences.raise_fence(target, fence), errors.TARGET_FAILED)
+    checkpoint = guard(lambda: load_checkpoint(target, task.id), errors.TARGET_FAILED)
     start = checkpoint or BinlogPosition.decode(state["start_position"])
     idempotent_until = _position_or_none(state.get("idempotent_until"))
     skips = {TableRef(*key.split(".", 1)): BinlogPosition.decode(at) for key, at in state.get("copied_at", {}).items()}
@@ -70,7 +70,7 @@ def run(context: TaskContext) -> None:
     applier = Applier(target, task.id, selection, fence=fence, stop=context.stop, objects_read_at=objects_read_at)
     server_id = server_id_for(task.id, context.lease.version)
     with contextlib.closing(applier), BinlogStream(source, start, selection, server_id) as stream:
-        _guard(applier.load_checkpoint, errors.TARGET_FAILED)  # connects now: a lost target fails as the target
+        guard(applier.load_checkpoint, errors.TARGET_FAILED)  # connects now: a lost target fails as the target
         crash_point("incremental.stream_opened")
         for item in _from_source(stream.batches()):
             context.check_stop()
@@ -199,7 +199,8 @@ class _Reporter:
         self._rows, self._since = 0, time.monotonic()
 
 
-def _guard(call: Callable[[], T], side: ErrorCode) -> T:
+def guard(call: Callable[[], T], side: ErrorCode) -> T:
+    """`call()`; a connector failure becomes the task's error, reported against `side` (source or target)."""
     try:
         return call()
     except mysql_errors.ReplicationError as exc:

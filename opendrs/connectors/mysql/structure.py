@@ -85,9 +85,7 @@ def create_table(target: mysql.Connection, info: catalog.TableInfo, selection: S
 def drop_table(target: mysql.Connection, table: TableRef) -> None:
     """Drop the target's copy of a table, to create it again in a new shape; none is fine."""
     _set_ddl_session(target)  # foreign keys off: other tables may reference it
-    _execute(
-        target, f"DROP TABLE IF EXISTS {mysql.quote_identifier(table.schema)}.{mysql.quote_identifier(table.name)}"
-    )
+    _execute(target, f"DROP TABLE IF EXISTS {_qualified(table)}")
 
 
 def build_indexes(target: mysql.Connection, info: catalog.TableInfo, selection: Selection) -> None:
