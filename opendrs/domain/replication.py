@@ -90,6 +90,9 @@ class RowChange:
     after: Row | None
     # The source session checked foreign keys (and so ran their cascades), as the rows event's flags say.
     foreign_key_checks: bool = True
+    # A delete whose own row a copy taken after it already lacks: only what the source's foreign keys cascaded
+    # from it is left to apply, to rows of other tables that the copy may hold from before it.
+    only_cascades: bool = False
 
 
 # Settings of the source session a statement ran in, as (system variable, value) pairs in the order to set them.

@@ -12,6 +12,7 @@ that held the task before can no longer commit anything there (connectors/mysql/
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import logging
 import time
@@ -67,7 +68,15 @@ def run(context: TaskContext) -> None:
     log.info("task %s: incremental from %s", task.id, start, extra={"task_id": task.id})
     reporter = _Reporter(context)
     objects_read_at = _position_or_none(state.get("objects_read_at"))
-    applier = Applier(target, task.id, selection, fence=fence, stop=context.stop, objects_read_at=objects_read_at)
+    applier = Applier(
+        target,
+        task.id,
+        selection,
+        fence=fence,
+        stop=context.stop,
+        objects_read_at=objects_read_at,
+        copied_at={selection.target_of(table): at for table, at in skips.items()},
+    )
     server_id = server_id_for(task.id, context.lease.version)
     with contextlib.closing(applier), BinlogStream(source, start, selection, server_id) as stream:
         guard(applier.load_checkpoint, errors.TARGET_FAILED)  # connects now: a lost target fails as the target
@@ -122,7 +131,9 @@ def server_id_for(task_id: str, lease_version: int) -> int:
 
 def _without_copied(transaction: Transaction, skips: Mapping[TableRef, BinlogPosition]) -> Transaction:
     """The transaction without the changes of tables whose copy was taken after it: their rows, and the DDL that
-    names only such tables (the copy was created from the definition the DDL made)."""
+    names only such tables (the copy was created from the definition the DDL made). Their deletes stay, marked
+    only_cascades: what the source's foreign keys cascaded from them may reach rows that other tables' copies
+    hold from before (the applier runs just that)."""
     if not skips:
         return transaction
     end = position_key(transaction.end)
@@ -131,8 +142,13 @@ def _without_copied(transaction: Transaction, skips: Mapping[TableRef, BinlogPos
         tables = change.tables if isinstance(change, SchemaChange) else (change.table,)
         return bool(tables) and all(table in skips and end <= position_key(skips[table]) for table in tables)
 
-    kept = tuple(change for change in transaction.changes if not copied_after(change))
-    return Transaction(kept, transaction.end, transaction.commit_time)
+    kept: list[RowChange | SchemaChange] = []
+    for change in transaction.changes:
+        if not copied_after(change):
+            kept.append(change)
+        elif isinstance(change, RowChange) and change.kind == "delete":
+            kept.append(dataclasses.replace(change, only_cascades=True))
+    return Transaction(tuple(kept), transaction.end, transaction.commit_time)
 
 
 def _split_at(

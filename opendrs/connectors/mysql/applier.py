@@ -28,7 +28,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pymysql
@@ -160,6 +160,18 @@ def _read_checkpoint(conn: mysql_connection.Connection, task_id: str) -> Checkpo
 
 
 @dataclasses.dataclass(frozen=True)
+class CascadingKey:
+    """A foreign key whose ON DELETE action (CASCADE or SET NULL) changes rows of `child` when a row of the table
+    it references is deleted."""
+
+    child: TableRef  # on the target
+    child_sql: str  # `schema`.`table`
+    columns: tuple[str, ...]  # the child's
+    referenced: tuple[str, ...]  # the parent's, in the same order
+    set_null: bool  # ON DELETE SET NULL; else CASCADE
+
+
+@dataclasses.dataclass(frozen=True)
 class TargetTable:
     """What the applier needs to know about a target table, read from information_schema."""
 
@@ -174,6 +186,7 @@ class TargetTable:
     # A foreign key with a cascading action references this table: the target must run the cascade itself, as
     # the binlog holds none of the rows a cascade changes (InnoDB changes them below the server's logging).
     cascades: bool = False
+    cascading_deletes: tuple[CascadingKey, ...] = ()  # the keys whose ON DELETE action changes other rows
 
     @property
     def delete_in(self) -> str:
@@ -203,10 +216,7 @@ class TargetTable:
             # Byte-exact, unlike the collation's comparison ('a' = 'A ' in a _ci PAD SPACE collation), so that
             # of two near-identical rows of a keyless table we touch the one the source touched.
             return f"BINARY {name} = BINARY CONVERT({literal(value)} USING {charset})"
-        length = self.binary_lengths.get(column)
-        if length is not None and isinstance(value, bytes):
-            value = value.ljust(length, b"\0")  # the binlog drops BINARY(n)'s trailing NUL padding
-        return f"{name} <=> {literal(value)}"
+        return f"{name} <=> {literal(_padded(self, column, value))}"
 
 
 def _read_table(conn: mysql_connection.Connection, ref: TableRef) -> TargetTable:
@@ -235,6 +245,7 @@ def _read_table(conn: mysql_connection.Connection, ref: TableRef) -> TargetTable
             (ref.schema, ref.name),
         )
         cascades = cursor.fetchone() is not None
+        cascading_deletes = _cascading_deletes(cursor, ref) if cascades else ()
     generated = {str(c[0]) for c in columns if c[5]}
     nullable = {str(c[0]) for c in columns if c[4] == "YES"}
     key, key_nullable = _choose_key(indexes, generated, nullable)
@@ -248,7 +259,41 @@ def _read_table(conn: mysql_connection.Connection, ref: TableRef) -> TargetTable
         {str(c[0]): int(c[3]) for c in columns if c[1] == "binary"},
         frozenset(str(c[0]) for c in columns if c[1] == "enum"),
         cascades,
+        cascading_deletes,
     )
+
+
+def _cascading_deletes(cursor: Any, ref: TableRef) -> tuple[CascadingKey, ...]:
+    cursor.execute(
+        "SELECT k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, r.DELETE_RULE, k.COLUMN_NAME,"
+        " k.REFERENCED_COLUMN_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS r"
+        " JOIN information_schema.KEY_COLUMN_USAGE k ON k.CONSTRAINT_SCHEMA = r.CONSTRAINT_SCHEMA"
+        " AND k.CONSTRAINT_NAME = r.CONSTRAINT_NAME AND k.TABLE_NAME = r.TABLE_NAME"
+        " WHERE r.UNIQUE_CONSTRAINT_SCHEMA = %s AND r.REFERENCED_TABLE_NAME = %s"
+        " AND k.REFERENCED_TABLE_SCHEMA = %s AND k.REFERENCED_TABLE_NAME = %s"
+        " AND r.DELETE_RULE IN ('CASCADE', 'SET NULL')"
+        " ORDER BY k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION",
+        (ref.schema, ref.name, ref.schema, ref.name),
+    )
+    keys: dict[tuple[str, str, str], list[tuple[str, str, str]]] = {}
+    for schema, table, name, rule, column, referenced in cursor.fetchall():
+        keys.setdefault((str(schema), str(table), str(name)), []).append((str(rule), str(column), str(referenced)))
+    return tuple(
+        CascadingKey(
+            TableRef(schema, table),
+            f"{quote_identifier(schema)}.{quote_identifier(table)}",
+            tuple(column for _, column, _ in parts),
+            tuple(referenced for _, _, referenced in parts),
+            parts[0][0] == "SET NULL",
+        )
+        for (schema, table, _), parts in keys.items()
+    )
+
+
+def _padded(table: TargetTable, column: str, value: Any) -> Any:
+    """`value` of `column` as the target stores it: the binlog drops BINARY(n)'s trailing NUL padding."""
+    length = table.binary_lengths.get(column)
+    return value.ljust(length, b"\0") if length is not None and isinstance(value, bytes) else value
 
 
 def _choose_key(indexes: dict[str, list[str]], generated: set[str], nullable: set[str]) -> tuple[tuple[str, ...], bool]:
@@ -390,7 +435,14 @@ class Applier:
     point ("before_commit", "before_ddl", "after_ddl") where a crash can be simulated by raising. `fence`: the
     target refuses our commits once a newer worker raised it (see fences.py). `objects_read_at`: where the binlog
     was when the full copy read the views, routines and sequences it created (as they were then, not in its
-    snapshot): their DDL up to there may be applied already.
+    snapshot): their DDL up to there may be applied already. `copied_at`: the target tables a resumed copy took
+    whole, and the position of the snapshot it took them in: they hold every change up to there.
+
+    Cascades in idempotent mode: the copy may hold the children of a deleted parent from before the delete, and
+    the parent's row already gone (its copy was taken after), so the parent's delete alone, run with foreign key
+    checks off, would not reach them. Each delete from a table that ON DELETE CASCADE / SET NULL keys reference
+    is preceded by those actions' own statements on the child tables not copied after it (with checks on, so
+    that deeper levels cascade as InnoDB does); a delete marked only_cascades runs just these.
     """
 
     def __init__(
@@ -404,8 +456,11 @@ class Applier:
         fence: fences.Fence | None = None,
         stop: threading.Event | None = None,
         objects_read_at: BinlogPosition | None = None,
+        copied_at: Mapping[TableRef, BinlogPosition] | None = None,
     ) -> None:
         self.endpoint = endpoint
+        self._copied_at = {table: position_key(at) for table, at in (copied_at or {}).items()}
+        self._at: tuple[str, int, int] | None = None  # the end of the transaction whose rows are being added
         self._objects_read_at = position_key(objects_read_at) if objects_read_at else None
         self._stop = stop  # interrupts a long DDL statement (interrupt.py): it rolls back, and runs again on resume
         self.task_id = task_id
@@ -498,6 +553,7 @@ class Applier:
                     pending = []
                 self._apply_ddl_transaction(conn, transaction)
             else:
+                self._at = position_key(transaction.end)
                 add_row = self._add_row
                 for change in transaction.changes:
                     add_row(batch, change)  # type: ignore[arg-type]
@@ -505,7 +561,7 @@ class Applier:
                 if batch.size >= self._max_query:
                     self._run(conn, *batch.take())
             applied += 1
-            rows += len(transaction.changes)
+            rows += sum(1 for c in transaction.changes if not (isinstance(c, RowChange) and c.only_cascades))
         if pending:
             self._commit(conn, batch, pending)
         checkpoint = self._checkpoint
@@ -551,7 +607,11 @@ class Applier:
         if table is None:
             table = self._table(change.table)
         kind = change.kind
-        # Only where the source cascaded: a catch-up (idempotent) replays over rows the copy may hold in any state.
+        if self.idempotent and kind == "delete" and change.foreign_key_checks and table.cascading_deletes:
+            self._add_cascades(batch, table, change.before)  # type: ignore[arg-type]
+        if change.only_cascades:
+            return
+        # Only where the source cascaded; a catch-up (idempotent) ran the cascades it needs just above.
         batch.checking_foreign_keys(
             kind != "insert" and table.cascades and change.foreign_key_checks and not self.idempotent
         )
@@ -561,6 +621,25 @@ class Applier:
             self._add_update(batch, change.table, table, change.before, change.after)  # type: ignore[arg-type]
         else:
             self._add_delete(batch, table, change.before)  # type: ignore[arg-type]
+
+    def _add_cascades(self, batch: _Batch, table: TargetTable, row: dict[str, Any]) -> None:
+        """What the source's ON DELETE actions did when `row` of `table` was deleted, on the children whose copy
+        was not taken after the delete (see the class's docstring)."""
+        for key in table.cascading_deletes:
+            copied_at = self._copied_at.get(key.child)
+            if copied_at is not None and self._at is not None and self._at <= copied_at:
+                continue  # that copy already lacks (or unlinked) the children
+            values = [_padded(table, column, row.get(column)) for column in key.referenced]
+            if any(value is None for value in values):
+                continue  # a NULL references nothing
+            pairs = zip(key.columns, values, strict=True)
+            where = " AND ".join(f"{quote_identifier(column)}={literal(value)}" for column, value in pairs)
+            batch.checking_foreign_keys(True)
+            if key.set_null:
+                assignments = ",".join(f"{quote_identifier(column)}=NULL" for column in key.columns)
+                batch.add(f"UPDATE {key.child_sql} SET {assignments} WHERE {where}")
+            else:
+                batch.add(f"DELETE FROM {key.child_sql} WHERE {where}")
 
     def _fragments(self, source: TableRef, table: TargetTable, row: dict[str, Any]) -> _Sql:
         key = (source, tuple(row))
@@ -671,6 +750,7 @@ class Applier:
                 self._tables.clear()
                 self._sql.clear()
             else:
+                self._at = position_key(transaction.end)
                 self._add_row(batch, change)
         self._fault("after_ddl")
         crash_point("apply.ddl.executed_uncommitted")

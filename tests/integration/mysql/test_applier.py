@@ -9,7 +9,7 @@ import pytest
 
 from opendrs.connectors.mysql import applier as applier_module
 from opendrs.connectors.mysql import errors, streaming
-from opendrs.domain.replication import BinlogPosition, Selection
+from opendrs.domain.replication import BinlogPosition, Selection, TableRef
 from tests import servers
 from tests.integration.mysql.streaming_fixtures import (
     DEADLINE,
@@ -372,6 +372,53 @@ def test_idempotent_mode_converges_over_a_copied_region(
         applier.idempotent = False
         replicate(source, applier, applier.load_checkpoint() or start, selection, end)
     assert_same_schema(source, target, schema, schema)
+
+
+CASCADING_TABLES = [
+    "CREATE TABLE parent (id INT PRIMARY KEY)",
+    "CREATE TABLE child (id INT PRIMARY KEY, pid INT, FOREIGN KEY (pid) REFERENCES parent (id) ON DELETE CASCADE)",
+    "CREATE TABLE linked (id INT PRIMARY KEY, pid INT, FOREIGN KEY (pid) REFERENCES parent (id) ON DELETE SET NULL)",
+    "CREATE TABLE grandchild (id INT PRIMARY KEY, cid INT, FOREIGN KEY (cid) REFERENCES child (id) ON DELETE CASCADE)",
+    "CREATE TABLE later (id INT PRIMARY KEY, pid INT, FOREIGN KEY (pid) REFERENCES parent (id) ON DELETE CASCADE)",
+]
+
+
+def test_a_catch_up_runs_the_cascades_of_deletes_on_the_children_the_copy_holds_from_before(
+    source: servers.MariadbServer, target: servers.MariadbServer, schema: str
+) -> None:
+    """The copy was taken before the deletes, except `later`'s, taken after them (it holds a new child of a
+    parent deleted and inserted again): the catch-up cascades into the others, and leaves `later` alone."""
+    make_target_schema(target, schema)
+    selection = selection_of(schema)
+    before = [
+        "INSERT INTO parent VALUES (1), (2), (3), (4)",
+        "INSERT INTO child VALUES (10, 1), (20, 2), (30, 3), (40, 4)",
+        "INSERT INTO linked VALUES (10, 1), (20, 2), (30, NULL)",
+        "INSERT INTO grandchild VALUES (100, 10), (200, 20), (300, 30)",
+        "INSERT INTO later VALUES (10, 1), (20, 2)",
+    ]
+    execute(source, *CASCADING_TABLES, *before, database=schema)
+    execute(target, *CASCADING_TABLES, *before[:4], database=schema)  # the copy, taken before the deletes
+    start = position_now(source)
+    execute(
+        source,
+        "DELETE FROM parent WHERE id = 1",
+        "INSERT INTO parent VALUES (1)",
+        "INSERT INTO later VALUES (11, 1)",
+        "DELETE FROM parent WHERE id IN (2, 4)",
+        "SET SESSION foreign_key_checks = 0",
+        "DELETE FROM parent WHERE id = 3",  # the source ran no cascade: its children stay, here as there
+        database=schema,
+    )
+    later_copied = position_now(source)
+    execute(target, "INSERT INTO later VALUES (11, 1)", database=schema)  # later's copy, taken after the deletes
+    copied_at = {TableRef(schema, "later"): later_copied}
+    with applier_module.Applier(endpoint_of(target), new_task(), selection, copied_at=copied_at) as applier:
+        applier.idempotent = True
+        replicate(source, applier, start, selection, later_copied)
+    assert_same_schema(source, target, schema, schema)
+    assert query(target, f"SELECT id, pid FROM `{schema}`.later ORDER BY id") == [(11, 1)]
+    assert query(target, f"SELECT id, pid FROM `{schema}`.child ORDER BY id") == [(30, 3)]
 
 
 def test_a_row_missing_on_the_target_is_divergence(
