@@ -90,7 +90,7 @@ class RowChange:
     after: Row | None
     # The source session checked foreign keys (and so ran their cascades), as the rows event's flags say.
     foreign_key_checks: bool = True
-    # A delete whose own row a copy taken after it already lacks: only what the source's foreign keys cascaded
+    # A delete or update that a copy taken after it already holds: only what the source's foreign keys cascaded
     # from it is left to apply, to rows of other tables that the copy may hold from before it.
     only_cascades: bool = False
 

@@ -131,9 +131,9 @@ def server_id_for(task_id: str, lease_version: int) -> int:
 
 def _without_copied(transaction: Transaction, skips: Mapping[TableRef, BinlogPosition]) -> Transaction:
     """The transaction without the changes of tables whose copy was taken after it: their rows, and the DDL that
-    names only such tables (the copy was created from the definition the DDL made). Their deletes stay, marked
-    only_cascades: what the source's foreign keys cascaded from them may reach rows that other tables' copies
-    hold from before (the applier runs just that)."""
+    names only such tables (the copy was created from the definition the DDL made). Their deletes and updates
+    stay, marked only_cascades: what the source's foreign keys cascaded from them may reach rows that other
+    tables' copies hold from before (the applier runs just that)."""
     if not skips:
         return transaction
     end = position_key(transaction.end)
@@ -146,7 +146,7 @@ def _without_copied(transaction: Transaction, skips: Mapping[TableRef, BinlogPos
     for change in transaction.changes:
         if not copied_after(change):
             kept.append(change)
-        elif isinstance(change, RowChange) and change.kind == "delete":
+        elif isinstance(change, RowChange) and change.kind != "insert":
             kept.append(dataclasses.replace(change, only_cascades=True))
     return Transaction(tuple(kept), transaction.end, transaction.commit_time)
 

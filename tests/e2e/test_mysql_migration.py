@@ -704,17 +704,19 @@ def test_foreign_key_cascades_of_the_source_are_run_on_the_target(
 def test_cascades_of_parents_deleted_during_a_resumed_copy_reach_the_children_copied_before(
     drs: Api, drs_server: Server, source: MariadbServer, target: MariadbServer, schema: str
 ) -> None:
-    """Children copied before a pause, whose parents the source deleted (cascading) before the resumed copy's new
-    snapshot: the binlog holds only the parents' deletes, and those of a parent table copied whole after the resume
-    are skipped (its copy has them). The catch-up must run the cascades into the children copied before: their
-    rows stayed on the target (ON DELETE CASCADE) or kept their parent (ON DELETE SET NULL)."""
+    """Children copied before a pause, whose parents the source deleted or re-keyed (cascading) before the resumed
+    copy's new snapshot: the binlog holds only the parents' changes, and those of a parent table copied whole after
+    the resume are skipped (its copy has them). The catch-up must run the cascades into the children copied
+    before: their rows stayed on the target (ON DELETE CASCADE), kept their parent (SET NULL) or its old key."""
     s = quote(schema)
     references = f"REFERENCES {s}.orders (id)"
     execute(
         source,
         f"CREATE TABLE {s}.orders (id INT PRIMARY KEY, v INT)",
-        f"CREATE TABLE {s}.items (id INT PRIMARY KEY, oid INT, FOREIGN KEY (oid) {references} ON DELETE CASCADE)",
-        f"CREATE TABLE {s}.notes (id INT PRIMARY KEY, oid INT, FOREIGN KEY (oid) {references} ON DELETE SET NULL)",
+        f"CREATE TABLE {s}.items (id INT PRIMARY KEY, oid INT,"
+        f" FOREIGN KEY (oid) {references} ON DELETE CASCADE ON UPDATE CASCADE)",
+        f"CREATE TABLE {s}.notes (id INT PRIMARY KEY, oid INT,"
+        f" FOREIGN KEY (oid) {references} ON DELETE SET NULL ON UPDATE SET NULL)",
         f"CREATE TABLE {s}.tags (id INT PRIMARY KEY, iid INT,"
         f" FOREIGN KEY (iid) REFERENCES {s}.items (id) ON DELETE CASCADE)",
         f"INSERT INTO {s}.orders SELECT seq, seq FROM {s}.seq_1_to_100",
@@ -728,7 +730,11 @@ def test_cascades_of_parents_deleted_during_a_resumed_copy_reach_the_children_co
     with my.StatusWatch(drs, job) as watch:
         my.start(drs, job)
         _wait_for_a_chunk(drs_server, job, "items")
-        execute(source, f"DELETE FROM {s}.orders WHERE id <= 10")  # their items, notes' links and items' tags go
+        execute(
+            source,
+            f"DELETE FROM {s}.orders WHERE id <= 10",  # their items, notes' links and items' tags go
+            f"UPDATE {s}.orders SET id = id + 1000 WHERE id BETWEEN 20 AND 22",  # items follow, notes let go
+        )
         my.pause(drs, job)
         wait_for(lambda: my.lease_owner(drs_server, job) is None, "the paused task's worker to let it go")
         assert not watch.failures(), watch.failures()

@@ -161,14 +161,15 @@ def _read_checkpoint(conn: mysql_connection.Connection, task_id: str) -> Checkpo
 
 @dataclasses.dataclass(frozen=True)
 class CascadingKey:
-    """A foreign key whose ON DELETE action (CASCADE or SET NULL) changes rows of `child` when a row of the table
-    it references is deleted."""
+    """A foreign key whose ON DELETE or ON UPDATE action (CASCADE, SET NULL) changes rows of `child` when a row of
+    the table it references is deleted, or its referenced columns change."""
 
     child: TableRef  # on the target
     child_sql: str  # `schema`.`table`
     columns: tuple[str, ...]  # the child's
     referenced: tuple[str, ...]  # the parent's, in the same order
-    set_null: bool  # ON DELETE SET NULL; else CASCADE
+    on_delete: str  # CASCADE, SET NULL, or another (RESTRICT...), which changes nothing
+    on_update: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,7 +187,7 @@ class TargetTable:
     # A foreign key with a cascading action references this table: the target must run the cascade itself, as
     # the binlog holds none of the rows a cascade changes (InnoDB changes them below the server's logging).
     cascades: bool = False
-    cascading_deletes: tuple[CascadingKey, ...] = ()  # the keys whose ON DELETE action changes other rows
+    cascading_keys: tuple[CascadingKey, ...] = ()  # the keys whose actions change other rows (`cascades`)
 
     @property
     def delete_in(self) -> str:
@@ -245,7 +246,7 @@ def _read_table(conn: mysql_connection.Connection, ref: TableRef) -> TargetTable
             (ref.schema, ref.name),
         )
         cascades = cursor.fetchone() is not None
-        cascading_deletes = _cascading_deletes(cursor, ref) if cascades else ()
+        cascading_keys = _cascading_keys(cursor, ref) if cascades else ()
     generated = {str(c[0]) for c in columns if c[5]}
     nullable = {str(c[0]) for c in columns if c[4] == "YES"}
     key, key_nullable = _choose_key(indexes, generated, nullable)
@@ -259,35 +260,46 @@ def _read_table(conn: mysql_connection.Connection, ref: TableRef) -> TargetTable
         {str(c[0]): int(c[3]) for c in columns if c[1] == "binary"},
         frozenset(str(c[0]) for c in columns if c[1] == "enum"),
         cascades,
-        cascading_deletes,
+        cascading_keys,
     )
 
 
-def _cascading_deletes(cursor: Any, ref: TableRef) -> tuple[CascadingKey, ...]:
+def _cascading_keys(cursor: Any, ref: TableRef) -> tuple[CascadingKey, ...]:
     cursor.execute(
-        "SELECT k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, r.DELETE_RULE, k.COLUMN_NAME,"
+        "SELECT k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, r.DELETE_RULE, r.UPDATE_RULE, k.COLUMN_NAME,"
         " k.REFERENCED_COLUMN_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS r"
         " JOIN information_schema.KEY_COLUMN_USAGE k ON k.CONSTRAINT_SCHEMA = r.CONSTRAINT_SCHEMA"
         " AND k.CONSTRAINT_NAME = r.CONSTRAINT_NAME AND k.TABLE_NAME = r.TABLE_NAME"
         " WHERE r.UNIQUE_CONSTRAINT_SCHEMA = %s AND r.REFERENCED_TABLE_NAME = %s"
         " AND k.REFERENCED_TABLE_SCHEMA = %s AND k.REFERENCED_TABLE_NAME = %s"
-        " AND r.DELETE_RULE IN ('CASCADE', 'SET NULL')"
         " ORDER BY k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION",
         (ref.schema, ref.name, ref.schema, ref.name),
     )
-    keys: dict[tuple[str, str, str], list[tuple[str, str, str]]] = {}
-    for schema, table, name, rule, column, referenced in cursor.fetchall():
-        keys.setdefault((str(schema), str(table), str(name)), []).append((str(rule), str(column), str(referenced)))
+    keys: dict[tuple[str, str, str, str, str], list[tuple[str, str]]] = {}
+    for schema, table, name, on_delete, on_update, column, referenced in cursor.fetchall():
+        key = (str(schema), str(table), str(name), str(on_delete), str(on_update))
+        keys.setdefault(key, []).append((str(column), str(referenced)))
     return tuple(
         CascadingKey(
             TableRef(schema, table),
             f"{quote_identifier(schema)}.{quote_identifier(table)}",
-            tuple(column for _, column, _ in parts),
-            tuple(referenced for _, _, referenced in parts),
-            parts[0][0] == "SET NULL",
+            tuple(column for column, _ in parts),
+            tuple(referenced for _, referenced in parts),
+            on_delete,
+            on_update,
         )
-        for (schema, table, _), parts in keys.items()
+        for (schema, table, _, on_delete, on_update), parts in keys.items()
+        if {on_delete, on_update} & _ACTIONS
     )
+
+
+_ACTIONS = frozenset({"CASCADE", "SET NULL"})  # the referential actions that change the child's rows
+
+
+def _assignments(columns: Sequence[str], values: Sequence[Any] | None, separator: str = ",") -> str:
+    """`column=value` for each column (NULL for each without `values`), joined by `separator`."""
+    literals = [literal(value) for value in values] if values is not None else ["NULL"] * len(columns)
+    return separator.join(f"{quote_identifier(c)}={v}" for c, v in zip(columns, literals, strict=True))
 
 
 def _padded(table: TargetTable, column: str, value: Any) -> Any:
@@ -607,8 +619,8 @@ class Applier:
         if table is None:
             table = self._table(change.table)
         kind = change.kind
-        if self.idempotent and kind == "delete" and change.foreign_key_checks and table.cascading_deletes:
-            self._add_cascades(batch, table, change.before)  # type: ignore[arg-type]
+        if self.idempotent and kind != "insert" and change.foreign_key_checks and table.cascading_keys:
+            self._add_cascades(batch, table, change)
         if change.only_cascades:
             return
         # Only where the source cascaded; a catch-up (idempotent) ran the cascades it needs just above.
@@ -622,24 +634,31 @@ class Applier:
         else:
             self._add_delete(batch, table, change.before)  # type: ignore[arg-type]
 
-    def _add_cascades(self, batch: _Batch, table: TargetTable, row: dict[str, Any]) -> None:
-        """What the source's ON DELETE actions did when `row` of `table` was deleted, on the children whose copy
-        was not taken after the delete (see the class's docstring)."""
-        for key in table.cascading_deletes:
+    def _add_cascades(self, batch: _Batch, table: TargetTable, change: RowChange) -> None:
+        """What the source's referential actions did to the children of the row `change` deleted or updated, on
+        the children whose copy was not taken after the change (see the class's docstring)."""
+        for key in table.cascading_keys:
             copied_at = self._copied_at.get(key.child)
             if copied_at is not None and self._at is not None and self._at <= copied_at:
-                continue  # that copy already lacks (or unlinked) the children
-            values = [_padded(table, column, row.get(column)) for column in key.referenced]
-            if any(value is None for value in values):
+                continue  # that copy already holds what the action did
+            old = [_padded(table, column, (change.before or {}).get(column)) for column in key.referenced]
+            if any(value is None for value in old):
                 continue  # a NULL references nothing
-            pairs = zip(key.columns, values, strict=True)
-            where = " AND ".join(f"{quote_identifier(column)}={literal(value)}" for column, value in pairs)
-            batch.checking_foreign_keys(True)
-            if key.set_null:
-                assignments = ",".join(f"{quote_identifier(column)}=NULL" for column in key.columns)
-                batch.add(f"UPDATE {key.child_sql} SET {assignments} WHERE {where}")
-            else:
-                batch.add(f"DELETE FROM {key.child_sql} WHERE {where}")
+            where = _assignments(key.columns, old, " AND ")
+            if change.kind == "delete":
+                batch.checking_foreign_keys(True)  # deeper levels cascade as InnoDB does
+                if key.on_delete == "CASCADE":
+                    batch.add(f"DELETE FROM {key.child_sql} WHERE {where}")
+                elif key.on_delete == "SET NULL":
+                    batch.add(f"UPDATE {key.child_sql} SET {_assignments(key.columns, None)} WHERE {where}")
+                continue
+            new = [_padded(table, column, (change.after or {}).get(column)) for column in key.referenced]
+            if key.on_update not in _ACTIONS or all(map(_same, new, old)):
+                continue
+            # Checks off: the new parent key may not be on the target yet (its copy, or its update, comes later).
+            batch.checking_foreign_keys(False)
+            values = new if key.on_update == "CASCADE" else None
+            batch.add(f"UPDATE {key.child_sql} SET {_assignments(key.columns, values)} WHERE {where}")
 
     def _fragments(self, source: TableRef, table: TargetTable, row: dict[str, Any]) -> _Sql:
         key = (source, tuple(row))

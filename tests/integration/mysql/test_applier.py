@@ -380,25 +380,29 @@ CASCADING_TABLES = [
     "CREATE TABLE linked (id INT PRIMARY KEY, pid INT, FOREIGN KEY (pid) REFERENCES parent (id) ON DELETE SET NULL)",
     "CREATE TABLE grandchild (id INT PRIMARY KEY, cid INT, FOREIGN KEY (cid) REFERENCES child (id) ON DELETE CASCADE)",
     "CREATE TABLE later (id INT PRIMARY KEY, pid INT, FOREIGN KEY (pid) REFERENCES parent (id) ON DELETE CASCADE)",
+    "CREATE TABLE follows (id INT PRIMARY KEY, pid INT, FOREIGN KEY (pid) REFERENCES parent (id) ON UPDATE CASCADE)",
+    "CREATE TABLE unlinked (id INT PRIMARY KEY, pid INT, FOREIGN KEY (pid) REFERENCES parent (id) ON UPDATE SET NULL)",
 ]
 
 
-def test_a_catch_up_runs_the_cascades_of_deletes_on_the_children_the_copy_holds_from_before(
+def test_a_catch_up_runs_the_cascades_of_deletes_and_updates_on_the_children_the_copy_holds_from_before(
     source: servers.MariadbServer, target: servers.MariadbServer, schema: str
 ) -> None:
-    """The copy was taken before the deletes, except `later`'s, taken after them (it holds a new child of a
-    parent deleted and inserted again): the catch-up cascades into the others, and leaves `later` alone."""
+    """The copy was taken before the parents' deletes and key change, except `later`'s, taken after them (it holds
+    a new child of a parent deleted and inserted again): the catch-up cascades into the others, not into `later`."""
     make_target_schema(target, schema)
     selection = selection_of(schema)
     before = [
-        "INSERT INTO parent VALUES (1), (2), (3), (4)",
+        "INSERT INTO parent VALUES (1), (2), (3), (4), (5)",
         "INSERT INTO child VALUES (10, 1), (20, 2), (30, 3), (40, 4)",
         "INSERT INTO linked VALUES (10, 1), (20, 2), (30, NULL)",
         "INSERT INTO grandchild VALUES (100, 10), (200, 20), (300, 30)",
+        "INSERT INTO follows VALUES (50, 5), (30, 3)",
+        "INSERT INTO unlinked VALUES (50, 5), (30, 3)",
         "INSERT INTO later VALUES (10, 1), (20, 2)",
     ]
     execute(source, *CASCADING_TABLES, *before, database=schema)
-    execute(target, *CASCADING_TABLES, *before[:4], database=schema)  # the copy, taken before the deletes
+    execute(target, *CASCADING_TABLES, *before[:-1], database=schema)  # the copy, taken before the changes
     start = position_now(source)
     execute(
         source,
@@ -406,6 +410,7 @@ def test_a_catch_up_runs_the_cascades_of_deletes_on_the_children_the_copy_holds_
         "INSERT INTO parent VALUES (1)",
         "INSERT INTO later VALUES (11, 1)",
         "DELETE FROM parent WHERE id IN (2, 4)",
+        "UPDATE parent SET id = 55 WHERE id = 5",
         "SET SESSION foreign_key_checks = 0",
         "DELETE FROM parent WHERE id = 3",  # the source ran no cascade: its children stay, here as there
         database=schema,
@@ -419,6 +424,8 @@ def test_a_catch_up_runs_the_cascades_of_deletes_on_the_children_the_copy_holds_
     assert_same_schema(source, target, schema, schema)
     assert query(target, f"SELECT id, pid FROM `{schema}`.later ORDER BY id") == [(11, 1)]
     assert query(target, f"SELECT id, pid FROM `{schema}`.child ORDER BY id") == [(30, 3)]
+    assert query(target, f"SELECT id, pid FROM `{schema}`.follows ORDER BY id") == [(30, 3), (50, 55)]
+    assert query(target, f"SELECT id, pid FROM `{schema}`.unlinked ORDER BY id") == [(30, 3), (50, None)]
 
 
 def test_a_row_missing_on_the_target_is_divergence(
