@@ -422,6 +422,8 @@ class ApplierMetrics:
                 if isinstance(change, SchemaChange):
                     self.ddl += 1
                     continue
+                if change.only_cascades:
+                    continue  # the change itself was in a copy already
                 self.rows += 1
                 if change.kind == "insert":
                     self.inserts += 1
@@ -473,6 +475,7 @@ class Applier:
         self.endpoint = endpoint
         self._copied_at = {table: position_key(at) for table, at in (copied_at or {}).items()}
         self._at: tuple[str, int, int] | None = None  # the end of the transaction whose rows are being added
+        self._only_cascades = 0  # changes of the apply() call so far that were marked only_cascades
         self._objects_read_at = position_key(objects_read_at) if objects_read_at else None
         self._stop = stop  # interrupts a long DDL statement (interrupt.py): it rolls back, and runs again on resume
         self.task_id = task_id
@@ -553,6 +556,7 @@ class Applier:
     def _apply(self, transactions: Sequence[Transaction], *, merge: bool) -> ApplyResult:
         conn = self._connection()
         batch = _Batch(merge)
+        self._only_cascades = 0
         pending: list[Transaction] = []  # transactions whose statements are in `batch`
         applied = rows = 0
         for transaction in transactions:
@@ -573,10 +577,11 @@ class Applier:
                 if batch.size >= self._max_query:
                     self._run(conn, *batch.take())
             applied += 1
-            rows += sum(1 for c in transaction.changes if not (isinstance(c, RowChange) and c.only_cascades))
+            rows += len(transaction.changes)
         if pending:
             self._commit(conn, batch, pending)
         checkpoint = self._checkpoint
+        rows -= self._only_cascades  # not rows of the transactions' own
         return ApplyResult(applied, rows, checkpoint.position if checkpoint else None, self.metrics.last_commit_time)
 
     def _commit(self, conn: mysql_connection.Connection, batch: _Batch, transactions: list[Transaction]) -> None:
@@ -622,6 +627,7 @@ class Applier:
         if self.idempotent and kind != "insert" and change.foreign_key_checks and table.cascading_keys:
             self._add_cascades(batch, table, change)
         if change.only_cascades:
+            self._only_cascades += 1
             return
         # Only where the source cascaded; a catch-up (idempotent) ran the cascades it needs just above.
         batch.checking_foreign_keys(
