@@ -296,7 +296,7 @@ def _cascading_keys(cursor: Any, ref: TableRef) -> tuple[CascadingKey, ...]:
 _ACTIONS = frozenset({"CASCADE", "SET NULL"})  # the referential actions that change the child's rows
 
 
-def _assignments(columns: Sequence[str], values: Sequence[Any] | None, separator: str = ",") -> str:
+def _equalities(columns: Sequence[str], values: Sequence[Any] | None, separator: str = ",") -> str:
     """`column=value` for each column (NULL for each without `values`), joined by `separator`."""
     literals = [literal(value) for value in values] if values is not None else ["NULL"] * len(columns)
     return separator.join(f"{quote_identifier(c)}={v}" for c, v in zip(columns, literals, strict=True))
@@ -452,11 +452,12 @@ class Applier:
     snapshot): their DDL up to there may be applied already. `copied_at`: the target tables a resumed copy took
     whole, and the position of the snapshot it took them in: they hold every change up to there.
 
-    Cascades in idempotent mode: the copy may hold the children of a deleted parent from before the delete, and
-    the parent's row already gone (its copy was taken after), so the parent's delete alone, run with foreign key
-    checks off, would not reach them. Each delete from a table that ON DELETE CASCADE / SET NULL keys reference
-    is preceded by those actions' own statements on the child tables not copied after it (with checks on, so
-    that deeper levels cascade as InnoDB does); a delete marked only_cascades runs just these.
+    Cascades in idempotent mode: the copy may hold the children of a deleted (or re-keyed) parent from before the
+    change, and the parent's row already changed (its copy was taken after), so the parent's change alone, run
+    with foreign key checks off, would not reach them. Each delete from a table that ON DELETE CASCADE / SET NULL
+    keys reference, and each update of the columns ON UPDATE ones reference, is preceded by those actions' own
+    statements on the child tables not copied after it (a delete's with checks on, so that deeper levels cascade
+    as InnoDB does); a change marked only_cascades runs just these.
     """
 
     def __init__(
@@ -650,13 +651,15 @@ class Applier:
             old = [_padded(table, column, (change.before or {}).get(column)) for column in key.referenced]
             if any(value is None for value in old):
                 continue  # a NULL references nothing
-            where = _assignments(key.columns, old, " AND ")
+            where = _equalities(key.columns, old, " AND ")
             if change.kind == "delete":
+                if key.on_delete not in _ACTIONS:
+                    continue
                 batch.checking_foreign_keys(True)  # deeper levels cascade as InnoDB does
                 if key.on_delete == "CASCADE":
                     batch.add(f"DELETE FROM {key.child_sql} WHERE {where}")
-                elif key.on_delete == "SET NULL":
-                    batch.add(f"UPDATE {key.child_sql} SET {_assignments(key.columns, None)} WHERE {where}")
+                else:
+                    batch.add(f"UPDATE {key.child_sql} SET {_equalities(key.columns, None)} WHERE {where}")
                 continue
             new = [_padded(table, column, (change.after or {}).get(column)) for column in key.referenced]
             if key.on_update not in _ACTIONS or all(map(_same, new, old)):
@@ -664,7 +667,7 @@ class Applier:
             # Checks off: the new parent key may not be on the target yet (its copy, or its update, comes later).
             batch.checking_foreign_keys(False)
             values = new if key.on_update == "CASCADE" else None
-            batch.add(f"UPDATE {key.child_sql} SET {_assignments(key.columns, values)} WHERE {where}")
+            batch.add(f"UPDATE {key.child_sql} SET {_equalities(key.columns, values)} WHERE {where}")
 
     def _fragments(self, source: TableRef, table: TargetTable, row: dict[str, Any]) -> _Sql:
         key = (source, tuple(row))
