@@ -107,26 +107,6 @@ def open_snapshot(endpoint: Endpoint, workers: int) -> Snapshot:
     return Snapshot(connections, position, lock_seconds)
 
 
-def open_unlocked_snapshot(endpoint: Endpoint) -> Snapshot:
-    """One connection in a consistent snapshot without any lock (no RELOAD privilege needed); MariaDB only.
-
-    MariaDB reports the binlog position of the snapshot itself (binlog_snapshot_file/_position).
-    """
-    reader = _reader(endpoint)
-    try:
-        if not mysql.server_info(reader).is_mariadb:
-            raise SnapshotError("a snapshot without FLUSH TABLES WITH READ LOCK needs MariaDB")
-        _begin(reader)
-        status = dict(_rows(reader, "SHOW SESSION STATUS LIKE 'binlog_snapshot_%'"))
-        position = _mariadb_position(
-            reader, str(status["Binlog_snapshot_file"]), int(status["Binlog_snapshot_position"])
-        )
-    except BaseException:
-        reader.close()
-        raise
-    return Snapshot((reader,), position, 0.0)
-
-
 def release_metadata_locks(connection: mysql.Connection) -> None:
     """Let DDL go ahead on the tables `connection` (a snapshot worker, between two reads) has read so far."""
     _execute(connection, f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")

@@ -201,16 +201,6 @@ def test_resuming_from_a_new_snapshot_converges_once_later_changes_are_applied(
             assert row_images(on_target, info, selection.target_of(info.table)) == row_images(on_source, info)
 
 
-def test_snapshot_without_the_global_lock_gives_the_exact_position(source: Server, database: str) -> None:
-    _fill(source, database)
-    with snapshot.open_unlocked_snapshot(source.endpoint) as snap:
-        assert snap.position is not None and snap.position.gtid
-        _write(source, database, LATER_WRITES)
-        (count,) = query(snap.connections[0], f"SELECT COUNT(*) FROM {database}.items")[0]
-        assert count == 3000
-    assert _binlog_rows(source, snap.position, database) == [row for _, rows in LATER_WRITES for row in rows]
-
-
 def test_a_load_warning_fails_the_chunk_and_leaves_nothing(
     source: Server, target: Server, filled: tuple[str, Selection]
 ) -> None:
