@@ -35,7 +35,7 @@ import sqlalchemy as sa
 from opendrs.connectors.mysql import catalog, checks, chunks, copy, fences, interrupt, structure
 from opendrs.connectors.mysql import connection as mysql
 from opendrs.connectors.mysql import errors as mysql_errors
-from opendrs.connectors.mysql.snapshot import Snapshot, SnapshotError, open_snapshot, release_metadata_locks
+from opendrs.connectors.mysql.snapshot import Snapshot, open_snapshot, release_metadata_locks
 from opendrs.connectors.mysql.streaming import current_position
 from opendrs.domain import errors, speed
 from opendrs.domain.errors import ErrorCode
@@ -102,7 +102,7 @@ def run(context: TaskContext) -> None:
         raise FencedError(str(exc)) from exc
     except mysql_errors.ReplicationError as exc:  # raising the fence failed
         raise TransferError(errors.TARGET_FAILED, str(exc), retriable=exc.retriable) from exc
-    except (pymysql.err.MySQLError, OSError, SnapshotError, copy.CopyError) as exc:
+    except (pymysql.err.MySQLError, OSError, copy.CopyError) as exc:
         # Once another worker took over, a failure here is no failure of the task (e.g. a chunk load it killed).
         refusal = fences.refusal_if_moved(target, fence)
         if refusal is not None:

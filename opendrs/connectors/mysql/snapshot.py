@@ -45,10 +45,6 @@ _ACCESS_DENIED = (1227, 1044)  # ER_SPECIFIC_ACCESS_DENIED_ERROR, ER_DBACCESS_DE
 _READ_SESSION = f"SET SESSION time_zone = '+00:00', sql_mode = '', net_write_timeout = {NET_WRITE_TIMEOUT}"
 
 
-class SnapshotError(RuntimeError):
-    """The source could not give a consistent snapshot."""
-
-
 @dataclasses.dataclass(frozen=True)
 class Snapshot:
     """Worker connections that all read one state of the source, and where the binlog was at that state.
