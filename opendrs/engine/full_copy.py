@@ -35,7 +35,7 @@ import sqlalchemy as sa
 from opendrs.connectors.mysql import catalog, checks, chunks, copy, fences, interrupt, structure
 from opendrs.connectors.mysql import connection as mysql
 from opendrs.connectors.mysql import errors as mysql_errors
-from opendrs.connectors.mysql.snapshot import Snapshot, open_snapshot, release_metadata_locks
+from opendrs.connectors.mysql.snapshot import PreparedXaError, Snapshot, open_snapshot, release_metadata_locks
 from opendrs.connectors.mysql.streaming import current_position
 from opendrs.domain import errors, speed
 from opendrs.domain.errors import ErrorCode
@@ -102,12 +102,13 @@ def run(context: TaskContext) -> None:
         raise FencedError(str(exc)) from exc
     except mysql_errors.ReplicationError as exc:  # raising the fence failed
         raise TransferError(errors.TARGET_FAILED, str(exc), retriable=exc.retriable) from exc
-    except (pymysql.err.MySQLError, OSError, copy.CopyError) as exc:
+    except (pymysql.err.MySQLError, OSError, copy.CopyError, PreparedXaError) as exc:
         # Once another worker took over, a failure here is no failure of the task (e.g. a chunk load it killed).
         refusal = fences.refusal_if_moved(target, fence)
         if refusal is not None:
             raise FencedError(str(refusal)) from exc
-        raise _transfer_error(exc, _side_at_fault(source, target)) from exc
+        side = errors.SOURCE_FAILED if isinstance(exc, PreparedXaError) else _side_at_fault(source, target)
+        raise _transfer_error(exc, side) from exc
 
 
 def _note_restart(context: TaskContext, reason: str) -> None:
@@ -602,5 +603,5 @@ def _side_at_fault(source: Endpoint, target: Endpoint) -> ErrorCode:
 
 def _transfer_error(exc: Exception, side: ErrorCode) -> TransferError:
     code = exc.args[0] if isinstance(exc, pymysql.err.MySQLError) and exc.args else None
-    retriable = isinstance(exc, OSError) or code in _RETRIABLE_MYSQL
+    retriable = isinstance(exc, OSError | PreparedXaError) or code in _RETRIABLE_MYSQL  # XA: they end soon
     return TransferError(side, str(exc), retriable=retriable)

@@ -1144,6 +1144,34 @@ def test_source_lost_during_the_full_copy_fails_it_naming_the_source(
     my.assert_same_database(source, target, schema)
 
 
+def test_a_copy_waits_for_xa_transactions_prepared_at_its_snapshot_and_then_has_their_rows(
+    drs: Api, source: MariadbServer, target: MariadbServer, schema: str
+) -> None:
+    """A prepared XA transaction is in no snapshot, and its rows are in the binlog before the snapshot's position:
+    a copy taken then would never get them (its XA COMMIT carries none). The copy retries, then fails naming it."""
+    s = quote(schema)
+    execute(source, f"CREATE TABLE {s}.items (id INT PRIMARY KEY, v INT)", f"INSERT INTO {s}.items VALUES (1, 1)")
+    holder = my.connect(source)
+    try:
+        with holder.cursor() as cursor:
+            for statement in ("XA START 'pending-xa'", f"INSERT INTO {s}.items VALUES (2, 2)", "XA END 'pending-xa'"):
+                cursor.execute(statement)
+            cursor.execute("XA PREPARE 'pending-xa'")
+        job = my.configure_task(drs, source, target, "FULL_INCR_TRANS", [schema])
+        my.start(drs, job)
+        failed = my.wait_status(drs, job, "FULL_TRANSFER_FAILED", deadline=60)  # the retry window is 3 s
+        assert failed["error_code"] == "DRS.M05201", failed  # the source
+        assert "'pending-xa'" in failed["error_message"] and "XA COMMIT" in failed["error_message"], failed
+        with holder.cursor() as cursor:
+            cursor.execute("XA COMMIT 'pending-xa'")
+    finally:
+        holder.close()
+    my.retry(drs, job)
+    my.wait_status(drs, job, "INCRE_TRANSFER_STARTED", my.COPY_DEADLINE)
+    my.wait_same_database(source, target, schema)
+    assert scalar(target, f"SELECT v FROM {s}.items WHERE id = 2") == 2
+
+
 def test_purged_binlog_fails_the_task_instead_of_leaving_a_gap(
     drs: Api, drs_server: Server, source: MariadbServer, target: MariadbServer, schema: str
 ) -> None:

@@ -45,6 +45,12 @@ _ACCESS_DENIED = (1227, 1044)  # ER_SPECIFIC_ACCESS_DENIED_ERROR, ER_DBACCESS_DE
 _READ_SESSION = f"SET SESSION time_zone = '+00:00', sql_mode = '', net_write_timeout = {NET_WRITE_TIMEOUT}"
 
 
+class PreparedXaError(RuntimeError):
+    """XA transactions were prepared on the source, and not committed yet, when the snapshot was taken: their
+    rows are in the binlog before its position and in no snapshot, and their XA COMMIT carries no rows, so a copy
+    from it would never have them. Take the snapshot again once they are committed or rolled back."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Snapshot:
     """Worker connections that all read one state of the source, and where the binlog was at that state.
@@ -151,15 +157,35 @@ def _snapshot_under_lock(
         status = _rows(control, "SHOW MASTER STATUS")
         # MySQL's GTID set is the current state: read it under the lock. MariaDB's comes from the file later.
         mysql_gtid = None if is_mariadb or not status else _rows(control, "SELECT @@GLOBAL.gtid_executed")[0][0]
+        prepared = _prepared_xa(control)  # under the lock, no transaction can be prepared or committed
     finally:
         _execute(control, "UNLOCK TABLES")
     lock_seconds = time.monotonic() - started
+    if prepared:
+        raise PreparedXaError(
+            f"{len(prepared)} XA transaction(s) prepared on the source and not committed yet ({', '.join(prepared)}):"
+            " a snapshot now would miss their rows; the copy takes it once they are committed or rolled back"
+            " (XA COMMIT or XA ROLLBACK; XA RECOVER lists them)"
+        )
     if not status:
         return None, lock_seconds  # binary logging is off
     file, offset = str(status[0][0]), int(str(status[0][1]))
     if is_mariadb:
         return _mariadb_position(control, file, offset), lock_seconds
     return BinlogPosition(file, offset, str(mysql_gtid) if mysql_gtid else None), lock_seconds
+
+
+def _prepared_xa(control: mysql.Connection) -> list[str]:
+    """The XA transactions prepared and not yet committed or rolled back (XA RECOVER), by their gtrid; none if the
+    user may not list them (MySQL without XA_RECOVER_ADMIN)."""
+    try:
+        rows = _rows(control, "XA RECOVER")
+    except pymysql.err.OperationalError as exc:
+        if exc.args[0] not in _ACCESS_DENIED:
+            raise
+        logger.info("the source user may not run XA RECOVER", extra={"action": "snapshot", "reason": str(exc)})
+        return []
+    return [repr(bytes(data)[: int(gtrid_length)].decode(errors="replace")) for _, gtrid_length, _, data in rows]
 
 
 def _mariadb_position(connection: mysql.Connection, file: str, offset: int) -> BinlogPosition | None:

@@ -201,6 +201,23 @@ def test_resuming_from_a_new_snapshot_converges_once_later_changes_are_applied(
             assert row_images(on_target, info, selection.target_of(info.table)) == row_images(on_source, info)
 
 
+def test_a_snapshot_is_refused_while_an_xa_transaction_is_prepared(source: Server, database: str) -> None:
+    """Its rows would be in no snapshot and before the snapshot's position in the binlog: lost to the copy."""
+    source.execute(f"CREATE TABLE {database}.t (id INT PRIMARY KEY)")
+    holder = source.connect()
+    try:
+        for statement in ("XA START 'held'", f"INSERT INTO {database}.t VALUES (1)", "XA END 'held'"):
+            query(holder, statement)
+        query(holder, "XA PREPARE 'held'")
+        with pytest.raises(snapshot.PreparedXaError, match="'held'"):
+            snapshot.open_snapshot(source.endpoint, 2)
+        query(holder, "XA COMMIT 'held'")
+    finally:
+        holder.close()
+    with snapshot.open_snapshot(source.endpoint, 2) as snap:
+        assert query(snap.connections[1], f"SELECT id FROM {database}.t") == [(1,)]
+
+
 def test_a_load_warning_fails_the_chunk_and_leaves_nothing(
     source: Server, target: Server, filled: tuple[str, Selection]
 ) -> None:
