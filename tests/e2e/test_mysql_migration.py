@@ -1144,6 +1144,24 @@ def test_source_lost_during_the_full_copy_fails_it_naming_the_source(
     my.assert_same_database(source, target, schema)
 
 
+def _prepare_xa(source: MariadbServer, statement: str) -> pymysql.connections.Connection:
+    """A connection holding XA transaction 'pending-xa', prepared (not committed) after running `statement`."""
+    holder = my.connect(source)
+    with holder.cursor() as cursor:
+        for step in ("XA START 'pending-xa'", statement, "XA END 'pending-xa'", "XA PREPARE 'pending-xa'"):
+            cursor.execute(step)
+    return holder
+
+
+def _wait_for_failure_naming_the_xa(drs: Api, job: str, status: str, holder: pymysql.connections.Connection) -> None:
+    """The task fails (the retry window is 3 s) saying which XA transaction to end; then it is committed."""
+    failed = my.wait_status(drs, job, status, deadline=60)
+    assert failed["error_code"] == "DRS.M05201", failed  # the source
+    assert "'pending-xa'" in failed["error_message"] and "XA COMMIT" in failed["error_message"], failed
+    with holder.cursor() as cursor:
+        cursor.execute("XA COMMIT 'pending-xa'")
+
+
 def test_a_copy_waits_for_xa_transactions_prepared_at_its_snapshot_and_then_has_their_rows(
     drs: Api, source: MariadbServer, target: MariadbServer, schema: str
 ) -> None:
@@ -1151,25 +1169,39 @@ def test_a_copy_waits_for_xa_transactions_prepared_at_its_snapshot_and_then_has_
     a copy taken then would never get them (its XA COMMIT carries none). The copy retries, then fails naming it."""
     s = quote(schema)
     execute(source, f"CREATE TABLE {s}.items (id INT PRIMARY KEY, v INT)", f"INSERT INTO {s}.items VALUES (1, 1)")
-    holder = my.connect(source)
+    holder = _prepare_xa(source, f"INSERT INTO {s}.items VALUES (2, 2)")
     try:
-        with holder.cursor() as cursor:
-            for statement in ("XA START 'pending-xa'", f"INSERT INTO {s}.items VALUES (2, 2)", "XA END 'pending-xa'"):
-                cursor.execute(statement)
-            cursor.execute("XA PREPARE 'pending-xa'")
         job = my.configure_task(drs, source, target, "FULL_INCR_TRANS", [schema])
         my.start(drs, job)
-        failed = my.wait_status(drs, job, "FULL_TRANSFER_FAILED", deadline=60)  # the retry window is 3 s
-        assert failed["error_code"] == "DRS.M05201", failed  # the source
-        assert "'pending-xa'" in failed["error_message"] and "XA COMMIT" in failed["error_message"], failed
-        with holder.cursor() as cursor:
-            cursor.execute("XA COMMIT 'pending-xa'")
+        _wait_for_failure_naming_the_xa(drs, job, "FULL_TRANSFER_FAILED", holder)
     finally:
         holder.close()
     my.retry(drs, job)
     my.wait_status(drs, job, "INCRE_TRANSFER_STARTED", my.COPY_DEADLINE)
     my.wait_same_database(source, target, schema)
     assert scalar(target, f"SELECT v FROM {s}.items WHERE id = 2") == 2
+
+
+def test_incremental_sync_does_not_start_while_an_xa_transaction_is_prepared(
+    drs: Api, source: MariadbServer, target: MariadbServer, schema: str
+) -> None:
+    """Started then, it would begin after the XA PREPARE that holds the rows, and their XA COMMIT brings none."""
+    s = quote(schema)
+    table = f"CREATE TABLE {s}.items (id INT PRIMARY KEY, v INT)"
+    execute(source, table)
+    execute(target, f"CREATE DATABASE {s}", table)
+    holder = _prepare_xa(source, f"INSERT INTO {s}.items VALUES (2, 2)")
+    try:
+        job = my.configure_task(drs, source, target, "INCR_TRANS", [schema])
+        my.start(drs, job)
+        _wait_for_failure_naming_the_xa(drs, job, "START_JOB_FAILED", holder)  # the start position waits
+    finally:
+        holder.close()
+    execute(target, f"INSERT INTO {s}.items VALUES (2, 2)")  # committed before the start: the user's copy has it
+    my.retry(drs, job)
+    my.wait_status(drs, job, "INCRE_TRANSFER_STARTED")
+    execute(source, f"INSERT INTO {s}.items VALUES (3, 3)")
+    my.wait_same_database(source, target, schema)
 
 
 def test_purged_binlog_fails_the_task_instead_of_leaving_a_gap(

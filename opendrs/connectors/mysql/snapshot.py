@@ -46,9 +46,9 @@ _READ_SESSION = f"SET SESSION time_zone = '+00:00', sql_mode = '', net_write_tim
 
 
 class PreparedXaError(RuntimeError):
-    """XA transactions were prepared on the source, and not committed yet, when the snapshot was taken: their
-    rows are in the binlog before its position and in no snapshot, and their XA COMMIT carries no rows, so a copy
-    from it would never have them. Take the snapshot again once they are committed or rolled back."""
+    """XA transactions were prepared on the source, and not committed yet, where a copy or a replication would
+    start: their rows are in the binlog before that position and in no snapshot, and their XA COMMIT carries no
+    rows, so they would never reach the target. Start again once they are committed or rolled back."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,22 +157,28 @@ def _snapshot_under_lock(
         status = _rows(control, "SHOW MASTER STATUS")
         # MySQL's GTID set is the current state: read it under the lock. MariaDB's comes from the file later.
         mysql_gtid = None if is_mariadb or not status else _rows(control, "SELECT @@GLOBAL.gtid_executed")[0][0]
-        prepared = _prepared_xa(control)  # under the lock, no transaction can be prepared or committed
+        # Under the lock no transaction can be prepared or committed.
+        check_no_prepared_xa(control, "a snapshot now would miss their rows; the copy takes it once they end")
     finally:
         _execute(control, "UNLOCK TABLES")
     lock_seconds = time.monotonic() - started
-    if prepared:
-        raise PreparedXaError(
-            f"{len(prepared)} XA transaction(s) prepared on the source and not committed yet ({', '.join(prepared)}):"
-            " a snapshot now would miss their rows; the copy takes it once they are committed or rolled back"
-            " (XA COMMIT or XA ROLLBACK; XA RECOVER lists them)"
-        )
     if not status:
         return None, lock_seconds  # binary logging is off
     file, offset = str(status[0][0]), int(str(status[0][1]))
     if is_mariadb:
         return _mariadb_position(control, file, offset), lock_seconds
     return BinlogPosition(file, offset, str(mysql_gtid) if mysql_gtid else None), lock_seconds
+
+
+def check_no_prepared_xa(connection: mysql.Connection, consequence: str) -> None:
+    """Raise PreparedXaError, saying `consequence`, if XA transactions are prepared and not committed on the
+    source: the rows of each are in the binlog at its XA PREPARE, and its XA COMMIT later brings none."""
+    prepared = _prepared_xa(connection)
+    if prepared:
+        raise PreparedXaError(
+            f"{len(prepared)} XA transaction(s) prepared on the source and not committed yet ({', '.join(prepared)}):"
+            f" {consequence} (XA COMMIT or XA ROLLBACK ends them; XA RECOVER lists them)"
+        )
 
 
 def _prepared_xa(control: mysql.Connection) -> list[str]:
