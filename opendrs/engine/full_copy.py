@@ -102,13 +102,14 @@ def run(context: TaskContext) -> None:
         raise FencedError(str(exc)) from exc
     except mysql_errors.ReplicationError as exc:  # raising the fence failed
         raise TransferError(errors.TARGET_FAILED, str(exc), retriable=exc.retriable) from exc
-    except (pymysql.err.MySQLError, OSError, copy.CopyError, PreparedXaError) as exc:
+    except PreparedXaError as exc:  # they end soon, as a rule: try again
+        raise TransferError(errors.SOURCE_FAILED, str(exc), retriable=True) from exc
+    except (pymysql.err.MySQLError, OSError, copy.CopyError) as exc:
         # Once another worker took over, a failure here is no failure of the task (e.g. a chunk load it killed).
         refusal = fences.refusal_if_moved(target, fence)
         if refusal is not None:
             raise FencedError(str(refusal)) from exc
-        side = errors.SOURCE_FAILED if isinstance(exc, PreparedXaError) else _side_at_fault(source, target)
-        raise _transfer_error(exc, side) from exc
+        raise _transfer_error(exc, _side_at_fault(source, target)) from exc
 
 
 def _note_restart(context: TaskContext, reason: str) -> None:
@@ -603,5 +604,5 @@ def _side_at_fault(source: Endpoint, target: Endpoint) -> ErrorCode:
 
 def _transfer_error(exc: Exception, side: ErrorCode) -> TransferError:
     code = exc.args[0] if isinstance(exc, pymysql.err.MySQLError) and exc.args else None
-    retriable = isinstance(exc, OSError | PreparedXaError) or code in _RETRIABLE_MYSQL  # XA: they end soon
+    retriable = isinstance(exc, OSError) or code in _RETRIABLE_MYSQL
     return TransferError(side, str(exc), retriable=retriable)

@@ -20,14 +20,11 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping
 from typing import TypeVar
 
-import pymysql
-
-from opendrs.connectors.mysql import connection as mysql
 from opendrs.connectors.mysql import errors as mysql_errors
 from opendrs.connectors.mysql import fences, interrupt
 from opendrs.connectors.mysql.applier import Applier, load_checkpoint, position_key
-from opendrs.connectors.mysql.snapshot import PreparedXaError, check_no_prepared_xa
-from opendrs.connectors.mysql.streaming import BinlogStream, Heartbeat, current_position
+from opendrs.connectors.mysql.snapshot import PreparedXaError
+from opendrs.connectors.mysql.streaming import BinlogStream, Heartbeat, start_position
 from opendrs.domain import errors
 from opendrs.domain.errors import ErrorCode
 from opendrs.domain.replication import BinlogPosition, Endpoint, RowChange, SchemaChange, TableRef, Transaction
@@ -51,21 +48,12 @@ def capture_start(context: TaskContext) -> None:
         state = checkpoints.load_state(connection, context.task.id)
     if "start_position" in state:
         return
-    position = guard(lambda: current_position(source), errors.SOURCE_FAILED)
-    _check_no_prepared_xa(source)  # after the position: what was prepared before it and is still pending
+    try:
+        position = guard(lambda: start_position(source), errors.SOURCE_FAILED)
+    except PreparedXaError as exc:  # they end soon, as a rule: try again
+        raise TransferError(errors.SOURCE_FAILED, str(exc), retriable=True) from exc
     with context.fenced() as connection:
         checkpoints.save_state(connection, context.task.id, {**state, "start_position": position.encode()}, now_ms())
-
-
-def _check_no_prepared_xa(source: Endpoint) -> None:
-    consequence = "incremental sync, starting after them, would miss their rows; it starts once they end"
-    try:
-        with mysql.connect(source) as connection:
-            check_no_prepared_xa(connection, consequence)
-    except PreparedXaError as exc:
-        raise TransferError(errors.SOURCE_FAILED, str(exc), retriable=True) from exc
-    except (pymysql.err.MySQLError, OSError) as exc:
-        raise _transfer_error(mysql_errors.classify(exc), errors.SOURCE_FAILED) from exc
 
 
 def run(context: TaskContext) -> None:

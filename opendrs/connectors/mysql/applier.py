@@ -184,10 +184,13 @@ class TargetTable:
     text_charsets: dict[str, str]  # character set of each text column
     binary_lengths: dict[str, int]  # BINARY(n) columns: n, for padding in comparisons
     enums: frozenset[str]  # ENUM columns
-    # A foreign key with a cascading action references this table: the target must run the cascade itself, as
-    # the binlog holds none of the rows a cascade changes (InnoDB changes them below the server's logging).
-    cascades: bool = False
-    cascading_keys: tuple[CascadingKey, ...] = ()  # the keys whose actions change other rows (`cascades`)
+    cascading_keys: tuple[CascadingKey, ...] = ()  # the foreign keys referencing it whose actions change rows
+
+    @property
+    def cascades(self) -> bool:
+        """A foreign key with a cascading action references this table: the target must run the cascade itself, as
+        the binlog holds none of the rows a cascade changes (InnoDB changes them below the server's logging)."""
+        return bool(self.cascading_keys)
 
     @property
     def delete_in(self) -> str:
@@ -239,14 +242,7 @@ def _read_table(conn: mysql_connection.Connection, ref: TableRef) -> TargetTable
         indexes: dict[str, list[str]] = {}
         for index, column in cursor.fetchall():
             indexes.setdefault(str(index), []).append(str(column))
-        cursor.execute(
-            "SELECT 1 FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE UNIQUE_CONSTRAINT_SCHEMA=%s"
-            " AND REFERENCED_TABLE_NAME=%s AND (DELETE_RULE NOT IN ('RESTRICT', 'NO ACTION')"
-            " OR UPDATE_RULE NOT IN ('RESTRICT', 'NO ACTION')) LIMIT 1",
-            (ref.schema, ref.name),
-        )
-        cascades = cursor.fetchone() is not None
-        cascading_keys = _cascading_keys(cursor, ref) if cascades else ()
+        cascading_keys = _cascading_keys(cursor, ref)
     generated = {str(c[0]) for c in columns if c[5]}
     nullable = {str(c[0]) for c in columns if c[4] == "YES"}
     key, key_nullable = _choose_key(indexes, generated, nullable)
@@ -259,7 +255,6 @@ def _read_table(conn: mysql_connection.Connection, ref: TableRef) -> TargetTable
         {str(c[0]): str(c[2]) for c in columns if c[2] is not None},
         {str(c[0]): int(c[3]) for c in columns if c[1] == "binary"},
         frozenset(str(c[0]) for c in columns if c[1] == "enum"),
-        cascades,
         cascading_keys,
     )
 
@@ -271,9 +266,10 @@ def _cascading_keys(cursor: Any, ref: TableRef) -> tuple[CascadingKey, ...]:
         " JOIN information_schema.KEY_COLUMN_USAGE k ON k.CONSTRAINT_SCHEMA = r.CONSTRAINT_SCHEMA"
         " AND k.CONSTRAINT_NAME = r.CONSTRAINT_NAME AND k.TABLE_NAME = r.TABLE_NAME"
         " WHERE r.UNIQUE_CONSTRAINT_SCHEMA = %s AND r.REFERENCED_TABLE_NAME = %s"
-        " AND k.REFERENCED_TABLE_SCHEMA = %s AND k.REFERENCED_TABLE_NAME = %s"
+        " AND k.REFERENCED_COLUMN_NAME IS NOT NULL"  # the key's own columns, not a unique key of the same name
+        " AND (r.DELETE_RULE IN ('CASCADE', 'SET NULL') OR r.UPDATE_RULE IN ('CASCADE', 'SET NULL'))"
         " ORDER BY k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION",
-        (ref.schema, ref.name, ref.schema, ref.name),
+        (ref.schema, ref.name),
     )
     keys: dict[tuple[str, str, str, str, str], list[tuple[str, str]]] = {}
     for schema, table, name, on_delete, on_update, column, referenced in cursor.fetchall():
@@ -289,7 +285,6 @@ def _cascading_keys(cursor: Any, ref: TableRef) -> tuple[CascadingKey, ...]:
             on_update,
         )
         for (schema, table, _, on_delete, on_update), parts in keys.items()
-        if {on_delete, on_update} & _ACTIONS
     )
 
 

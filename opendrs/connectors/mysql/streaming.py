@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 import pymysql
 
 from opendrs.connectors.mysql import connection as mysql_connection
-from opendrs.connectors.mysql import ddl, errors, values
+from opendrs.connectors.mysql import ddl, errors, snapshot, values
 from opendrs.domain.replication import (
     BinlogPosition,
     Endpoint,
@@ -1085,13 +1085,23 @@ def stream(
 
 def current_position(endpoint: Endpoint) -> BinlogPosition:
     """The source's binlog position now (SHOW MASTER STATUS), with its GTID state on MariaDB."""
+    return _position(endpoint, start=False)
+
+
+def start_position(endpoint: Endpoint) -> BinlogPosition:
+    """current_position(), for a replication to start from: snapshot.PreparedXaError while XA transactions are
+    prepared on the source (their rows are before it, and their XA COMMIT after it brings none)."""
+    return _position(endpoint, start=True)
+
+
+def _position(endpoint: Endpoint, *, start: bool) -> BinlogPosition:
     try:
-        return _current_position(endpoint)
+        return _current_position(endpoint, start)
     except (pymysql.err.MySQLError, OSError) as exc:
         raise errors.classify(exc) from exc  # a source that is down: RetriableError
 
 
-def _current_position(endpoint: Endpoint) -> BinlogPosition:
+def _current_position(endpoint: Endpoint, start: bool) -> BinlogPosition:
     conn = mysql_connection.connect(endpoint)
     try:
         with conn.cursor() as cursor:
@@ -1105,6 +1115,9 @@ def _current_position(endpoint: Endpoint) -> BinlogPosition:
                 cursor.execute("SELECT BINLOG_GTID_POS(%s, %s)", (file, offset))
                 gtid_row = cursor.fetchone()
                 gtid = str(gtid_row[0]) if gtid_row and gtid_row[0] is not None else None
+        if start:  # after the position: what was prepared before it and is still pending
+            consequence = "incremental sync, starting after them, would miss their rows; it starts once they end"
+            snapshot.check_no_prepared_xa(conn, consequence)
         return BinlogPosition(file, offset, gtid)
     finally:
         conn.close()
