@@ -175,8 +175,9 @@ def check_no_prepared_xa(connection: mysql.Connection, consequence: str) -> None
     source: the rows of each are in the binlog at its XA PREPARE, and its XA COMMIT later brings none."""
     prepared = _prepared_xa(connection)
     if prepared:
+        names = ", ".join(prepared[:5]) + (f" and {len(prepared) - 5} more" if len(prepared) > 5 else "")
         raise PreparedXaError(
-            f"{len(prepared)} XA transaction(s) prepared on the source and not committed yet ({', '.join(prepared)}):"
+            f"{len(prepared)} XA transaction(s) prepared on the source and not committed yet ({names}):"
             f" {consequence} (XA COMMIT or XA ROLLBACK ends them; XA RECOVER lists them)"
         )
 
