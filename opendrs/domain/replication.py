@@ -111,12 +111,24 @@ class SchemaChange:
 
 
 @dataclasses.dataclass(frozen=True)
+class XaStep:
+    """A step of a two-phase (XA) source transaction. Its changes are logged at XA PREPARE, but take effect only at
+    the XA COMMIT logged later as a group of its own, or never (XA ROLLBACK). `xid` is its id as the binlog writes
+    it (X'gtrid',X'bqual',formatID)."""
+
+    phase: str  # "prepare" (the Transaction holds its changes) | "commit" | "rollback" (no changes)
+    xid: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Transaction:
-    """One source transaction, in commit order, with the position just after its commit."""
+    """One source transaction, in commit order, with the position just after its commit; or one step of an XA
+    transaction (`xa`), in binlog order."""
 
     changes: tuple[RowChange | SchemaChange, ...]
     end: BinlogPosition
     commit_time: float  # epoch seconds of the source commit (binlog event timestamp)
+    xa: XaStep | None = None
 
 
 def endpoint_from(config: Mapping[str, Any], password: str) -> Endpoint | None:

@@ -152,7 +152,7 @@ def _without_copied(transaction: Transaction, skips: Mapping[TableRef, BinlogPos
             kept.append(change)
         elif isinstance(change, RowChange) and change.kind != "insert":
             kept.append(dataclasses.replace(change, only_cascades=True))
-    return Transaction(tuple(kept), transaction.end, transaction.commit_time)
+    return dataclasses.replace(transaction, changes=tuple(kept))
 
 
 def _split_at(

@@ -1204,6 +1204,44 @@ def test_incremental_sync_does_not_start_while_an_xa_transaction_is_prepared(
     my.wait_same_database(source, target, schema)
 
 
+def _prepared_xa(source: MariadbServer, xid: str, *statements: str) -> None:
+    """XA transaction `xid` runs `statements` and is prepared; its session ends, as an application server's may."""
+    execute(source, f"XA START {xid}", *statements, f"XA END {xid}", f"XA PREPARE {xid}")
+
+
+def test_xa_transactions_reach_the_target_at_their_commit_even_across_a_pause(
+    drs: Api, drs_server: Server, source: MariadbServer, target: MariadbServer, schema: str
+) -> None:
+    """Two-phase XA, as JTA applications use it: the rows logged at XA PREPARE count from the XA COMMIT logged
+    later, here while the task is paused; a transaction rolled back after its XA PREPARE never counts."""
+    s = quote(schema)
+    execute(
+        source,
+        f"CREATE TABLE {s}.accounts (id INT PRIMARY KEY, balance INT)",
+        f"INSERT INTO {s}.accounts VALUES (1, 100), (2, 100)",
+    )
+    job = my.replicating_task(drs, source, target, [schema])
+    transfer, refund = f"'{schema}-transfer'", f"'{schema}-refund'"
+    debit = f"UPDATE {s}.accounts SET balance = balance - 30 WHERE id = 1"
+    _prepared_xa(source, transfer, debit, f"UPDATE {s}.accounts SET balance = balance + 30 WHERE id = 2")
+    execute(source, f"INSERT INTO {s}.accounts VALUES (3, 100)")
+    my.wait_same_database(source, target, schema)  # row 3, and not the transfer: it is not committed yet
+    kept = "SELECT COUNT(*) FROM opendrs_meta.prepared_xa WHERE task_id = %s"
+    assert scalar(target, kept, (job,)) == 1
+
+    my.pause(drs, job)
+    my.wait_status(drs, job, "PAUSING")
+    wait_for(lambda: my.lease_owner(drs_server, job) is None, "the paused task's worker to let it go")
+    execute(source, f"XA COMMIT {transfer}")
+    _prepared_xa(source, refund, f"UPDATE {s}.accounts SET balance = balance + 5 WHERE id = 3")
+    execute(source, f"XA ROLLBACK {refund}", f"INSERT INTO {s}.accounts VALUES (4, 100)")
+    my.retry(drs, job)
+    my.wait_status(drs, job, "INCRE_TRANSFER_STARTED")
+    my.wait_same_database(source, target, schema)
+    assert query(target, f"SELECT id, balance FROM {s}.accounts ORDER BY id") == [(1, 70), (2, 130), (3, 100), (4, 100)]
+    assert scalar(target, kept, (job,)) == 0
+
+
 def test_purged_binlog_fails_the_task_instead_of_leaving_a_gap(
     drs: Api, drs_server: Server, source: MariadbServer, target: MariadbServer, schema: str
 ) -> None:

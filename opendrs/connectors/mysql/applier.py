@@ -16,6 +16,9 @@ in the checkpoint row, then run it, then commit the checkpoint past it. If we cr
 the next run that this DDL may already be done, and "already exists / does not exist" errors of that one
 statement are ignored (MariaDB >= 10.6 and MySQL 8 DDL is atomic: done or not, never half done).
 
+A two-phase XA transaction is applied at its XA COMMIT: its XA PREPARE's changes wait on the target until then
+(prepared_xa.py), written with the checkpoint like any transaction.
+
 Given a `fences.Fence` (the worker's fencing token), every target transaction checks it first: once another worker
 has taken the task over, the old one's transactions are rolled back (errors.FencedError). A failure of the old
 worker's transaction (a duplicate key, a missing row) is reported as FencedError too when the fence has moved.
@@ -35,7 +38,7 @@ import pymysql
 from pymysql.constants import CLIENT
 
 from opendrs.connectors.mysql import connection as mysql_connection
-from opendrs.connectors.mysql import ddl, errors, fences, interrupt
+from opendrs.connectors.mysql import ddl, errors, fences, interrupt, prepared_xa
 from opendrs.connectors.mysql.connection import quote_identifier
 from opendrs.connectors.mysql.values import literal
 from opendrs.domain.replication import (
@@ -489,6 +492,8 @@ class Applier:
         self._max_query = MAX_QUERY_BYTES
         self._own_session = ""  # the SET statement restoring our session settings after a DDL (_prepare)
         self._renames = dict(selection.renames)
+        self._xa_kept: set[str] = set()  # XA transactions whose prepared changes the target keeps (committed)
+        self._xa_pending: dict[str, bool] = {}  # xid -> kept, as the open target transaction leaves it
 
     def __enter__(self) -> Applier:
         self._connection()
@@ -554,11 +559,14 @@ class Applier:
         batch = _Batch(merge)
         self._only_cascades = 0
         pending: list[Transaction] = []  # transactions whose statements are in `batch`
+        self._xa_pending = {}
         applied = rows = 0
         for transaction in transactions:
             if self._is_applied(transaction.end):
                 self.metrics.skipped_transactions += 1
                 continue
+            if transaction.xa is not None:
+                transaction = self._xa_step(conn, batch, transaction)
             if any(type(c) is SchemaChange for c in transaction.changes):
                 if pending:
                     self._commit(conn, batch, pending)
@@ -590,6 +598,9 @@ class Applier:
         crash_point("apply.after_commit")
         self._set_checkpoint(last.end, last.commit_time)
         self.metrics.count(transactions)
+        for xid, kept in self._xa_pending.items():
+            (self._xa_kept.add if kept else self._xa_kept.discard)(xid)
+        self._xa_pending = {}
 
     def _commit_fenced(self, conn: mysql_connection.Connection) -> None:
         conn.commit()
@@ -612,6 +623,33 @@ class Applier:
     def _is_applied(self, position: BinlogPosition) -> bool:
         applied = self._applied_key
         return applied is not None and position_key(position) <= applied
+
+    # -- XA transactions --
+
+    def _xa_step(self, conn: mysql_connection.Connection, batch: _Batch, transaction: Transaction) -> Transaction:
+        """Add an XA step to `batch`; the transaction as it applies now: an XA PREPARE's changes are only kept, an
+        XA COMMIT applies the changes kept for it."""
+        step = transaction.xa
+        assert step is not None
+        xid = step.xid
+        if step.phase == "prepare":
+            if transaction.changes:  # none: only tables that a copy taken after it holds
+                rows = [c for c in transaction.changes if isinstance(c, RowChange)]
+                assert len(rows) == len(transaction.changes), "DDL cannot be part of an XA transaction"
+                for statement in prepared_xa.store_statements(self.task_id, xid, rows, self._max_query // 4):
+                    batch.add(statement)
+                self._xa_pending[xid] = True
+            return dataclasses.replace(transaction, changes=())
+        if not self._xa_pending.get(xid, xid in self._xa_kept):
+            return transaction  # prepared with no changes of selected tables
+        changes: tuple[RowChange, ...] = ()
+        if step.phase == "commit":
+            self._run(conn, *batch.take())  # its XA PREPARE may be in this very batch
+            with conn.cursor() as cursor:
+                changes = tuple(prepared_xa.load(cursor, self.task_id, xid))
+        batch.add(prepared_xa.forget_statement(self.task_id, xid))
+        self._xa_pending[xid] = False
+        return dataclasses.replace(transaction, changes=changes)
 
     # -- row changes --
 
@@ -895,6 +933,8 @@ class Applier:
             )
             cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{META_SCHEMA}`")
             cursor.execute(CHECKPOINT_TABLE_DDL)
+            cursor.execute(prepared_xa.TABLE_DDL)
+            self._xa_kept = prepared_xa.stored_xids(cursor, self.task_id)
         conn.commit()
         self._checkpoint = _read_checkpoint(conn, self.task_id)
         position = self._checkpoint.position if self._checkpoint else None

@@ -19,6 +19,7 @@ import contextlib
 import dataclasses
 import logging
 import queue
+import re
 import socket
 import struct
 import threading
@@ -39,6 +40,7 @@ from opendrs.domain.replication import (
     Selection,
     TableRef,
     Transaction,
+    XaStep,
 )
 from opendrs.faults import crash_point
 
@@ -343,11 +345,29 @@ def _decode_rows(
 
 
 class XaPrepareEvent(NamedTuple):
-    """XA PREPARE: ends the first part of an XA transaction, whose XA COMMIT comes later as a group of its own."""
+    """XA PREPARE: ends the first part of an XA transaction, whose XA COMMIT comes later as a group of its own.
+    MySQL logs an `XA COMMIT ... ONE PHASE` as this event too, with `one_phase` set: an ordinary commit."""
+
+    one_phase: bool
+    xid: str
 
     @classmethod
     def parse(cls, header: Header, body: bytes, context: _Context) -> XaPrepareEvent:
-        return cls()
+        # one_phase (1), formatID (4, signed), gtrid length (4), bqual length (4), gtrid and bqual.
+        format_id, gtrid_length, bqual_length = _XID_HEADER(body, 1)
+        gtrid = body[13 : 13 + gtrid_length]
+        bqual = body[13 + gtrid_length : 13 + gtrid_length + bqual_length]
+        return cls(bool(body[0]), xa_id(gtrid, bqual, format_id))
+
+
+_XID_HEADER = struct.Struct("<iII").unpack_from
+# How the source writes an xid in the XA COMMIT / XA ROLLBACK statements it logs.
+_XA_DECISION = re.compile(r"XA\s+(COMMIT|ROLLBACK)\s+X'([0-9a-f]*)',X'([0-9a-f]*)',(-?\d+)(\s+ONE\s+PHASE)?\s*$", re.I)
+
+
+def xa_id(gtrid: bytes, bqual: bytes, format_id: int) -> str:
+    """An XA transaction's id as text, the same whether read from an XA_PREPARE event or an XA COMMIT statement."""
+    return f"X'{gtrid.hex()}',X'{bqual.hex()}',{format_id}"
 
 
 class IgnoredEvent(NamedTuple):
@@ -790,6 +810,7 @@ class _Assembler:
         self._in_group = False
         self._standalone = False
         self._changes: list[RowChange | SchemaChange] = []
+        self._xa_unselected: set[str] = set()  # XA transactions prepared here without changes of selected tables
 
     def feed(self, header: Header, event: Event) -> Item | None:
         """The transaction this event completes, a heartbeat, or None."""
@@ -818,9 +839,8 @@ class _Assembler:
         elif event_type is HeartbeatEvent:
             return self._heartbeat(force=True)
         elif event_type is XaPrepareEvent:
-            if self._changes:
-                raise errors.UnsupportedEventError("cannot replicate an XA transaction on selected tables")
-            return self._commit(header)
+            assert isinstance(event, XaPrepareEvent)
+            return self._xa_prepare(header, event)
         return None
 
     def _begin(self, standalone: bool) -> None:
@@ -842,6 +862,13 @@ class _Assembler:
             # Non-transactional changes end with COMMIT; a ROLLBACK ends a group whose non-transactional part the
             # source kept anyway (the rows are in the binlog only because they could not be rolled back).
             return self._commit(header)
+        if keyword == "XA START":
+            self._begin(False)  # MySQL's; MariaDB's XA group begins with its GTID event
+            return None
+        if keyword == "XA END":
+            return None  # the XA_PREPARE event that follows ends the group
+        if keyword in ("XA COMMIT", "XA ROLLBACK"):
+            return self._xa_decision(header, statement)
         if keyword.startswith(("XA", "ROLLBACK TO")) and self._changes:
             raise errors.UnsupportedEventError(f"cannot replicate {statement[:40]!r} around changes of selected tables")
         if keyword.startswith(("XA", "SAVEPOINT", "ROLLBACK TO")):
@@ -853,15 +880,40 @@ class _Assembler:
             return self._commit(header)
         return None
 
-    def _commit(self, header: Header) -> Item | None:
+    def _commit(self, header: Header, xa: XaStep | None = None) -> Item | None:
         self._in_group = False
         self._standalone = False
         self.position = BinlogPosition(self.file, header.log_pos, self.gtid.text)
-        if not self._changes:
+        if not self._changes and xa is None:
             return self._heartbeat(force=False)
         changes, self._changes = tuple(self._changes), []
         self._last_output = time.monotonic()
-        return Transaction(changes, self.position, float(header.timestamp))
+        return Transaction(changes, self.position, float(header.timestamp), xa)
+
+    def _xa_prepare(self, header: Header, event: XaPrepareEvent) -> Item | None:
+        if event.one_phase:
+            return self._commit(header)
+        if not self._changes:
+            self._xa_unselected.add(event.xid)  # its XA COMMIT needs no step of its own either
+            return self._commit(header)
+        return self._commit(header, XaStep("prepare", event.xid))
+
+    def _xa_decision(self, header: Header, statement: str) -> Item | None:
+        """XA COMMIT or XA ROLLBACK of a prepared XA transaction: a step of its own (the applier holds the changes
+        of its XA PREPARE), unless it was prepared in this stream with no changes of selected tables."""
+        match = _XA_DECISION.match(statement)
+        if match is None:
+            raise errors.UnsupportedEventError(f"cannot read the XA transaction id of {statement[:200]!r}")
+        verb, gtrid, bqual, format_id, one_phase = match.groups()
+        if one_phase:
+            return self._commit(header)  # an ordinary transaction, ending here
+        if self._changes:
+            raise errors.UnsupportedEventError(f"cannot replicate {statement[:40]!r} around changes of selected tables")
+        xid = xa_id(bytes.fromhex(gtrid), bytes.fromhex(bqual), int(format_id))
+        if xid in self._xa_unselected:
+            self._xa_unselected.discard(xid)
+            return self._commit(header)
+        return self._commit(header, XaStep(verb.lower(), xid))
 
     def _rotate(self, event: RotateEvent) -> None:
         # Table ids are in-memory numbers of the source, and a new file may follow a restart that reused them

@@ -428,6 +428,130 @@ def test_a_catch_up_runs_the_cascades_of_deletes_and_updates_on_the_children_the
     assert query(target, f"SELECT id, pid FROM `{schema}`.unlinked ORDER BY id") == [(30, 3), (50, None)]
 
 
+def prepare_xa(server: servers.MariadbServer, xid: str, *statements: str, database: str) -> None:
+    """XA transaction `xid` runs `statements` and is prepared; its session ends, so any session may commit it."""
+    execute(server, f"XA START {xid}", *statements, f"XA END {xid}", f"XA PREPARE {xid}", database=database)
+
+
+def xa_workload(source: servers.MariadbServer, schema: str) -> None:
+    """Prepared XA transactions interleaved with plain ones, committed, rolled back, and an xid used twice."""
+    execute(source, "CREATE TABLE t (id INT PRIMARY KEY, v INT)", database=schema)
+    a, b = f"'{schema}-a'", f"'{schema}-b'"
+    prepare_xa(
+        source, a, "INSERT INTO t VALUES (1, 1), (2, 2), (3, 3)", "UPDATE t SET v = 20 WHERE id = 2", database=schema
+    )
+    execute(source, "INSERT INTO t VALUES (10, 10)", database=schema)
+    prepare_xa(source, b, "UPDATE t SET v = 11 WHERE id = 10", "INSERT INTO t VALUES (11, 11)", database=schema)
+    execute(source, f"XA COMMIT {a}", "INSERT INTO t VALUES (20, 20)", f"XA ROLLBACK {b}", database=schema)
+    prepare_xa(source, a, "DELETE FROM t WHERE id = 3", "INSERT INTO t VALUES (30, 30)", database=schema)
+    execute(source, "INSERT INTO t VALUES (40, 40)", f"XA COMMIT {a}", database=schema)
+
+
+def kept_xa(target: servers.MariadbServer, task: str) -> list[tuple[object, ...]]:
+    return query(target, "SELECT xid FROM opendrs_meta.prepared_xa WHERE task_id = %s", (task,))
+
+
+def test_xa_transactions_apply_at_their_commit_and_never_after_a_rollback(
+    source: servers.MariadbServer, target: servers.MariadbServer, schema: str
+) -> None:
+    make_target_schema(target, schema)
+    selection = selection_of(schema)
+    task = new_task()
+    start = position_now(source)
+    execute(source, "CREATE TABLE t (id INT PRIMARY KEY, v INT)", database=schema)
+    prepared = f"'{schema}-p'"
+    prepare_xa(source, prepared, "INSERT INTO t VALUES (1, 1)", database=schema)
+    execute(source, "INSERT INTO t VALUES (2, 2)", database=schema)
+    middle = position_now(source)
+    with applier_module.Applier(endpoint_of(target), task, selection) as applier:
+        replicate(source, applier, start, selection, middle)
+        # Prepared only: not on the target yet (as on the source), but kept there.
+        assert query(target, f"SELECT id FROM `{schema}`.t") == [(2,)]
+        assert kept_xa(target, task) == [(f"X'{(schema + '-p').encode().hex()}',X'',1",)]
+        execute(source, f"XA COMMIT {prepared}", database=schema)
+        end = position_now(source)
+        replicate(source, applier, middle, selection, end)
+        assert applier.metrics.rows == 2
+    assert query(target, f"SELECT id FROM `{schema}`.t ORDER BY id") == [(1,), (2,)]
+    assert kept_xa(target, task) == []
+
+    xa_start = position_now(source)
+    schema_b = schema + "_b"
+    execute(source, f"CREATE DATABASE `{schema_b}`")  # created on the target by the stream
+    xa_workload(source, schema_b)
+    xa_end = position_now(source)
+    with applier_module.Applier(endpoint_of(target), new_task(), selection_of(schema_b)) as applier:
+        replicate(source, applier, xa_start, selection_of(schema_b), xa_end)
+    assert_same_schema(source, target, schema_b, schema_b)
+    assert query(target, f"SELECT id, v FROM `{schema_b}`.t ORDER BY id") == [
+        (1, 1),
+        (2, 20),
+        (10, 10),
+        (20, 20),
+        (30, 30),
+        (40, 40),
+    ]
+
+
+def test_every_type_round_trips_exactly_through_an_xa_transaction(
+    source: servers.MariadbServer, target: servers.MariadbServer, schema: str
+) -> None:
+    """The prepared changes wait on the target as text: every value must come back exactly."""
+    make_target_schema(target, schema)
+    start = position_now(source)
+    execute(source, TYPES_TABLE, database=schema)
+    xid = f"'{schema}'"
+    prepare_xa(
+        source,
+        xid,
+        "SET time_zone = '+05:30'",
+        *[f"INSERT INTO types ({COLUMNS}) VALUES ({row})" for row in EDGE_ROWS],
+        "UPDATE types SET f = f / 3, vb = REVERSE(vb), s = 'w', j = '{\"x\": 1}' WHERE id <= 3",
+        "UPDATE types SET pt = POINT(1.5, -2) WHERE id IN (1, 2)",
+        "DELETE FROM types WHERE id = 4",
+        # Zero and partly zero dates, an ENUM's error value.
+        "SET sql_mode = ''",
+        "INSERT INTO types (dt, dtm, ts, e) "
+        "VALUES ('0000-00-00', '2021-04-00 10:00:00', '0000-00-00 00:00:00', 'not a member')",
+        database=schema,
+    )
+    execute(source, f"XA COMMIT {xid}")
+    end = position_now(source)
+    with applier_module.Applier(endpoint_of(target), new_task(), selection_of(schema)) as applier:
+        replicate(source, applier, start, selection_of(schema), end)
+    assert_same_schema(source, target, schema, schema)
+    assert len(rows_checksum(target, schema, "types")) == 4
+
+
+@pytest.mark.parametrize(("after", "kill"), [(2, False), (3, True), (4, False), (5, False), (6, True), (7, False)])
+def test_xa_transactions_apply_exactly_once_across_crashes(
+    source: servers.MariadbServer, target: servers.MariadbServer, schema: str, after: int, kill: bool
+) -> None:
+    """A crash at the n-th target commit (the XA PREPAREs, COMMITs and ROLLBACK among them), then a resume."""
+    make_target_schema(target, schema)
+    selection = selection_of(schema)
+    task = new_task()
+    start = position_now(source)
+    xa_workload(source, schema)
+    end = position_now(source)
+    holder: dict[str, applier_module.Applier] = {}
+
+    def kill_session() -> None:
+        execute(target, f"KILL {holder['applier'].connection_id}")
+
+    crashed = applier_module.Applier(
+        endpoint_of(target), task, selection, fault=crash_at("before_commit", after, kill_session if kill else None)
+    )
+    holder["applier"] = crashed
+    with pytest.raises(errors.ReplicationError):
+        replicate(source, crashed, start, selection, end, max_rows=1)
+    crashed.close()
+    with applier_module.Applier(endpoint_of(target), task, selection) as resumed:
+        replicate(source, resumed, resumed.load_checkpoint() or start, selection, end, max_rows=1)
+    assert_same_schema(source, target, schema, schema)
+    assert kept_xa(target, task) == []
+
+
 def test_a_row_missing_on_the_target_is_divergence(
     source: servers.MariadbServer, target: servers.MariadbServer, schema: str
 ) -> None:

@@ -7,7 +7,17 @@ import time
 import pytest
 
 from opendrs.connectors.mysql import errors, streaming
-from opendrs.domain.replication import BinlogPosition, Row, RowChange, SchemaChange, Selection, TableRef, Transaction
+from opendrs.connectors.mysql.applier import position_key
+from opendrs.domain.replication import (
+    BinlogPosition,
+    Row,
+    RowChange,
+    SchemaChange,
+    Selection,
+    TableRef,
+    Transaction,
+    XaStep,
+)
 from tests import servers
 from tests.integration.mysql.streaming_fixtures import (
     DEADLINE,
@@ -243,31 +253,54 @@ def test_source_killed_then_restarted_resumes_exactly(own_source: servers.Mariad
     assert ids == [1, 2, 3, 4]
 
 
-def test_xa_transactions_stop_the_stream_only_on_selected_tables(source: servers.MariadbServer, schema: str) -> None:
+def test_xa_transactions_arrive_as_their_steps_in_binlog_order(source: servers.MariadbServer, schema: str) -> None:
+    """An XA transaction's rows come with its XA PREPARE; its XA COMMIT or XA ROLLBACK, later and with no rows, is
+    a step of its own. One prepared on other tables only gives no step at all."""
     other = schema + "_xa"
     execute(source, f"CREATE DATABASE `{other}`")
     for db in (schema, other):
         execute(source, f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY)")
     start = position_now(source)
+    holder = connect(source)
+    with holder.cursor() as cursor:
+        for statement in ("XA START 'a','b',7", f"INSERT INTO `{schema}`.t VALUES (1)", "XA END 'a','b',7"):
+            cursor.execute(statement)
+        cursor.execute("XA PREPARE 'a','b',7")
     execute(
         source,
-        "XA START 'a'",
-        f"INSERT INTO `{other}`.t VALUES (1)",
-        "XA END 'a'",
-        "XA PREPARE 'a'",
-        "XA COMMIT 'a'",
-        f"INSERT INTO `{schema}`.t VALUES (1)",
-        "XA START 'b'",
         f"INSERT INTO `{schema}`.t VALUES (2)",
-        "XA END 'b'",
-        "XA PREPARE 'b'",
-        "XA COMMIT 'b'",
+        "XA START 'other'",
+        f"INSERT INTO `{other}`.t VALUES (1)",
+        "XA END 'other'",
+        "XA PREPARE 'other'",
+        "XA COMMIT 'other'",
+    )
+    holder.close()  # a prepared XA transaction is committed from another session once its own has gone
+    execute(
+        source,
+        "XA COMMIT 'a','b',7",
+        "XA START 'no'",
+        f"INSERT INTO `{schema}`.t VALUES (3)",
+        "XA END 'no'",
+        "XA PREPARE 'no'",
+        "XA ROLLBACK 'no'",
+        "XA START 'one'",
+        f"INSERT INTO `{schema}`.t VALUES (4)",
+        "XA END 'one'",
+        "XA COMMIT 'one' ONE PHASE",
     )
     with open_stream(source, start, selection_of(schema)) as stream:
-        (plain,) = collect(stream, 1)
-        assert rows_of(plain) == [("insert", None, {"id": 1})]
-        with pytest.raises(errors.UnsupportedEventError, match="XA"):
-            collect(stream, 1)
+        received = collect(stream, 6)
+    ab, no = "X'61',X'62',7", "X'6e6f',X'',1"
+    assert [(t.xa, rows_of(t)) for t in received] == [
+        (XaStep("prepare", ab), [("insert", None, {"id": 1})]),
+        (None, [("insert", None, {"id": 2})]),
+        (XaStep("commit", ab), []),
+        (XaStep("prepare", no), [("insert", None, {"id": 3})]),
+        (XaStep("rollback", no), []),
+        (None, [("insert", None, {"id": 4})]),
+    ]
+    assert [position_key(t.end) for t in received] == sorted(position_key(t.end) for t in received)
 
 
 def test_the_source_must_log_full_row_metadata(own_source: servers.MariadbServer) -> None:
