@@ -386,6 +386,12 @@ def pause(api: Api, job: str) -> None:
     succeeded(api.post(f"{JOBS}/batch-pause-task", {"jobs": [{"job_id": job, "pause_mode": "all"}]}))
 
 
+def pause_until_let_go(api: Api, server: Server, job: str) -> None:
+    """Pause the task and wait until its worker has let it go: nothing of it runs any more."""
+    pause(api, job)
+    wait_for(lambda: lease_owner(server, job) is None, "the paused task's worker to let it go")
+
+
 def retry(api: Api, job: str) -> None:
     succeeded(api.post(f"{JOBS}/batch-retry-task", {"jobs": [{"job_id": job}]}))
 

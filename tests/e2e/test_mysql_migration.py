@@ -735,8 +735,7 @@ def test_cascades_of_parents_deleted_during_a_resumed_copy_reach_the_children_co
             f"DELETE FROM {s}.orders WHERE id <= 10",  # their items, notes' links and items' tags go
             f"UPDATE {s}.orders SET id = id + 1000 WHERE id BETWEEN 20 AND 22",  # items follow, notes let go
         )
-        my.pause(drs, job)
-        wait_for(lambda: my.lease_owner(drs_server, job) is None, "the paused task's worker to let it go")
+        my.pause_until_let_go(drs, drs_server, job)
         assert not watch.failures(), watch.failures()
     copied = my.copied_chunks(drs_server, job)
     assert any(".items#" in chunk for chunk in copied) and not any(".orders#" in chunk for chunk in copied), copied
@@ -760,9 +759,8 @@ def test_pause_resume_and_terminate(
     _write_round(source, schema, 1000)
     my.wait_same_database(source, target, schema)
 
-    my.pause(drs, job)
+    my.pause_until_let_go(drs, drs_server, job)
     my.wait_status(drs, job, "PAUSING")
-    wait_for(lambda: my.lease_owner(drs_server, job) is None, "the paused task's worker to let it go")
     paused = my.fingerprint(target, schema)
     _write_round(source, schema, 2000)
     my.assert_stays(
@@ -819,9 +817,8 @@ def test_a_pause_interrupts_an_index_build_and_the_resumed_copy_builds_it(
         waiting = "the index build to wait for the lock"
         wait_for(lambda: my.alters_waiting(target, "indexed") == 1, waiting, my.COPY_DEADLINE)
 
-        my.pause(drs, job)
+        my.pause_until_let_go(drs, drs_server, job)
         my.wait_status(drs, job, "PAUSING")
-        wait_for(lambda: my.lease_owner(drs_server, job) is None, "the paused task's worker to let it go")
         assert my.alters_waiting(target, "indexed") == 0  # the ALTER ended (rolled back), the lock still held
         assert [index[0] for index in my.indexes(target, schema, "indexed")] == ["PRIMARY"]
 
@@ -848,8 +845,7 @@ def test_a_table_that_left_the_source_while_the_copy_was_paused_fails_the_resume
     wait_for(lambda: "indexed" in my.tables(target, schema), "the target table to exist")
     with my.metadata_lock_held(target, qualified(schema, "indexed")):
         wait_for(lambda: my.alters_waiting(target, "indexed") == 1, "the index build to wait", my.COPY_DEADLINE)
-        my.pause(drs, job)
-        wait_for(lambda: my.lease_owner(drs_server, job) is None, "the paused task's worker to let it go")
+        my.pause_until_let_go(drs, drs_server, job)
     execute(source, f"RENAME TABLE {s}.leaving TO {s}.left_behind")
 
     my.retry(drs, job)
@@ -903,8 +899,7 @@ def test_ddl_on_the_source_during_the_full_copy_neither_waits_for_it_nor_breaks_
             f"INSERT INTO {s}.small VALUES (1000, 1)",
         )
         _wait_for_a_chunk(drs_server, job, "big")
-        my.pause(drs, job)
-        wait_for(lambda: my.lease_owner(drs_server, job) is None, "the paused task's worker to let it go")
+        my.pause_until_let_go(drs, drs_server, job)
         assert not watch.failures(), watch.failures()
     execute(source, f"ALTER TABLE {s}.big ADD COLUMN extra INT NOT NULL DEFAULT 7 AFTER k")
     my.retry(drs, job)
@@ -969,9 +964,8 @@ def test_a_pause_interrupts_a_ddl_being_applied_and_the_resumed_task_applies_it(
         )
         wait_for(lambda: my.alters_waiting(target, "altered") == 1, "the DDL to wait for the lock on the target")
 
-        my.pause(drs, job)
+        my.pause_until_let_go(drs, drs_server, job)
         my.wait_status(drs, job, "PAUSING")
-        wait_for(lambda: my.lease_owner(drs_server, job) is None, "the paused task's worker to let it go")
         assert my.alters_waiting(target, "altered") == 0  # the ALTER ended (rolled back), the lock still held
         assert "w" not in [column[0] for column in my.columns(target, schema, "altered")]
 
@@ -1229,9 +1223,8 @@ def test_xa_transactions_reach_the_target_at_their_commit_even_across_a_pause(
     kept = "SELECT COUNT(*) FROM opendrs_meta.prepared_xa WHERE task_id = %s"
     assert scalar(target, kept, (job,)) == 1
 
-    my.pause(drs, job)
+    my.pause_until_let_go(drs, drs_server, job)
     my.wait_status(drs, job, "PAUSING")
-    wait_for(lambda: my.lease_owner(drs_server, job) is None, "the paused task's worker to let it go")
     execute(source, f"XA COMMIT {transfer}")
     _prepared_xa(source, refund, f"UPDATE {s}.accounts SET balance = balance + 5 WHERE id = 3")
     execute(source, f"XA ROLLBACK {refund}", f"INSERT INTO {s}.accounts VALUES (4, 100)")
@@ -1250,9 +1243,8 @@ def test_purged_binlog_fails_the_task_instead_of_leaving_a_gap(
     job = my.replicating_task(drs, source, target, [schema])
     execute(source, f"INSERT INTO {s}.items VALUES (1, 'applied')")
     my.wait_same_database(source, target, schema)
-    my.pause(drs, job)
+    my.pause_until_let_go(drs, drs_server, job)
     my.wait_status(drs, job, "PAUSING")
-    wait_for(lambda: my.lease_owner(drs_server, job) is None, "the paused task's worker to let it go")
     # The source's dump thread outlives the stream by up to a heartbeat; MariaDB keeps a binlog it serves.
     wait_for(lambda: not my.binlog_dumps(source), "the source to end its binlog dump threads")
 
