@@ -1,7 +1,11 @@
 """The last step of a task stopped normally (terminate) after it replicated: the source's triggers and events are
 created on the target, now that replication no longer writes there (a trigger would have fired on the rows it
 wrote), as the cloud DRS does; force_terminate skips it. Then the task is released, or, if that failed,
-RELEASE_RESOURCE_FAILED names the cause: terminate again to retry, or force_terminate to stop without them."""
+RELEASE_RESOURCE_FAILED names the cause: terminate again to retry, or force_terminate to stop without them.
+
+A trigger waits for the metadata lock of its table, which any open transaction using the table holds (by default
+for a day). So each object waits a bounded time, with the lease renewed before it: a stop held up by sessions on the
+target fails saying so, and is never started again by another worker while it waits."""
 
 from __future__ import annotations
 
@@ -25,13 +29,20 @@ from opendrs.store.leases import Lease
 
 log = logging.getLogger(__name__)
 
+LOCK_WAIT_SECONDS = 10  # at most, for one object's metadata lock (and a third of the lease's TTL at most)
+ER_LOCK_WAIT_TIMEOUT = 1205
 
-def run(engine: sa.Engine, keys: Keys, lease: Lease) -> None:
-    """Create the stopped task's triggers and events on its target, then release it (held under `lease`)."""
+
+def run(engine: sa.Engine, keys: Keys, lease: Lease, ttl_ms: int) -> None:
+    """Create the stopped task's triggers and events on its target, then release it (held under `lease`, whose
+    time to live is `ttl_ms`)."""
     task_id = lease.task_id
     failure = None
     try:
-        _create(engine, keys, task_id)
+        _create(engine, keys, lease, ttl_ms)
+    except leases.LeaseLostError as lost:
+        log.warning("task %s: another worker took the stop over: %s", task_id, lost, extra={"task_id": task_id})
+        return
     except TransferError as exc:
         failure = exc
     except Exception as exc:
@@ -65,7 +76,8 @@ def _finish(engine: sa.Engine, lease: Lease, failure: TransferError | None) -> N
         leases.release(connection, lease)
 
 
-def _create(engine: sa.Engine, keys: Keys, task_id: str) -> None:
+def _create(engine: sa.Engine, keys: Keys, lease: Lease, ttl_ms: int) -> None:
+    task_id = lease.task_id
     with engine.connect() as connection:
         task = task_store.get_many_by_id(connection, [task_id]).get(task_id)
         secrets = task_store.secrets_of(connection, task_id)
@@ -80,11 +92,32 @@ def _create(engine: sa.Engine, keys: Keys, task_id: str) -> None:
             found = catalog.list_triggers_and_events(source, wired.selection)
     except (pymysql.err.MySQLError, OSError) as exc:
         raise TransferError(errors.SOURCE_FAILED, _reason(exc, "read"), retriable=False) from exc
+    lock_wait = max(1, min(LOCK_WAIT_SECONDS, ttl_ms // 3000))
     try:
         with mysql.connect(wired.target) as target:
-            structure.create_triggers_and_events(target, found, wired.selection)
+            with target.cursor() as cursor:
+                cursor.execute(f"SET SESSION lock_wait_timeout = {lock_wait}")
+            for one in found:
+                with database.writing(engine) as connection:
+                    leases.renew(connection, lease, now_ms(), ttl_ms)
+                try:
+                    structure.create_trigger_or_event(target, one, wired.selection)
+                except pymysql.err.OperationalError as exc:
+                    if exc.args[0] == ER_LOCK_WAIT_TIMEOUT:
+                        raise TransferError(errors.TARGET_FAILED, _waited(one, lock_wait), retriable=False) from exc
+                    raise
     except (pymysql.err.MySQLError, OSError) as exc:
         raise TransferError(errors.TARGET_FAILED, _reason(exc, "created"), retriable=False) from exc
+
+
+def _waited(found: catalog.TriggerInfo, seconds: int) -> str:
+    where = f"on {found.table}" if found.kind == "TRIGGER" else f"in {found.table.schema}"
+    return (
+        f"the {found.kind.lower()} {found.name} {where} could not be created: for {seconds} s other sessions of the"
+        " target kept a transaction open on it (they hold its metadata lock; SHOW PROCESSLIST lists them). End"
+        " those transactions, then terminate again to retry, or force_terminate to stop without the triggers and"
+        " events"
+    )
 
 
 def _reason(exc: BaseException, doing: str) -> str:

@@ -123,7 +123,7 @@ class Worker:
             with database.writing(self._engine) as connection:
                 lease = leases.claim_stopping(connection, task_id, self.worker_id, now_ms(), ttl_ms)
             if lease is not None:
-                self._checks.submit(final_objects.run, self._engine, self._keys, lease)
+                self._checks.submit(final_objects.run, self._engine, self._keys, lease, ttl_ms)
                 done += 1
         return done
 

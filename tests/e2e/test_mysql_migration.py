@@ -265,6 +265,34 @@ def test_triggers_that_cannot_be_created_fail_the_stop_clearly_and_force_termina
     assert query(target, TRIGGERS, (schema,)) == []
 
 
+def test_a_stop_held_up_by_a_transaction_on_the_target_fails_saying_so_and_terminate_again_finishes_it(
+    drs: Api, source: MariadbServer, target: MariadbServer, schema: str
+) -> None:
+    """A trigger waits for its table's metadata lock, which an open transaction using the table holds: the stop
+    waits a bounded time (10 s), then fails naming the trigger and the way out, instead of hanging."""
+    s = quote(schema)
+    _source_with_a_trigger_and_an_event(source, schema)
+    job = my.replicating_task(drs, source, target, [schema])
+    my.wait_same_database(source, target, schema)
+    holder = my.connect(target)
+    try:
+        with holder.cursor() as cursor:
+            cursor.execute("BEGIN")
+            cursor.execute(f"SELECT COUNT(*) FROM {s}.t")  # the transaction holds t's metadata lock until it ends
+        my.terminate(drs, job)
+        failed = my.wait_status(drs, job, "RELEASE_RESOURCE_FAILED", deadline=60)
+        assert failed["error_code"] == "DRS.M05202", failed
+        message = failed["error_message"]
+        assert f"the trigger t_log on {schema}.t could not be created" in message, failed
+        assert "kept a transaction open" in message and "terminate again" in message, failed
+    finally:
+        holder.close()
+    operation = my.terminate(drs, job)
+    my.wait_status(drs, job, "RELEASE_RESOURCE_COMPLETE")
+    assert drs.wait_operation(operation)["status"] == "SUCCESS"
+    assert query(target, TRIGGERS, (schema,)) == query(source, TRIGGERS, (schema,))
+
+
 def test_incremental_only_applies_every_kind_of_change(
     drs: Api, source: MariadbServer, target: MariadbServer, schema: str
 ) -> None:

@@ -215,19 +215,24 @@ def create_triggers_and_events(
 
     An enabled event is created DISABLE ON SLAVE, as MariaDB's own replicas hold replicated events: it must not run
     on both servers. Enable it (ALTER EVENT ... ENABLE) once the target takes over."""
+    for found in objects:
+        create_trigger_or_event(target, found, selection)
+
+
+def create_trigger_or_event(target: mysql.Connection, found: catalog.TriggerInfo, selection: Selection) -> None:
+    """Create one trigger or event (see create_triggers_and_events)."""
     with target.cursor() as cursor:
-        for found in objects:
-            cursor.execute(f"USE {mysql.quote_identifier(selection.target_of(found.table).schema)}")
-            cursor.execute(
-                "SET SESSION sql_mode = %s, collation_connection = %s, time_zone = %s",
-                (found.sql_mode, found.collation_connection, found.time_zone),
-            )
-            cursor.execute(f"DROP {found.kind} IF EXISTS {mysql.quote_identifier(found.name)}")
-            # As the user wrote it (a trigger's): names may be qualified by a database renamed on the target.
-            statement = ddl.rename_schemas(ddl.without_definer(found.create_statement), selection.renames)
-            if found.kind == "EVENT":
-                statement = _ENABLED_EVENT.sub("DISABLE ON SLAVE DO", statement, count=1)
-            cursor.execute(statement)
+        cursor.execute(f"USE {mysql.quote_identifier(selection.target_of(found.table).schema)}")
+        cursor.execute(
+            "SET SESSION sql_mode = %s, collation_connection = %s, time_zone = %s",
+            (found.sql_mode, found.collation_connection, found.time_zone),
+        )
+        cursor.execute(f"DROP {found.kind} IF EXISTS {mysql.quote_identifier(found.name)}")
+        # As the user wrote it (a trigger's): names may be qualified by a database renamed on the target.
+        statement = ddl.rename_schemas(ddl.without_definer(found.create_statement), selection.renames)
+        if found.kind == "EVENT":
+            statement = _ENABLED_EVENT.sub("DISABLE ON SLAVE DO", statement, count=1)
+        cursor.execute(statement)
         cursor.execute("SET NAMES utf8mb4, time_zone = '+00:00'")
     _set_ddl_session(target)
 
