@@ -3,9 +3,9 @@ created on the target, now that replication no longer writes there (a trigger wo
 wrote), as the cloud DRS does; force_terminate skips it. Then the task is released, or, if that failed,
 RELEASE_RESOURCE_FAILED names the cause: terminate again to retry, or force_terminate to stop without them.
 
-A trigger waits for the metadata lock of its table, which any open transaction using the table holds (by default
-for a day). So each object waits a bounded time, with the lease renewed before it: a stop held up by sessions on the
-target fails saying so, and is never started again by another worker while it waits."""
+Each object waits a bounded time for the metadata lock of its table (structure.create_trigger_or_event), with the
+lease renewed before it: a stop held up by sessions on the target fails saying so, and no other worker starts it
+again while it waits."""
 
 from __future__ import annotations
 
@@ -28,9 +28,6 @@ from opendrs.store import tasks as task_store
 from opendrs.store.leases import Lease
 
 log = logging.getLogger(__name__)
-
-LOCK_WAIT_SECONDS = 10  # at most, for one object's metadata lock (and a third of the lease's TTL at most)
-ER_LOCK_WAIT_TIMEOUT = 1205
 
 
 def run(engine: sa.Engine, keys: Keys, lease: Lease, ttl_ms: int) -> None:
@@ -92,32 +89,18 @@ def _create(engine: sa.Engine, keys: Keys, lease: Lease, ttl_ms: int) -> None:
             found = catalog.list_triggers_and_events(source, wired.selection)
     except (pymysql.err.MySQLError, OSError) as exc:
         raise TransferError(errors.SOURCE_FAILED, _reason(exc, "read"), retriable=False) from exc
-    lock_wait = max(1, min(LOCK_WAIT_SECONDS, ttl_ms // 3000))
+    lock_wait = max(1, min(structure.OBJECT_LOCK_WAIT, ttl_ms // 3000))  # the lease outlives each wait
     try:
         with mysql.connect(wired.target) as target:
-            with target.cursor() as cursor:
-                cursor.execute(f"SET SESSION lock_wait_timeout = {lock_wait}")
             for one in found:
                 with database.writing(engine) as connection:
                     leases.renew(connection, lease, now_ms(), ttl_ms)
-                try:
-                    structure.create_trigger_or_event(target, one, wired.selection)
-                except pymysql.err.OperationalError as exc:
-                    if exc.args[0] == ER_LOCK_WAIT_TIMEOUT:
-                        raise TransferError(errors.TARGET_FAILED, _waited(one, lock_wait), retriable=False) from exc
-                    raise
+                structure.create_trigger_or_event(target, one, wired.selection, lock_wait)
+    except structure.ObjectInUseError as exc:
+        reason = f"{exc}: end those transactions, then terminate again, or force_terminate to stop without them"
+        raise TransferError(errors.TARGET_FAILED, reason, retriable=False) from exc
     except (pymysql.err.MySQLError, OSError) as exc:
         raise TransferError(errors.TARGET_FAILED, _reason(exc, "created"), retriable=False) from exc
-
-
-def _waited(found: catalog.TriggerInfo, seconds: int) -> str:
-    where = f"on {found.table}" if found.kind == "TRIGGER" else f"in {found.table.schema}"
-    return (
-        f"the {found.kind.lower()} {found.name} {where} could not be created: for {seconds} s other sessions of the"
-        " target kept a transaction open on it (they hold its metadata lock; SHOW PROCESSLIST lists them). End"
-        " those transactions, then terminate again to retry, or force_terminate to stop without the triggers and"
-        " events"
-    )
 
 
 def _reason(exc: BaseException, doing: str) -> str:

@@ -104,6 +104,8 @@ def run(context: TaskContext) -> None:
         raise TransferError(errors.TARGET_FAILED, str(exc), retriable=exc.retriable) from exc
     except PreparedXaError as exc:  # they end soon, as a rule: try again
         raise TransferError(errors.SOURCE_FAILED, str(exc), retriable=True) from exc
+    except structure.ObjectInUseError as exc:  # the last step: tried again until they end, or the window does
+        raise TransferError(errors.TARGET_FAILED, f"{exc}: end those transactions", retriable=True) from exc
     except (pymysql.err.MySQLError, OSError, copy.CopyError) as exc:
         # Once another worker took over, a failure here is no failure of the task (e.g. a chunk load it killed).
         refusal = fences.refusal_if_moved(target, fence)

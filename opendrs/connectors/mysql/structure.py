@@ -204,6 +204,12 @@ def create_routines(target: mysql.Connection, routines: Sequence[catalog.Routine
 
 
 _ENABLED_EVENT = re.compile(r"\bENABLE\s+DO\b")
+ER_LOCK_WAIT_TIMEOUT = 1205
+OBJECT_LOCK_WAIT = 10  # seconds a trigger or event waits for its metadata lock, at most
+
+
+class ObjectInUseError(RuntimeError):
+    """A trigger or event could not be created: other sessions kept a transaction open on its table."""
 
 
 def create_triggers_and_events(
@@ -219,22 +225,39 @@ def create_triggers_and_events(
         create_trigger_or_event(target, found, selection)
 
 
-def create_trigger_or_event(target: mysql.Connection, found: catalog.TriggerInfo, selection: Selection) -> None:
-    """Create one trigger or event (see create_triggers_and_events)."""
+def create_trigger_or_event(
+    target: mysql.Connection, found: catalog.TriggerInfo, selection: Selection, lock_wait: int = OBJECT_LOCK_WAIT
+) -> None:
+    """Create one trigger or event (see create_triggers_and_events). It needs its table's metadata lock, which any
+    transaction using the table holds (by default for a day): after `lock_wait` seconds, ObjectInUseError."""
     with target.cursor() as cursor:
+        cursor.execute(f"SET SESSION lock_wait_timeout = {int(lock_wait)}")
         cursor.execute(f"USE {mysql.quote_identifier(selection.target_of(found.table).schema)}")
         cursor.execute(
             "SET SESSION sql_mode = %s, collation_connection = %s, time_zone = %s",
             (found.sql_mode, found.collation_connection, found.time_zone),
         )
-        cursor.execute(f"DROP {found.kind} IF EXISTS {mysql.quote_identifier(found.name)}")
         # As the user wrote it (a trigger's): names may be qualified by a database renamed on the target.
         statement = ddl.rename_schemas(ddl.without_definer(found.create_statement), selection.renames)
         if found.kind == "EVENT":
             statement = _ENABLED_EVENT.sub("DISABLE ON SLAVE DO", statement, count=1)
-        cursor.execute(statement)
-        cursor.execute("SET NAMES utf8mb4, time_zone = '+00:00'")
+        try:
+            cursor.execute(f"DROP {found.kind} IF EXISTS {mysql.quote_identifier(found.name)}")
+            cursor.execute(statement)
+        except pymysql.err.OperationalError as exc:
+            if exc.args[0] == ER_LOCK_WAIT_TIMEOUT:
+                raise ObjectInUseError(_in_use(found, lock_wait)) from exc
+            raise
+        cursor.execute("SET NAMES utf8mb4, time_zone = '+00:00', lock_wait_timeout = DEFAULT")
     _set_ddl_session(target)
+
+
+def _in_use(found: catalog.TriggerInfo, seconds: int) -> str:
+    where = f"on {found.table}" if found.kind == "TRIGGER" else f"in {found.table.schema}"
+    return (
+        f"the {found.kind.lower()} {found.name} {where} could not be created: for {seconds} s other sessions of the"
+        " target kept a transaction open on it (they hold its metadata lock; SHOW PROCESSLIST lists them)"
+    )
 
 
 def _set_ddl_session(target: mysql.Connection) -> None:
