@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from opendrs.connectors.mysql import applier as applier_module
 from opendrs.connectors.mysql import fences, streaming
-from opendrs.domain.replication import BinlogPosition, Endpoint, RowChange, Selection
+from opendrs.domain.replication import BinlogPosition, Endpoint, RowChange, Selection, position_key
 from tests import servers
 
 SCHEMA = "bench"
@@ -108,14 +108,14 @@ def opendrs_catch_up(
     fences.raise_fence(endpoint(target), fence)
     applier = applier_module.Applier(endpoint(target), "bench", Selection(databases=(SCHEMA,)), fence=fence)
     applier.load_checkpoint()
-    end_key = applier_module.position_key(end)
+    end_key = position_key(end)
     began = time.monotonic()
     with streaming.stream(endpoint(source), start, Selection(databases=(SCHEMA,)), 901) as stream:
         for batch in stream.batches(MAX_BATCH_ROWS):
             if isinstance(batch, streaming.Heartbeat):
                 continue
             result = applier.apply(batch)
-            if result.position and applier_module.position_key(result.position) >= end_key:
+            if result.position and position_key(result.position) >= end_key:
                 break
     return time.monotonic() - began, applier
 
@@ -148,7 +148,7 @@ def native_catch_up(
             if status["Last_SQL_Error"] or status["Last_IO_Error"]:
                 raise RuntimeError(f"native replica failed: {status['Last_SQL_Error'] or status['Last_IO_Error']}")
             done = (status["Relay_Master_Log_File"], int(status["Exec_Master_Log_Pos"]))
-            if applier_module.position_key(BinlogPosition(*done)) >= applier_module.position_key(end):
+            if position_key(BinlogPosition(*done)) >= position_key(end):
                 elapsed = time.monotonic() - began
                 break
             time.sleep(POLL)

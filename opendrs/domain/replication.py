@@ -77,6 +77,12 @@ class BinlogPosition:
         return cls(str(data["file"]), int(data["pos"]), data.get("gtid"))
 
 
+def position_key(position: BinlogPosition) -> tuple[str, int, int]:
+    """A sort key of binlog positions: base name, file sequence number, offset (file names grow past 999999)."""
+    base, _, number = position.file.rpartition(".")
+    return (base, int(number), position.offset) if number.isdigit() else (position.file, 0, position.offset)
+
+
 Row = dict[str, Any]  # column name -> Python value as the driver decoded it
 
 

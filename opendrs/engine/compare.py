@@ -17,11 +17,11 @@ import sqlalchemy as sa
 
 from opendrs.connectors.mysql import compare as mysql_compare
 from opendrs.connectors.mysql import errors as mysql_errors
-from opendrs.connectors.mysql.applier import load_checkpoint, position_key
+from opendrs.connectors.mysql.applier import load_checkpoint
 from opendrs.domain import errors
 from opendrs.domain.compare import CompareKind, CompareTask, scope_selection
 from opendrs.domain.errors import ErrorCode, Language
-from opendrs.domain.replication import BinlogPosition, Endpoint
+from opendrs.domain.replication import BinlogPosition, Endpoint, position_key
 from opendrs.domain.states import TaskStatus
 from opendrs.domain.times import now_ms
 from opendrs.engine.endpoints import wiring

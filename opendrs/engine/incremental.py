@@ -22,12 +22,20 @@ from typing import TypeVar
 
 from opendrs.connectors.mysql import errors as mysql_errors
 from opendrs.connectors.mysql import fences, interrupt
-from opendrs.connectors.mysql.applier import Applier, load_checkpoint, position_key
+from opendrs.connectors.mysql.applier import Applier, load_checkpoint
 from opendrs.connectors.mysql.snapshot import PreparedXaError
 from opendrs.connectors.mysql.streaming import BinlogStream, Heartbeat, start_position
 from opendrs.domain import errors
 from opendrs.domain.errors import ErrorCode
-from opendrs.domain.replication import BinlogPosition, Endpoint, RowChange, SchemaChange, TableRef, Transaction
+from opendrs.domain.replication import (
+    BinlogPosition,
+    Endpoint,
+    RowChange,
+    SchemaChange,
+    TableRef,
+    Transaction,
+    position_key,
+)
 from opendrs.domain.tasks import Progress
 from opendrs.domain.times import now_ms
 from opendrs.engine.runner import FencedError, TaskContext, TransferError

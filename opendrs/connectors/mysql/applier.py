@@ -50,6 +50,7 @@ from opendrs.domain.replication import (
     Session,
     TableRef,
     Transaction,
+    position_key,
 )
 from opendrs.faults import crash_point
 
@@ -114,12 +115,6 @@ class Checkpoint:
     position: BinlogPosition | None  # None: nothing applied yet, but a DDL marker was set
     source_commit_time: float | None
     ddl_in_progress: BinlogPosition | None
-
-
-def position_key(position: BinlogPosition) -> tuple[str, int, int]:
-    """A sort key of binlog positions: base name, file sequence number, offset (file names grow past 999999)."""
-    base, _, number = position.file.rpartition(".")
-    return (base, int(number), position.offset) if number.isdigit() else (position.file, 0, position.offset)
 
 
 def load_checkpoint(endpoint: Endpoint, task_id: str) -> BinlogPosition | None:

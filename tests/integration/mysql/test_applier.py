@@ -9,7 +9,7 @@ import pytest
 
 from opendrs.connectors.mysql import applier as applier_module
 from opendrs.connectors.mysql import errors, streaming
-from opendrs.domain.replication import BinlogPosition, Selection, TableRef
+from opendrs.domain.replication import BinlogPosition, Selection, TableRef, position_key
 from tests import servers
 from tests.integration.mysql.streaming_fixtures import (
     DEADLINE,
@@ -45,12 +45,12 @@ def replicate(
     max_rows: int = 1000,
 ) -> None:
     """Stream from `start` and apply until the applier's checkpoint reaches `until`."""
-    end_key = applier_module.position_key(until)
+    end_key = position_key(until)
     with streaming.stream(endpoint_of(source), start, selection, new_server_id(), heartbeat_interval=0.2) as stream:
         checkpoint = applier.load_checkpoint()
 
         def done() -> bool:
-            return checkpoint is not None and applier_module.position_key(checkpoint) >= end_key
+            return checkpoint is not None and position_key(checkpoint) >= end_key
 
         for batch in stream.batches(max_rows):
             if isinstance(batch, streaming.Heartbeat):

@@ -7,7 +7,6 @@ import time
 import pytest
 
 from opendrs.connectors.mysql import errors, streaming
-from opendrs.connectors.mysql.applier import position_key
 from opendrs.domain.replication import (
     BinlogPosition,
     Row,
@@ -17,6 +16,7 @@ from opendrs.domain.replication import (
     TableRef,
     Transaction,
     XaStep,
+    position_key,
 )
 from tests import servers
 from tests.integration.mysql.streaming_fixtures import (
