@@ -38,7 +38,7 @@ LOCK_WAIT_TIMEOUT = 60  # seconds
 NET_WRITE_TIMEOUT = 3600  # seconds
 
 _SAVEPOINT = "opendrs_snapshot"
-_ACCESS_DENIED = (1227, 1044)  # ER_SPECIFIC_ACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR
+ACCESS_DENIED = (1227, 1044)  # ER_SPECIFIC_ACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR
 
 # Every reader works in UTC (TIMESTAMP values print the same everywhere) and without an SQL mode that alters
 # what SELECT returns (PAD_CHAR_TO_FULL_LENGTH, ANSI_QUOTES).
@@ -135,7 +135,7 @@ def _stop_logging(reader: mysql.Connection) -> bool:
     try:
         _execute(reader, "SET SESSION sql_log_bin = 0")
     except pymysql.err.OperationalError as error:
-        if error.args and error.args[0] in _ACCESS_DENIED:
+        if error.args and error.args[0] in ACCESS_DENIED:
             return False
         raise
     return True
@@ -188,7 +188,7 @@ def _prepared_xa(control: mysql.Connection) -> list[str]:
     try:
         rows = _rows(control, "XA RECOVER")
     except pymysql.err.OperationalError as exc:
-        if exc.args[0] not in _ACCESS_DENIED:
+        if exc.args[0] not in ACCESS_DENIED:
             raise
         logger.info("the source user may not run XA RECOVER", extra={"action": "snapshot", "reason": str(exc)})
         return []

@@ -303,6 +303,51 @@ def test_xa_transactions_arrive_as_their_steps_in_binlog_order(source: servers.M
     assert [position_key(t.end) for t in received] == sorted(position_key(t.end) for t in received)
 
 
+@pytest.mark.parametrize("page", [streaming.SHOW_EVENTS_PAGE, 2])
+def test_an_xa_transaction_committed_right_after_a_start_position_is_found(
+    source: servers.MariadbServer, schema: str, page: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prepared before a start position and committed before XA RECOVER could list it, its rows would be lost: its
+    XA COMMIT is found between the position and the one read after XA RECOVER. One prepared there too, one only
+    prepared, one rolled back, and a one-phase commit are not reported, nor a commit after the second position."""
+    monkeypatch.setattr(streaming, "SHOW_EVENTS_PAGE", page)
+    execute(source, "CREATE TABLE t (id INT PRIMARY KEY)", database=schema)
+    early, late, within, one = (f"'{schema}-{name}'" for name in ("early", "late", "within", "one"))
+
+    def prepare(xid: str, row: int) -> None:
+        execute(
+            source,
+            f"XA START {xid}",
+            f"INSERT INTO t VALUES ({row})",
+            f"XA END {xid}",
+            f"XA PREPARE {xid}",
+            database=schema,
+        )
+
+    prepare(early, 1)
+    prepare(late, 2)
+    start = position_now(source)
+    execute(source, "FLUSH BINARY LOGS", f"XA COMMIT {early}")  # the commit is in the file after the start
+    prepare(within, 3)
+    execute(
+        source,
+        f"XA COMMIT {within}",
+        f"XA START {one}",
+        "INSERT INTO t VALUES (4)",
+        f"XA END {one}",
+        f"XA COMMIT {one} ONE PHASE",
+        database=schema,
+    )
+    end = position_now(source)
+    execute(source, f"XA COMMIT {late}")
+    conn = connect(source)
+    try:
+        assert streaming.xa_committed_unprepared(conn, start, end) == [f"X'{(schema + '-early').encode().hex()}',X'',1"]
+        assert streaming.xa_committed_unprepared(conn, end, position_now(source)) != []  # `late`: a control
+    finally:
+        conn.close()
+
+
 def test_the_source_must_log_full_row_metadata(own_source: servers.MariadbServer) -> None:
     execute(own_source, "SET GLOBAL binlog_row_metadata = 'MINIMAL'")
     stream = open_stream(own_source, position_now(own_source), Selection())
