@@ -485,7 +485,9 @@ WRITER_TABLES = (
 class Writer:
     """A thread writing to the source's `w_*` tables until stopped: single-row inserts, updates that change primary
     keys (single and composite), deletes, duplicate rows in a keyless table, multi-statement transactions, rolled
-    back ones, and now and then a large transaction. Seeded, so a run can be replayed."""
+    back ones, and now and then a large transaction. Seeded, so a run can be replayed. With `xa`, half of the
+    multi-statement transactions are two-phase XA ones, committed (or rolled back) from a session of their own after
+    another transaction committed: not while a copy takes its snapshot (it waits for prepared ones)."""
 
     def __init__(
         self,
@@ -496,8 +498,11 @@ class Writer:
         seed: int = 7,
         large_rows: int = 3000,
         pause: float = 0.003,
+        xa: bool = False,
     ) -> None:
         self._server = server
+        self._xa = xa
+        self._xa_name = f"w-{schema}"
         self._seeded_rows = seeded_rows
         self._schema = quote(schema)
         self._random = random.Random(seed)
@@ -563,15 +568,19 @@ class Writer:
 
     def _run(self) -> None:
         connection = connect(self._server)
+        xa_connection = connect(self._server)
         try:
-            with connection.cursor() as cursor:
+            with connection.cursor() as cursor, xa_connection.cursor() as xa_cursor:
+                # A wait for a lock the writer itself holds in a prepared XA transaction fails fast, not in 50 s.
+                cursor.execute("SET SESSION innodb_lock_wait_timeout = 5")
                 while not self._stop.is_set():
-                    self._one(cursor)
+                    self._one(cursor, xa_cursor)
                     self._stop.wait(self._pause)  # leaves the machine's two cores to the task
         except BaseException as error:
             self._error = error
         finally:
             connection.close()
+            xa_connection.close()
 
     def _new_id(self) -> int:
         self._next_id += 1
@@ -587,7 +596,7 @@ class Writer:
             return self._random.randint(1, self._seeded_rows)
         return self._random.randint(10_000_001, max(10_000_001, self._next_id))
 
-    def _one(self, cursor: Any) -> None:
+    def _one(self, cursor: Any, xa_cursor: Any) -> None:
         s = self._schema
         roll = self._random.random()
         grp = self._random.randint(0, 29)
@@ -616,7 +625,10 @@ class Writer:
         elif roll < 0.84:
             cursor.execute(f"INSERT INTO {s}.w_comp VALUES (%s, %s, %s, NULL)", (grp, self._new_b(), grp))
         elif roll < 0.96:
-            self._multi_statement(cursor, grp)
+            if self._xa and self._random.random() < 0.5:
+                self._two_phase(xa_cursor, cursor, grp)
+            else:
+                self._multi_statement(cursor, grp)
         elif roll < 0.985:
             self._rolled_back(cursor, grp)
             return  # nothing committed
@@ -635,6 +647,20 @@ class Writer:
         cursor.execute(f"INSERT INTO {s}.w_nokey VALUES (%s, 'tx'), (%s, 'tx')", (grp, grp))
         cursor.execute(f"DELETE FROM {s}.w_nokey WHERE grp = %s AND v = 'tx' LIMIT 1", (grp,))
         cursor.execute("COMMIT")
+
+    def _two_phase(self, xa_cursor: Any, cursor: Any, grp: int) -> None:
+        """An XA transaction prepared, another committed, then the XA one committed, or rolled back one time in five.
+        It locks no gap and no row the one in between writes (a new w_pk row)."""
+        s = self._schema
+        xid = f"'{self._xa_name}-{self._new_id()}'"
+        xa_cursor.execute(f"XA START {xid}")
+        xa_cursor.execute(f"INSERT INTO {s}.w_pk VALUES (%s, %s, 'xa', 2.5, NOW(6))", (self._new_id(), grp))
+        xa_cursor.execute(f"UPDATE {s}.w_pk SET amount = amount - 1 WHERE id = %s", (self._some_id(),))
+        xa_cursor.execute(f"INSERT INTO {s}.w_nokey VALUES (%s, 'xa'), (%s, 'xa')", (grp, grp))
+        xa_cursor.execute(f"XA END {xid}")
+        xa_cursor.execute(f"XA PREPARE {xid}")
+        cursor.execute(f"INSERT INTO {s}.w_pk VALUES (%s, %s, 'between', 0, NOW(6))", (self._new_id(), grp))
+        xa_cursor.execute(f"XA {'ROLLBACK' if self._random.random() < 0.2 else 'COMMIT'} {xid}")
 
     def _rolled_back(self, cursor: Any, grp: int) -> None:
         s = self._schema

@@ -107,7 +107,7 @@ def test_worker_killed_during_incremental_apply(
 
     with (
         my.StatusWatch(api, job) as watch,
-        my.writing(source, schema, seeded_rows=5000, large_rows=8000) as writer,
+        my.writing(source, schema, seeded_rows=5000, large_rows=8000, xa=True) as writer,
     ):
         for _ in range(2):
             # Right after a large transaction commits, the worker is busy applying it.
