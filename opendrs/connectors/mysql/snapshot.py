@@ -19,9 +19,9 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import pymysql
 
@@ -43,6 +43,10 @@ ACCESS_DENIED = (1227, 1044)  # ER_SPECIFIC_ACCESS_DENIED_ERROR, ER_DBACCESS_DEN
 # Every reader works in UTC (TIMESTAMP values print the same everywhere) and without an SQL mode that alters
 # what SELECT returns (PAD_CHAR_TO_FULL_LENGTH, ANSI_QUOTES).
 _READ_SESSION = f"SET SESSION time_zone = '+00:00', sql_mode = '', net_write_timeout = {NET_WRITE_TIMEOUT}"
+
+
+T = TypeVar("T")
+XA_WAIT_SECONDS = 2.0  # how long a start tries again at once while XA transactions are prepared (they end in ms)
 
 
 class PreparedXaError(RuntimeError):
@@ -99,7 +103,7 @@ def open_snapshot(endpoint: Endpoint, workers: int) -> Snapshot:
             )
         control = mysql.connect(endpoint)
         try:
-            position, lock_seconds = _snapshot_under_lock(control, connections)
+            position, lock_seconds = once_none_prepared(lambda: _snapshot_under_lock(control, connections))
         finally:
             control.close()
     except BaseException:
@@ -152,13 +156,13 @@ def _snapshot_under_lock(
     _execute(control, "FLUSH TABLES WITH READ LOCK")
     crash_point("snapshot.locked")
     try:
+        # Under the lock no transaction can be prepared or committed.
+        check_no_prepared_xa(control, "a snapshot now would miss their rows; the copy takes it once they end")
         for worker in workers:
             _begin(worker)
         status = _rows(control, "SHOW MASTER STATUS")
         # MySQL's GTID set is the current state: read it under the lock. MariaDB's comes from the file later.
         mysql_gtid = None if is_mariadb or not status else _rows(control, "SELECT @@GLOBAL.gtid_executed")[0][0]
-        # Under the lock no transaction can be prepared or committed.
-        check_no_prepared_xa(control, "a snapshot now would miss their rows; the copy takes it once they end")
     finally:
         _execute(control, "UNLOCK TABLES")
     lock_seconds = time.monotonic() - started
@@ -168,6 +172,21 @@ def _snapshot_under_lock(
     if is_mariadb:
         return _mariadb_position(control, file, offset), lock_seconds
     return BinlogPosition(file, offset, str(mysql_gtid) if mysql_gtid else None), lock_seconds
+
+
+def once_none_prepared(attempt: Callable[[], T]) -> T:
+    """`attempt()`, tried again for up to XA_WAIT_SECONDS while it raises PreparedXaError: on a source busy with
+    XA transactions some are prepared at most instants, each for milliseconds."""
+    deadline = time.monotonic() + XA_WAIT_SECONDS
+    pause = 0.02  # seconds, doubled each time up to half a second
+    while True:
+        try:
+            return attempt()
+        except PreparedXaError:
+            if time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(2 * pause, 0.5)
 
 
 def check_no_prepared_xa(connection: mysql.Connection, consequence: str) -> None:

@@ -1160,6 +1160,8 @@ def start_position(endpoint: Endpoint) -> BinlogPosition:
 
 def _position(endpoint: Endpoint, *, start: bool) -> BinlogPosition:
     try:
+        if start:
+            return snapshot.once_none_prepared(lambda: _current_position(endpoint, start))
         return _current_position(endpoint, start)
     except (pymysql.err.MySQLError, OSError) as exc:
         raise errors.classify(exc) from exc  # a source that is down: RetriableError

@@ -218,6 +218,40 @@ def test_a_snapshot_is_refused_while_an_xa_transaction_is_prepared(source: Serve
         assert query(snap.connections[1], f"SELECT id FROM {database}.t") == [(1,)]
 
 
+def test_a_snapshot_waits_briefly_for_an_xa_transaction_that_ends_meanwhile(
+    source: Server, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a source busy with XA transactions some are prepared at most instants, for milliseconds each: the snapshot
+    tries again at once for a while (snapshot.XA_WAIT_SECONDS) before it gives up."""
+    source.execute(f"CREATE TABLE {database}.t (id INT PRIMARY KEY)")
+    holder = source.connect()
+    refusals: list[str] = []
+    # Its coordinator commits it a moment after the first refusal (once the read lock is gone: it waits for it).
+    coordinator = threading.Thread(target=query, args=(holder, "XA COMMIT 'brief'"))
+    check = snapshot.check_no_prepared_xa
+
+    def check_then_commit(connection: mysql.Connection, consequence: str) -> None:
+        try:
+            check(connection, consequence)
+        except snapshot.PreparedXaError as refused:
+            refusals.append(str(refused))
+            if len(refusals) == 1:
+                coordinator.start()
+            raise
+
+    monkeypatch.setattr(snapshot, "check_no_prepared_xa", check_then_commit)
+    try:
+        for statement in ("XA START 'brief'", f"INSERT INTO {database}.t VALUES (1)", "XA END 'brief'"):
+            query(holder, statement)
+        query(holder, "XA PREPARE 'brief'")
+        with snapshot.open_snapshot(source.endpoint, 2) as snap:
+            assert query(snap.connections[1], f"SELECT id FROM {database}.t") == [(1,)]
+        coordinator.join()
+    finally:
+        holder.close()
+    assert refusals and "'brief'" in refusals[0], refusals
+
+
 def test_a_load_warning_fails_the_chunk_and_leaves_nothing(
     source: Server, target: Server, filled: tuple[str, Selection]
 ) -> None:
