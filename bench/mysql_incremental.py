@@ -34,7 +34,7 @@ import pymysql
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from opendrs.connectors.mysql import applier as applier_module
-from opendrs.connectors.mysql import fences, streaming
+from opendrs.connectors.mysql import fences, positions, streaming
 from opendrs.domain.replication import BinlogPosition, Endpoint, RowChange, Selection, position_key
 from tests import servers
 
@@ -82,7 +82,7 @@ def endpoint(server: servers.MariadbServer) -> Endpoint:
 
 
 def position(server: servers.MariadbServer) -> BinlogPosition:
-    return streaming.current_position(endpoint(server))
+    return positions.current_position(endpoint(server))
 
 
 # --- catch-up -------------------------------------------------------------------------------------------------

@@ -35,8 +35,8 @@ import sqlalchemy as sa
 from opendrs.connectors.mysql import catalog, checks, chunks, copy, fences, interrupt, structure
 from opendrs.connectors.mysql import connection as mysql
 from opendrs.connectors.mysql import errors as mysql_errors
+from opendrs.connectors.mysql.positions import current_position
 from opendrs.connectors.mysql.snapshot import PreparedXaError, Snapshot, open_snapshot, release_metadata_locks
-from opendrs.connectors.mysql.streaming import current_position
 from opendrs.domain import errors, speed
 from opendrs.domain.errors import ErrorCode
 from opendrs.domain.replication import BinlogPosition, Endpoint, Selection, TableRef

@@ -23,8 +23,9 @@ from typing import TypeVar
 from opendrs.connectors.mysql import errors as mysql_errors
 from opendrs.connectors.mysql import fences, interrupt
 from opendrs.connectors.mysql.applier import Applier, load_checkpoint
+from opendrs.connectors.mysql.positions import start_position
 from opendrs.connectors.mysql.snapshot import PreparedXaError
-from opendrs.connectors.mysql.streaming import BinlogStream, Heartbeat, start_position
+from opendrs.connectors.mysql.streaming import BinlogStream, Heartbeat
 from opendrs.domain import errors
 from opendrs.domain.errors import ErrorCode
 from opendrs.domain.replication import (

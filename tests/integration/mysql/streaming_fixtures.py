@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import pymysql
 import pytest
 
-from opendrs.connectors.mysql import streaming
+from opendrs.connectors.mysql import positions, streaming
 from opendrs.domain.replication import BinlogPosition, Endpoint, Selection, Transaction
 from tests import servers
 
@@ -60,7 +60,7 @@ def query(server: servers.MariadbServer, sql: str, args: Sequence[Any] = ()) -> 
 
 def position_now(server: servers.MariadbServer) -> BinlogPosition:
     """SHOW MASTER STATUS, with the GTID state there."""
-    return streaming.current_position(endpoint_of(server))
+    return positions.current_position(endpoint_of(server))
 
 
 def assert_at_end(server: servers.MariadbServer, position: BinlogPosition) -> None:

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from opendrs.connectors.mysql import errors, streaming
+from opendrs.connectors.mysql import errors, positions, streaming
 from opendrs.domain.replication import (
     BinlogPosition,
     Row,
@@ -303,14 +303,14 @@ def test_xa_transactions_arrive_as_their_steps_in_binlog_order(source: servers.M
     assert [position_key(t.end) for t in received] == sorted(position_key(t.end) for t in received)
 
 
-@pytest.mark.parametrize("page", [streaming.SHOW_EVENTS_PAGE, 2])
+@pytest.mark.parametrize("page", [positions.SHOW_EVENTS_PAGE, 2])
 def test_an_xa_transaction_committed_right_after_a_start_position_is_found(
     source: servers.MariadbServer, schema: str, page: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Prepared before a start position and committed before XA RECOVER could list it, its rows would be lost: its
     XA COMMIT is found between the position and the one read after XA RECOVER. One prepared there too, one only
     prepared, one rolled back, and a one-phase commit are not reported, nor a commit after the second position."""
-    monkeypatch.setattr(streaming, "SHOW_EVENTS_PAGE", page)
+    monkeypatch.setattr(positions, "SHOW_EVENTS_PAGE", page)
     execute(source, "CREATE TABLE t (id INT PRIMARY KEY)", database=schema)
     early, late, within, one = (f"'{schema}-{name}'" for name in ("early", "late", "within", "one"))
 
@@ -342,8 +342,8 @@ def test_an_xa_transaction_committed_right_after_a_start_position_is_found(
     execute(source, f"XA COMMIT {late}")
     conn = connect(source)
     try:
-        assert streaming.xa_committed_unprepared(conn, start, end) == [f"X'{(schema + '-early').encode().hex()}',X'',1"]
-        assert streaming.xa_committed_unprepared(conn, end, position_now(source)) != []  # `late`: a control
+        assert positions.xa_committed_unprepared(conn, start, end) == [f"X'{(schema + '-early').encode().hex()}',X'',1"]
+        assert positions.xa_committed_unprepared(conn, end, position_now(source)) != []  # `late`: a control
     finally:
         conn.close()
 

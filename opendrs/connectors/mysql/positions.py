@@ -1,0 +1,132 @@
+"""Where the source's binlog is: the position a replication starts from, or a copy's objects were read at.
+
+A start must not fall inside an XA transaction: its rows are logged at its XA PREPARE, and its XA COMMIT later
+brings none, so a start between the two would miss them. The checks for it are here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pymysql
+
+from opendrs.connectors.mysql import connection as mysql_connection
+from opendrs.connectors.mysql import errors, snapshot, streaming
+from opendrs.domain.replication import BinlogPosition, Endpoint, position_key
+
+logger = logging.getLogger(__name__)
+
+
+def current_position(endpoint: Endpoint) -> BinlogPosition:
+    """The source's binlog position now (SHOW MASTER STATUS), with its GTID state on MariaDB."""
+    return _position(endpoint, start=False)
+
+
+def start_position(endpoint: Endpoint) -> BinlogPosition:
+    """current_position(), for a replication to start from: snapshot.PreparedXaError while XA transactions are
+    prepared on the source (their rows are before it, and their XA COMMIT after it brings none), or if one ended
+    just after the position was read (see xa_committed_unprepared)."""
+    return _position(endpoint, start=True)
+
+
+def _position(endpoint: Endpoint, *, start: bool) -> BinlogPosition:
+    try:
+        if start:
+            return snapshot.once_none_prepared(lambda: _current_position(endpoint, start))
+        return _current_position(endpoint, start)
+    except (pymysql.err.MySQLError, OSError) as exc:
+        raise errors.classify(exc) from exc  # a source that is down: RetriableError
+
+
+def _current_position(endpoint: Endpoint, start: bool) -> BinlogPosition:
+    conn = mysql_connection.connect(endpoint)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SHOW MASTER STATUS")
+            row = cursor.fetchone()
+            if row is None:
+                raise errors.SourceConfigError("the source has no binlog (log_bin=OFF)")
+            file, offset = str(row[0]), int(row[1])
+            gtid = None
+            if mysql_connection.server_info(conn).is_mariadb:
+                cursor.execute("SELECT BINLOG_GTID_POS(%s, %s)", (file, offset))
+                gtid_row = cursor.fetchone()
+                gtid = str(gtid_row[0]) if gtid_row and gtid_row[0] is not None else None
+        position = BinlogPosition(file, offset, gtid)
+        if start:  # after the position: what was prepared before it and is still pending
+            consequence = "incremental sync, starting after them, would miss their rows; it starts once they end"
+            snapshot.check_no_prepared_xa(conn, consequence)
+            _check_none_committed_unprepared(conn, position)
+        return position
+    finally:
+        conn.close()
+
+
+def _check_none_committed_unprepared(conn: mysql_connection.Connection, start: BinlogPosition) -> None:
+    with conn.cursor() as cursor:
+        cursor.execute("SHOW MASTER STATUS")
+        row = cursor.fetchone()
+    assert row is not None, "the binlog was on a moment ago"
+    committed = xa_committed_unprepared(conn, start, BinlogPosition(str(row[0]), int(row[1])))
+    if committed:
+        raise snapshot.PreparedXaError(
+            f"XA transaction(s) {', '.join(committed[:5])} prepared before the start position were committed just"
+            " after it was read: incremental sync, starting there, would miss their rows; it reads a new one"
+        )
+
+
+SHOW_EVENTS_PAGE = 1000
+
+
+def xa_committed_unprepared(conn: mysql_connection.Connection, start: BinlogPosition, end: BinlogPosition) -> list[str]:
+    """The XA transactions whose XA COMMIT is in the binlog from `start` to `end`, and whose XA PREPARE is not.
+
+    Why: a start reads its position, then runs XA RECOVER. An XA transaction prepared before the position and
+    committed between the two is in neither: its rows are before the start, and its XA COMMIT after it brings
+    none. Read where the binlog was after XA RECOVER (`end`): its XA COMMIT is between the two positions."""
+    prepared: set[str] = set()
+    committed: list[str] = []
+    try:
+        for info in _event_infos(conn, start, end):
+            parsed = streaming.xa_statement(info)
+            if parsed is None or parsed[2]:  # no XA step, or a one-phase commit (MySQL)
+                continue
+            verb, xid, _ = parsed
+            if verb == "PREPARE":
+                prepared.add(xid)
+            elif verb == "COMMIT" and xid not in prepared:
+                committed.append(xid)
+    except pymysql.err.OperationalError as exc:
+        if exc.args[0] not in snapshot.ACCESS_DENIED:
+            raise
+        logger.info("the source user may not run SHOW BINLOG EVENTS", extra={"action": "start", "reason": str(exc)})
+    return committed
+
+
+def _event_infos(conn: mysql_connection.Connection, start: BinlogPosition, end: BinlogPosition) -> Iterator[str]:
+    """The Info column of SHOW BINLOG EVENTS for the events from `start` to `end`, a page at a time."""
+    files = [start.file]
+    if end.file != start.file:  # rotated in between (rare: the two positions are milliseconds apart)
+        with conn.cursor() as cursor:
+            cursor.execute("SHOW BINARY LOGS")
+            names = [str(row[0]) for row in cursor.fetchall()]
+        files = [name for name in names if position_key(start)[:2] <= _file_key(name) <= position_key(end)[:2]]
+    for file in files:
+        offset = start.offset if file == start.file else 4  # after the 4-byte magic number
+        while True:
+            with conn.cursor() as cursor:
+                cursor.execute(f"SHOW BINLOG EVENTS IN %s FROM %s LIMIT {SHOW_EVENTS_PAGE}", (file, offset))
+                events = cursor.fetchall()
+            for _, position, _, _, next_position, info in events:
+                if file == end.file and int(position) >= end.offset:
+                    return
+                yield str(info)
+                offset = int(next_position)
+            if len(events) < SHOW_EVENTS_PAGE:
+                break  # the end of this file
+
+
+def _file_key(name: str) -> tuple[str, int]:
+    key = position_key(BinlogPosition(name, 0))
+    return key[0], key[1]
