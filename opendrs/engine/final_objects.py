@@ -3,7 +3,7 @@ created on the target, now that replication no longer writes there (a trigger wo
 wrote), as the cloud DRS does; force_terminate skips it. Then the task is released, or, if that failed,
 RELEASE_RESOURCE_FAILED names the cause: terminate again to retry, or force_terminate to stop without them.
 
-Each object waits a bounded time for the metadata lock of its table (structure.create_trigger_or_event), with the
+Each object waits a bounded time for the metadata lock of its table (structure.create_triggers_and_events), with the
 lease renewed before it: a stop held up by sessions on the target fails saying so, and no other worker starts it
 again while it waits."""
 
@@ -89,13 +89,17 @@ def _create(engine: sa.Engine, keys: Keys, lease: Lease, ttl_ms: int) -> None:
             found = catalog.list_triggers_and_events(source, wired.selection)
     except (pymysql.err.MySQLError, OSError) as exc:
         raise TransferError(errors.SOURCE_FAILED, _reason(exc, "read"), retriable=False) from exc
+
+    def renew_lease() -> None:
+        with database.writing(engine) as connection:
+            leases.renew(connection, lease, now_ms(), ttl_ms)
+
     lock_wait = max(1, min(structure.OBJECT_LOCK_WAIT, ttl_ms // 3000))  # the lease outlives each wait
     try:
         with mysql.connect(wired.target) as target:
-            for one in found:
-                with database.writing(engine) as connection:
-                    leases.renew(connection, lease, now_ms(), ttl_ms)
-                structure.create_trigger_or_event(target, one, wired.selection, lock_wait)
+            structure.create_triggers_and_events(
+                target, found, wired.selection, lock_wait=lock_wait, before_each=renew_lease
+            )
     except structure.ObjectInUseError as exc:
         reason = f"{exc}: end those transactions, then terminate again, or force_terminate to stop without them"
         raise TransferError(errors.TARGET_FAILED, reason, retriable=False) from exc

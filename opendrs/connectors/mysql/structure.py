@@ -213,41 +213,42 @@ class ObjectInUseError(RuntimeError):
 
 
 def create_triggers_and_events(
-    target: mysql.Connection, objects: Sequence[catalog.TriggerInfo], selection: Selection
+    target: mysql.Connection,
+    objects: Sequence[catalog.TriggerInfo],
+    selection: Selection,
+    *,
+    lock_wait: int = OBJECT_LOCK_WAIT,
+    before_each: Callable[[], None] = lambda: None,
 ) -> None:
     """Create the triggers and events in their target databases, each in the sql_mode, collation (and an event's
     time zone) it was defined in, without its definer, replacing any of the same name. Only once nothing
     replicates into those tables any more: a trigger would fire on the rows the copy writes.
 
     An enabled event is created DISABLE ON SLAVE, as MariaDB's own replicas hold replicated events: it must not run
-    on both servers. Enable it (ALTER EVENT ... ENABLE) once the target takes over."""
-    for found in objects:
-        create_trigger_or_event(target, found, selection)
+    on both servers. Enable it (ALTER EVENT ... ENABLE) once the target takes over.
 
-
-def create_trigger_or_event(
-    target: mysql.Connection, found: catalog.TriggerInfo, selection: Selection, lock_wait: int = OBJECT_LOCK_WAIT
-) -> None:
-    """Create one trigger or event (see create_triggers_and_events). It needs its table's metadata lock, which any
-    transaction using the table holds (by default for a day): after `lock_wait` seconds, ObjectInUseError."""
+    Each needs its table's metadata lock, which any transaction using the table holds (by default for a day):
+    after `lock_wait` seconds, ObjectInUseError. `before_each` runs before each object (a stop renews its lease)."""
     with target.cursor() as cursor:
         cursor.execute(f"SET SESSION lock_wait_timeout = {int(lock_wait)}")
-        cursor.execute(f"USE {mysql.quote_identifier(selection.target_of(found.table).schema)}")
-        cursor.execute(
-            "SET SESSION sql_mode = %s, collation_connection = %s, time_zone = %s",
-            (found.sql_mode, found.collation_connection, found.time_zone),
-        )
-        # As the user wrote it (a trigger's): names may be qualified by a database renamed on the target.
-        statement = ddl.rename_schemas(ddl.without_definer(found.create_statement), selection.renames)
-        if found.kind == "EVENT":
-            statement = _ENABLED_EVENT.sub("DISABLE ON SLAVE DO", statement, count=1)
-        try:
-            cursor.execute(f"DROP {found.kind} IF EXISTS {mysql.quote_identifier(found.name)}")
-            cursor.execute(statement)
-        except pymysql.err.OperationalError as exc:
-            if exc.args[0] == ER_LOCK_WAIT_TIMEOUT:
-                raise ObjectInUseError(_in_use(found, lock_wait)) from exc
-            raise
+        for found in objects:
+            before_each()
+            cursor.execute(f"USE {mysql.quote_identifier(selection.target_of(found.table).schema)}")
+            cursor.execute(
+                "SET SESSION sql_mode = %s, collation_connection = %s, time_zone = %s",
+                (found.sql_mode, found.collation_connection, found.time_zone),
+            )
+            # As the user wrote it (a trigger's): names may be qualified by a database renamed on the target.
+            statement = ddl.rename_schemas(ddl.without_definer(found.create_statement), selection.renames)
+            if found.kind == "EVENT":
+                statement = _ENABLED_EVENT.sub("DISABLE ON SLAVE DO", statement, count=1)
+            try:
+                cursor.execute(f"DROP {found.kind} IF EXISTS {mysql.quote_identifier(found.name)}")
+                cursor.execute(statement)
+            except pymysql.err.OperationalError as exc:
+                if exc.args[0] == ER_LOCK_WAIT_TIMEOUT:
+                    raise ObjectInUseError(_in_use(found, lock_wait)) from exc
+                raise
         cursor.execute("SET NAMES utf8mb4, time_zone = '+00:00', lock_wait_timeout = DEFAULT")
     _set_ddl_session(target)
 

@@ -28,10 +28,10 @@ def test_a_trigger_on_a_table_in_use_fails_after_the_wait_naming_it(source: Serv
             cursor.execute(f"SELECT COUNT(*) FROM {database}.t")  # holds t's metadata lock until it ends
         began = time.monotonic()
         with pytest.raises(structure.ObjectInUseError, match=f"the trigger t_bump on {database}.t could not be"):
-            structure.create_trigger_or_event(creator, trigger, selection, lock_wait=1)
+            structure.create_triggers_and_events(creator, [trigger], selection, lock_wait=1)
         assert time.monotonic() - began < 5
         holder.rollback()
-        structure.create_trigger_or_event(creator, trigger, selection, lock_wait=1)  # the same session goes on
+        structure.create_triggers_and_events(creator, [trigger], selection, lock_wait=1)  # the same session goes on
     finally:
         holder.close()
         creator.close()
