@@ -7,7 +7,8 @@ brings none, so a start between the two would miss them. The checks for it are h
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import pymysql
 
@@ -16,64 +17,64 @@ from opendrs.connectors.mysql import errors, snapshot, streaming
 from opendrs.domain.replication import BinlogPosition, Endpoint, position_key
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def current_position(endpoint: Endpoint) -> BinlogPosition:
     """The source's binlog position now (SHOW MASTER STATUS), with its GTID state on MariaDB."""
-    return _position(endpoint, start=False)
+    return _on_source(endpoint, _read_position)
 
 
 def start_position(endpoint: Endpoint) -> BinlogPosition:
     """current_position(), for a replication to start from: snapshot.PreparedXaError while XA transactions are
     prepared on the source (their rows are before it, and their XA COMMIT after it brings none), or if one ended
-    just after the position was read (see xa_committed_unprepared)."""
-    return _position(endpoint, start=True)
+    just after the position was read (see xa_committed_unprepared); tried again at once for a moment first."""
+    return snapshot.once_none_prepared(lambda: _on_source(endpoint, _start_here))
 
 
-def _position(endpoint: Endpoint, *, start: bool) -> BinlogPosition:
+def _on_source(endpoint: Endpoint, read: Callable[[mysql_connection.Connection], T]) -> T:
     try:
-        if start:
-            return snapshot.once_none_prepared(lambda: _current_position(endpoint, start))
-        return _current_position(endpoint, start)
+        conn = mysql_connection.connect(endpoint)
+        try:
+            return read(conn)
+        finally:
+            conn.close()
     except (pymysql.err.MySQLError, OSError) as exc:
         raise errors.classify(exc) from exc  # a source that is down: RetriableError
 
 
-def _current_position(endpoint: Endpoint, start: bool) -> BinlogPosition:
-    conn = mysql_connection.connect(endpoint)
-    try:
-        with conn.cursor() as cursor:
-            cursor.execute("SHOW MASTER STATUS")
-            row = cursor.fetchone()
-            if row is None:
-                raise errors.SourceConfigError("the source has no binlog (log_bin=OFF)")
-            file, offset = str(row[0]), int(row[1])
-            gtid = None
-            if mysql_connection.server_info(conn).is_mariadb:
-                cursor.execute("SELECT BINLOG_GTID_POS(%s, %s)", (file, offset))
-                gtid_row = cursor.fetchone()
-                gtid = str(gtid_row[0]) if gtid_row and gtid_row[0] is not None else None
-        position = BinlogPosition(file, offset, gtid)
-        if start:  # after the position: what was prepared before it and is still pending
-            consequence = "incremental sync, starting after them, would miss their rows; it starts once they end"
-            snapshot.check_no_prepared_xa(conn, consequence)
-            _check_none_committed_unprepared(conn, position)
-        return position
-    finally:
-        conn.close()
-
-
-def _check_none_committed_unprepared(conn: mysql_connection.Connection, start: BinlogPosition) -> None:
-    with conn.cursor() as cursor:
-        cursor.execute("SHOW MASTER STATUS")
-        row = cursor.fetchone()
-    assert row is not None, "the binlog was on a moment ago"
-    committed = xa_committed_unprepared(conn, start, BinlogPosition(str(row[0]), int(row[1])))
+def _start_here(conn: mysql_connection.Connection) -> BinlogPosition:
+    position = _read_position(conn)
+    # After the position: what was prepared before it and is still pending, or ended in between.
+    consequence = "incremental sync, starting after them, would miss their rows; it starts once they end"
+    snapshot.check_no_prepared_xa(conn, consequence)
+    committed = xa_committed_unprepared(conn, position, _master_status(conn))
     if committed:
         raise snapshot.PreparedXaError(
             f"XA transaction(s) {', '.join(committed[:5])} prepared before the start position were committed just"
             " after it was read: incremental sync, starting there, would miss their rows; it reads a new one"
         )
+    return position
+
+
+def _read_position(conn: mysql_connection.Connection) -> BinlogPosition:
+    position = _master_status(conn)
+    if not mysql_connection.server_info(conn).is_mariadb:
+        return position
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT BINLOG_GTID_POS(%s, %s)", (position.file, position.offset))
+        row = cursor.fetchone()
+    return BinlogPosition(position.file, position.offset, str(row[0]) if row and row[0] is not None else None)
+
+
+def _master_status(conn: mysql_connection.Connection) -> BinlogPosition:
+    """File and offset only."""
+    with conn.cursor() as cursor:
+        cursor.execute("SHOW MASTER STATUS")
+        row = cursor.fetchone()
+    if row is None:
+        raise errors.SourceConfigError("the source has no binlog (log_bin=OFF)")
+    return BinlogPosition(str(row[0]), int(row[1]))
 
 
 SHOW_EVENTS_PAGE = 1000
