@@ -154,15 +154,34 @@ def row_digests(server: MariadbServer, schema: str, table: str) -> collections.C
     return collections.Counter(tuple(row) for row in rows)
 
 
+class TableChangedError(Exception):
+    """A table lost a column, or went, between reading its columns and its rows (a DDL replicated meanwhile)."""
+
+
+_CHANGED_UNDER_US = (1054, 1146)  # ER_BAD_FIELD_ERROR, ER_NO_SUCH_TABLE
+
+
 def fingerprint(server: MariadbServer, schema: str) -> dict[str, tuple[int, int]]:
     """Per table: (rows, sum of the rows' CRC32): a cheap test of equality, for polling."""
     found = {}
     for table in tables(server, schema):
         names = [column[0] for column in columns(server, schema, table)]
         sql = f"SELECT COUNT(*), IFNULL(SUM(CRC32({_row_digest(names)})), 0) FROM {qualified(schema, table)}"
-        count, crc_sum = query(server, sql)[0]
+        try:
+            count, crc_sum = query(server, sql)[0]
+        except pymysql.err.MySQLError as error:
+            if error.args[0] in _CHANGED_UNDER_US:
+                raise TableChangedError(f"{table}: {error}") from error
+            raise
         found[table] = (int(count), int(crc_sum))
     return found
+
+
+def _same_fingerprints(source: MariadbServer, target: MariadbServer, schema: str) -> bool:
+    try:
+        return fingerprint(source, schema) == fingerprint(target, schema)
+    except TableChangedError:
+        return False  # read again at the next poll
 
 
 def row_differences(source: MariadbServer, target: MariadbServer, schema: str, table: str) -> str | None:
@@ -225,7 +244,7 @@ def wait_same_database(
     """Poll until the target's `schema` has caught up with the source's; then compare every row."""
     try:
         wait_for(
-            lambda: fingerprint(source, schema) == fingerprint(target, schema),
+            lambda: _same_fingerprints(source, target, schema),
             f"the target's {schema} to equal the source's",
             deadline,
         )
