@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import threading
 import time
@@ -37,10 +38,10 @@ from typing import Any
 import pymysql
 from pymysql.constants import CLIENT
 
+from opendrs.connectors.mysql import cascades, ddl, errors, fences, interrupt, prepared_xa
 from opendrs.connectors.mysql import connection as mysql_connection
-from opendrs.connectors.mysql import ddl, errors, fences, interrupt, prepared_xa
 from opendrs.connectors.mysql.connection import quote_identifier
-from opendrs.connectors.mysql.values import literal
+from opendrs.connectors.mysql.values import literal, same
 from opendrs.domain.replication import (
     BinlogPosition,
     Endpoint,
@@ -158,19 +159,6 @@ def _read_checkpoint(conn: mysql_connection.Connection, task_id: str) -> Checkpo
 
 
 @dataclasses.dataclass(frozen=True)
-class CascadingKey:
-    """A foreign key whose ON DELETE or ON UPDATE action (CASCADE, SET NULL) changes rows of `child` when a row of
-    the table it references is deleted, or its referenced columns change."""
-
-    child: TableRef  # on the target
-    child_sql: str  # `schema`.`table`
-    columns: tuple[str, ...]  # the child's
-    referenced: tuple[str, ...]  # the parent's, in the same order
-    on_delete: str  # CASCADE, SET NULL, or another (RESTRICT...), which changes nothing
-    on_update: str
-
-
-@dataclasses.dataclass(frozen=True)
 class TargetTable:
     """What the applier needs to know about a target table, read from information_schema."""
 
@@ -182,7 +170,7 @@ class TargetTable:
     text_charsets: dict[str, str]  # character set of each text column
     binary_lengths: dict[str, int]  # BINARY(n) columns: n, for padding in comparisons
     enums: frozenset[str]  # ENUM columns
-    cascading_keys: tuple[CascadingKey, ...] = ()  # the foreign keys referencing it whose actions change rows
+    cascading_keys: tuple[cascades.CascadingKey, ...] = ()  # the foreign keys referencing it whose actions change rows
 
     @property
     def cascades(self) -> bool:
@@ -240,7 +228,7 @@ def _read_table(conn: mysql_connection.Connection, ref: TableRef) -> TargetTable
         indexes: dict[str, list[str]] = {}
         for index, column in cursor.fetchall():
             indexes.setdefault(str(index), []).append(str(column))
-        cascading_keys = _cascading_keys(cursor, ref)
+        cascading_keys = cascades.read_keys(cursor, ref)
     generated = {str(c[0]) for c in columns if c[5]}
     nullable = {str(c[0]) for c in columns if c[4] == "YES"}
     key, key_nullable = _choose_key(indexes, generated, nullable)
@@ -255,44 +243,6 @@ def _read_table(conn: mysql_connection.Connection, ref: TableRef) -> TargetTable
         frozenset(str(c[0]) for c in columns if c[1] == "enum"),
         cascading_keys,
     )
-
-
-def _cascading_keys(cursor: Any, ref: TableRef) -> tuple[CascadingKey, ...]:
-    cursor.execute(
-        "SELECT k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, r.DELETE_RULE, r.UPDATE_RULE, k.COLUMN_NAME,"
-        " k.REFERENCED_COLUMN_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS r"
-        " JOIN information_schema.KEY_COLUMN_USAGE k ON k.CONSTRAINT_SCHEMA = r.CONSTRAINT_SCHEMA"
-        " AND k.CONSTRAINT_NAME = r.CONSTRAINT_NAME AND k.TABLE_NAME = r.TABLE_NAME"
-        " WHERE r.UNIQUE_CONSTRAINT_SCHEMA = %s AND r.REFERENCED_TABLE_NAME = %s"
-        " AND k.REFERENCED_COLUMN_NAME IS NOT NULL"  # the key's own columns, not a unique key of the same name
-        " AND (r.DELETE_RULE IN ('CASCADE', 'SET NULL') OR r.UPDATE_RULE IN ('CASCADE', 'SET NULL'))"
-        " ORDER BY k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION",
-        (ref.schema, ref.name),
-    )
-    keys: dict[tuple[str, str, str, str, str], list[tuple[str, str]]] = {}
-    for schema, table, name, on_delete, on_update, column, referenced in cursor.fetchall():
-        key = (str(schema), str(table), str(name), str(on_delete), str(on_update))
-        keys.setdefault(key, []).append((str(column), str(referenced)))
-    return tuple(
-        CascadingKey(
-            TableRef(schema, table),
-            f"{quote_identifier(schema)}.{quote_identifier(table)}",
-            tuple(column for column, _ in parts),
-            tuple(referenced for _, referenced in parts),
-            on_delete,
-            on_update,
-        )
-        for (schema, table, _, on_delete, on_update), parts in keys.items()
-    )
-
-
-_ACTIONS = frozenset({"CASCADE", "SET NULL"})  # the referential actions that change the child's rows
-
-
-def _equalities(columns: Sequence[str], values: Sequence[Any] | None, separator: str = ",") -> str:
-    """`column=value` for each column (NULL for each without `values`), joined by `separator`."""
-    literals = [literal(value) for value in values] if values is not None else ["NULL"] * len(columns)
-    return separator.join(f"{quote_identifier(c)}={v}" for c, v in zip(columns, literals, strict=True))
 
 
 def _padded(table: TargetTable, column: str, value: Any) -> Any:
@@ -483,6 +433,7 @@ class Applier:
         self._checkpoint: Checkpoint | None = None
         self._applied_key: tuple[str, int, int] | None = None
         self._tables: dict[TableRef, TargetTable] = {}  # by source table
+        self._children: dict[TableRef, TargetTable] = {}  # cascades' children, by target table
         self._sql: dict[tuple[TableRef, tuple[str, ...]], _Sql] = {}  # by source table and row columns
         self._max_query = MAX_QUERY_BYTES
         self._own_session = ""  # the SET statement restoring our session settings after a DDL (_prepare)
@@ -672,30 +623,59 @@ class Applier:
     def _add_cascades(self, batch: _Batch, table: TargetTable, change: RowChange) -> None:
         """What the source's referential actions did to the children of the row `change` deleted or updated, on
         the children whose copy was not taken after the change (see the class's docstring)."""
+        before = change.before or {}
+        if change.kind == "update":
+            self._add_update_cascades(
+                batch, table, cascades.MovedRows(before, frozenset(), change.after or {}), (table.ref,)
+            )
+            return
         for key in table.cascading_keys:
-            copied_at = self._copied_at.get(key.child)
-            if copied_at is not None and self._at is not None and self._at <= copied_at:
-                continue  # that copy already holds what the action did
-            old = [_padded(table, column, (change.before or {}).get(column)) for column in key.referenced]
+            if key.on_delete not in cascades.ACTIONS or self._copied_after(key.child):
+                continue
+            old = [_padded(table, column, before.get(column)) for column in key.referenced]
             if any(value is None for value in old):
                 continue  # a NULL references nothing
-            where = _equalities(key.columns, old, " AND ")
-            if change.kind == "delete":
-                if key.on_delete not in _ACTIONS:
-                    continue
-                batch.checking_foreign_keys(True)  # deeper levels cascade as InnoDB does
-                if key.on_delete == "CASCADE":
-                    batch.add(f"DELETE FROM {key.child_sql} WHERE {where}")
-                else:
-                    batch.add(f"UPDATE {key.child_sql} SET {_equalities(key.columns, None)} WHERE {where}")
+            where = cascades.equalities(key.columns, old, " AND ")
+            batch.checking_foreign_keys(True)  # deeper levels cascade as InnoDB does
+            if key.on_delete == "CASCADE":
+                batch.add(f"DELETE FROM {key.child_sql} WHERE {where}")
+            else:
+                batch.add(f"UPDATE {key.child_sql} SET {cascades.equalities(key.columns, None)} WHERE {where}")
+
+    def _add_update_cascades(
+        self,
+        batch: _Batch,
+        table: TargetTable,
+        change: cascades.MovedRows,
+        path: tuple[TableRef, ...],
+    ) -> None:
+        """The ON UPDATE actions on the children of the rows of `table` that `change` moved, level by level, with
+        foreign key checks off: the new parent key may not be on the target yet (its copy, or its update, comes
+        later), so InnoDB cannot run them itself. Each level's statement says which rows it moved and to what, so
+        a child whose copy already holds the change is skipped and its own children are not."""
+        for key in table.cascading_keys:
+            if key.on_update not in cascades.ACTIONS or key.child in path:
+                continue  # InnoDB refuses a cascade that comes back to a table: the source ran none
+            moved = change.through(key, functools.partial(_padded, table))
+            if moved is None:
+                logger.warning(
+                    "task %s: the ON UPDATE %s of %s from %s cannot be followed in a catch-up: its key does not hold"
+                    " the columns that find the rows moved above it",
+                    self.task_id, key.on_update, key.child, table.ref,
+                )  # fmt: skip
                 continue
-            new = [_padded(table, column, (change.after or {}).get(column)) for column in key.referenced]
-            if key.on_update not in _ACTIONS or all(map(_same, new, old)):
-                continue
-            # Checks off: the new parent key may not be on the target yet (its copy, or its update, comes later).
-            batch.checking_foreign_keys(False)
-            values = new if key.on_update == "CASCADE" else None
-            batch.add(f"UPDATE {key.child_sql} SET {_equalities(key.columns, values)} WHERE {where}")
+            if not moved.new:
+                continue  # its key did not change
+            if not self._copied_after(key.child):
+                batch.checking_foreign_keys(False)
+                batch.add(f"UPDATE {key.child_sql} SET {moved.assignments} WHERE {moved.condition}")
+            if len(path) < cascades.MAX_DEPTH:
+                self._add_update_cascades(batch, self._target_table(key.child), moved, (*path, key.child))
+
+    def _copied_after(self, table: TableRef) -> bool:
+        """Whether the copy of target `table` was taken after the transaction being added (it holds its effects)."""
+        copied_at = self._copied_at.get(table)
+        return copied_at is not None and self._at is not None and self._at <= copied_at
 
     def _fragments(self, source: TableRef, table: TargetTable, row: dict[str, Any]) -> _Sql:
         key = (source, tuple(row))
@@ -721,7 +701,7 @@ class Applier:
         self, batch: _Batch, source: TableRef, table: TargetTable, before: dict[str, Any], after: dict[str, Any]
     ) -> None:
         key = table.key
-        key_changed = any(not _same(before.get(c), after.get(c)) for c in key)
+        key_changed = any(not same(before.get(c), after.get(c)) for c in key)
         if self.idempotent and key:
             # The row may be missing or newer on the target: remove the old key's row, then upsert the new one.
             if key_changed:
@@ -734,7 +714,7 @@ class Applier:
             # counts 2 affected rows, an insert (the row was missing) or a no-op 1: a mismatch is redone row by row.
             self._add_upsert(batch, source, table, after, 2)
             return
-        changed = [c for c, v in after.items() if c in table.writable and not _same(before.get(c), v)]
+        changed = [c for c, v in after.items() if c in table.writable and not same(before.get(c), v)]
         if not changed:
             return  # only generated columns differ: the target computes them
         where, limit = table.where(before)
@@ -782,6 +762,14 @@ class Applier:
         table = self._tables[source] = _read_table(self._conn, self.selection.target_of(source))
         return table
 
+    def _target_table(self, target: TableRef) -> TargetTable:
+        """A table of the target by its own name (a cascade's child), read once until the next DDL."""
+        table = self._children.get(target)
+        if table is None:
+            assert self._conn is not None
+            table = self._children[target] = _read_table(self._conn, target)
+        return table
+
     # -- DDL --
 
     def _apply_ddl_transaction(self, conn: mysql_connection.Connection, transaction: Transaction) -> None:
@@ -804,6 +792,7 @@ class Applier:
                 self._execute_ddl(conn, change, tolerant=tolerant)
                 self._fence_checked = False  # the DDL committed the transaction
                 self._tables.clear()
+                self._children.clear()
                 self._sql.clear()
             else:
                 self._at = position_key(transaction.end)
@@ -935,6 +924,7 @@ class Applier:
         position = self._checkpoint.position if self._checkpoint else None
         self._applied_key = position_key(position) if position else None
         self._tables.clear()
+        self._children.clear()
         self._sql.clear()
 
     def _rollback(self) -> None:
@@ -1006,10 +996,3 @@ class Applier:
 def _has_enum_error_value(table: TargetTable, row: dict[str, Any]) -> bool:
     """True if an ENUM column holds its error value (index 0, decoded as int 0), which strict mode refuses."""
     return any(type(row.get(c)) is int for c in table.enums)
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal and of the same type; floats also by sign (0.0 vs -0.0 are different bytes)."""
-    if type(a) is not type(b) or a != b:
-        return False
-    return not isinstance(a, float) or str(a) == str(b)

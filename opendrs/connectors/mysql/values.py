@@ -585,6 +585,13 @@ _LITERALS: dict[type, Callable[[Any], str]] = {
 }
 
 
+def same(a: Any, b: Any) -> bool:
+    """Equal and of the same type; floats also by sign (0.0 vs -0.0 are different bytes)."""
+    if type(a) is not type(b) or a != b:
+        return False
+    return not isinstance(a, float) or str(a) == str(b)
+
+
 def literal(value: Any) -> str:
     """`value` (as the stream decodes it) as an SQL literal that writes it back exactly."""
     try:

@@ -428,6 +428,63 @@ def test_a_catch_up_runs_the_cascades_of_deletes_and_updates_on_the_children_the
     assert query(target, f"SELECT id, pid FROM `{schema}`.unlinked ORDER BY id") == [(30, 3), (50, None)]
 
 
+KEYED_BY_THEIR_PARENTS = [
+    "CREATE TABLE country (code CHAR(2) PRIMARY KEY)",
+    "CREATE TABLE city (code CHAR(2), n INT, PRIMARY KEY (code, n),"
+    " FOREIGN KEY (code) REFERENCES country (code) ON UPDATE CASCADE)",
+    "CREATE TABLE street (code CHAR(2), n INT, s INT, PRIMARY KEY (code, n, s),"
+    " FOREIGN KEY (code, n) REFERENCES city (code, n) ON UPDATE CASCADE)",
+    "CREATE TABLE house (id INT PRIMARY KEY, code CHAR(2), n INT, s INT,"
+    " FOREIGN KEY (code, n, s) REFERENCES street (code, n, s) ON UPDATE SET NULL)",
+    "CREATE TABLE mail (id INT PRIMARY KEY, code CHAR(2), n INT, s INT,"
+    " FOREIGN KEY (code, n, s) REFERENCES house (code, n, s) ON UPDATE CASCADE)",
+]
+
+
+def test_a_catch_up_runs_on_update_cascades_down_every_level_even_below_a_child_copied_after(
+    source: servers.MariadbServer, target: servers.MariadbServer, schema: str
+) -> None:
+    """Keys made of their parents' keys: a country's new code reaches its cities, their streets, the houses on
+    them (set NULL) and their mail (NULL too, through the house's key). `street`'s copy was taken after the
+    change: it is left alone, and the houses below it, copied before, still change."""
+    make_target_schema(target, schema)
+    selection = selection_of(schema)
+    before = [
+        "INSERT INTO country VALUES ('AA'), ('BB')",
+        "INSERT INTO city VALUES ('AA', 1), ('AA', 2), ('BB', 1)",
+        "INSERT INTO street VALUES ('AA', 1, 1), ('AA', 2, 1), ('BB', 1, 1)",
+        "INSERT INTO house VALUES (1, 'AA', 1, 1), (2, 'AA', 2, 1), (3, 'BB', 1, 1)",
+        "INSERT INTO mail VALUES (1, 'AA', 1, 1), (3, 'BB', 1, 1)",
+    ]
+    execute(source, *KEYED_BY_THEIR_PARENTS, *before, database=schema)
+    execute(target, *KEYED_BY_THEIR_PARENTS, *before, database=schema)  # the copy, taken before the change
+    start = position_now(source)
+    execute(source, "UPDATE country SET code = 'ZZ' WHERE code = 'AA'", database=schema)
+    street_copied = position_now(source)
+    # street's copy, taken after the change
+    execute(target, "SET SESSION foreign_key_checks = 0", "DELETE FROM street", database=schema)
+    execute(
+        target,
+        "SET SESSION foreign_key_checks = 0",
+        "INSERT INTO street VALUES ('ZZ', 1, 1), ('ZZ', 2, 1), ('BB', 1, 1)",
+        database=schema,
+    )
+    copied_at = {TableRef(schema, "street"): street_copied}
+    with applier_module.Applier(endpoint_of(target), new_task(), selection, copied_at=copied_at) as applier:
+        applier.idempotent = True
+        replicate(source, applier, start, selection, street_copied)
+    assert query(target, f"SELECT id, code, n, s FROM `{schema}`.house ORDER BY id") == [
+        (1, None, None, None),
+        (2, None, None, None),
+        (3, "BB", 1, 1),
+    ]
+    assert query(target, f"SELECT id, code, n, s FROM `{schema}`.mail ORDER BY id") == [
+        (1, None, None, None),
+        (3, "BB", 1, 1),
+    ]
+    assert_same_schema(source, target, schema, schema)
+
+
 def prepare_xa(server: servers.MariadbServer, xid: str, *statements: str, database: str) -> None:
     """XA transaction `xid` runs `statements` and is prepared; its session ends, so any session may commit it."""
     execute(server, f"XA START {xid}", *statements, f"XA END {xid}", f"XA PREPARE {xid}", database=database)
