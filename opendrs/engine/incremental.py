@@ -12,7 +12,6 @@ that held the task before can no longer commit anything there (connectors/mysql/
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import itertools
 import logging
 import time
@@ -31,8 +30,6 @@ from opendrs.domain.errors import ErrorCode
 from opendrs.domain.replication import (
     BinlogPosition,
     Endpoint,
-    RowChange,
-    SchemaChange,
     TableRef,
     Transaction,
     position_key,
@@ -101,8 +98,7 @@ def run(context: TaskContext) -> None:
                     applier.advance(item.position)
                     reporter.caught_up(item.time)
                 else:
-                    batch = [_without_copied(transaction, skips) for transaction in item]
-                    for part, idempotent in _split_at(batch, idempotent_until):
+                    for part, idempotent in _split_at(item, idempotent_until):
                         applier.idempotent = idempotent
                         result = applier.apply(part)
                         reporter.applied(result.rows, result.commit_time)
@@ -140,28 +136,6 @@ def server_id_for(task_id: str, lease_version: int) -> int:
     worker that lost the task but still holds its binlog connection (a frozen process) would make the source
     refuse or stall a new connection with the same id until that one times out."""
     return 1_000_000_000 + zlib.crc32(f"{task_id}#{lease_version}".encode()) % 1_000_000_000
-
-
-def _without_copied(transaction: Transaction, skips: Mapping[TableRef, BinlogPosition]) -> Transaction:
-    """The transaction without the changes of tables whose copy was taken after it: their rows, and the DDL that
-    names only such tables (the copy was created from the definition the DDL made). Their deletes and updates
-    stay, marked only_cascades: what the source's foreign keys cascaded from them may reach rows that other
-    tables' copies hold from before (the applier runs just that)."""
-    if not skips:
-        return transaction
-    end = position_key(transaction.end)
-
-    def copied_after(change: RowChange | SchemaChange) -> bool:
-        tables = change.tables if isinstance(change, SchemaChange) else (change.table,)
-        return bool(tables) and all(table in skips and end <= position_key(skips[table]) for table in tables)
-
-    kept: list[RowChange | SchemaChange] = []
-    for change in transaction.changes:
-        if not copied_after(change):
-            kept.append(change)
-        elif isinstance(change, RowChange) and change.kind != "insert":
-            kept.append(dataclasses.replace(change, only_cascades=True))
-    return dataclasses.replace(transaction, changes=tuple(kept))
 
 
 def _split_at(

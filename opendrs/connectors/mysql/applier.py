@@ -245,6 +245,36 @@ def _read_table(conn: mysql_connection.Connection, ref: TableRef) -> TargetTable
     )
 
 
+def without_copied(
+    transaction: Transaction,
+    copied_at: Mapping[TableRef, tuple[str, int, int]],
+    target_of: Callable[[TableRef], TableRef],
+) -> Transaction:
+    """The transaction without the changes of tables whose copy was taken after it (`copied_at`: position_key of
+    the snapshot each target table was copied whole in): their rows, and the DDL that names only such tables (the
+    copy was created from the definition the DDL made). Their deletes and updates stay, marked only_cascades: what
+    the source's foreign keys cascaded from them may reach rows that other tables' copies hold from before
+    (Applier._add_cascades runs just that). An XA transaction's changes count at its XA COMMIT, where the source
+    made them visible (and a copy could have read them), not at its XA PREPARE."""
+    end = position_key(transaction.end)
+
+    def taken_after(table: TableRef) -> bool:
+        at = copied_at.get(target_of(table))
+        return at is not None and end <= at
+
+    def copied_after(change: RowChange | SchemaChange) -> bool:
+        tables = change.tables if isinstance(change, SchemaChange) else (change.table,)
+        return bool(tables) and all(map(taken_after, tables))
+
+    kept: list[RowChange | SchemaChange] = []
+    for change in transaction.changes:
+        if not copied_after(change):
+            kept.append(change)
+        elif isinstance(change, RowChange) and change.kind != "insert":
+            kept.append(dataclasses.replace(change, only_cascades=True))
+    return dataclasses.replace(transaction, changes=tuple(kept))
+
+
 def _padded(table: TargetTable, column: str, value: Any) -> Any:
     """`value` of `column` as the target stores it: the binlog drops BINARY(n)'s trailing NUL padding."""
     length = table.binary_lengths.get(column)
@@ -513,6 +543,8 @@ class Applier:
                 continue
             if transaction.xa is not None:
                 transaction = self._xa_step(conn, batch, transaction)
+            if self._copied_at:
+                transaction = without_copied(transaction, self._copied_at, self.selection.target_of)
             if any(type(c) is SchemaChange for c in transaction.changes):
                 if pending:
                     self._commit(conn, batch, pending)
@@ -579,7 +611,7 @@ class Applier:
         assert step is not None
         xid = step.xid
         if step.phase == "prepare":
-            if transaction.changes:  # none: only tables that a copy taken after it holds
+            if transaction.changes:
                 rows = [c for c in transaction.changes if isinstance(c, RowChange)]
                 assert len(rows) == len(transaction.changes), "DDL cannot be part of an XA transaction"
                 for statement in prepared_xa.store_statements(self.task_id, xid, rows, self._max_query // 4):

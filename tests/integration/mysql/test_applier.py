@@ -550,6 +550,32 @@ def test_xa_transactions_apply_at_their_commit_and_never_after_a_rollback(
     ]
 
 
+def test_a_copy_taken_between_an_xa_prepare_and_its_commit_gets_its_rows_from_the_commit(
+    source: servers.MariadbServer, target: servers.MariadbServer, schema: str
+) -> None:
+    """`t` was copied whole in a snapshot taken while `late` was prepared (its rows not in the copy) and after
+    `early` was committed (its rows in the copy): the catch-up applies `late` at its commit, and `early` not."""
+    make_target_schema(target, schema)
+    selection = selection_of(schema)
+    execute(source, "CREATE TABLE t (v INT)", database=schema)  # no key: a row applied twice would show
+    start = position_now(source)
+    early, late = f"'{schema}-early'", f"'{schema}-late'"
+    prepare_xa(source, early, "INSERT INTO t VALUES (1)", database=schema)
+    prepare_xa(source, late, "INSERT INTO t VALUES (2)", database=schema)
+    execute(source, f"XA COMMIT {early}", database=schema)
+    copied = position_now(source)
+    execute(target, "CREATE TABLE t (v INT)", "INSERT INTO t VALUES (1)", database=schema)  # the copy, at `copied`
+    execute(source, f"XA COMMIT {late}", database=schema)
+    end = position_now(source)
+    copied_at = {TableRef(schema, "t"): copied}
+    with applier_module.Applier(endpoint_of(target), new_task(), selection, copied_at=copied_at) as applier:
+        applier.idempotent = True
+        replicate(source, applier, start, selection, copied)
+        applier.idempotent = False
+        replicate(source, applier, copied, selection, end)
+    assert query(target, f"SELECT v FROM `{schema}`.t ORDER BY v") == [(1,), (2,)]
+
+
 def test_every_type_round_trips_exactly_through_an_xa_transaction(
     source: servers.MariadbServer, target: servers.MariadbServer, schema: str
 ) -> None:
