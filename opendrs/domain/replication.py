@@ -126,6 +126,12 @@ class XaStep:
     xid: str
 
 
+def xa_id(gtrid: bytes, bqual: bytes, format_id: int) -> str:
+    """An XA transaction's id as text, the same whether read from XA RECOVER, an XA_PREPARE event or an XA COMMIT
+    statement: as the binlog writes it in XA statements."""
+    return f"X'{gtrid.hex()}',X'{bqual.hex()}',{format_id}"
+
+
 @dataclasses.dataclass(frozen=True)
 class Transaction:
     """One source transaction, in commit order, with the position just after its commit; or one step of an XA

@@ -4,7 +4,8 @@ The biggest tables are copied first, and the copy thread that loads a table's la
 indexes at once: while one thread builds (a single-threaded sort on the target), the others copy the next
 tables. Every step is recorded (fenced by the lease) as soon as it is done, so a restart redoes only what was not.
 The target's fence is raised to this worker's lease version first, and every chunk is loaded under it
-(connectors/mysql/fences.py). The snapshot position of the first run is where the incremental phase starts.
+(connectors/mysql/fences.py). The snapshot position of the first run is where the incremental phase starts; the
+XA transactions prepared at that snapshot have their changes kept on the target first (connectors/mysql/xa_capture.py).
 A restarted copy opens a new snapshot: its position bounds the region the incremental phase replays
 idempotently, and tables copied wholly in it skip the changes their copy already holds.
 
@@ -32,10 +33,20 @@ from typing import Any
 import pymysql
 import sqlalchemy as sa
 
-from opendrs.connectors.mysql import catalog, checks, chunks, copy, fences, interrupt, structure
+from opendrs.connectors.mysql import (
+    catalog,
+    checks,
+    chunks,
+    copy,
+    fences,
+    interrupt,
+    prepared_xa,
+    structure,
+    xa_capture,
+)
 from opendrs.connectors.mysql import connection as mysql
 from opendrs.connectors.mysql import errors as mysql_errors
-from opendrs.connectors.mysql.positions import current_position
+from opendrs.connectors.mysql.positions import current_position, xa_horizon
 from opendrs.connectors.mysql.snapshot import PreparedXaError, Snapshot, open_snapshot, release_metadata_locks
 from opendrs.domain import errors, speed
 from opendrs.domain.errors import ErrorCode
@@ -52,6 +63,7 @@ from opendrs.store import tasks as task_store
 
 log = logging.getLogger(__name__)
 
+KEPT_XA_PART_BYTES = 1 << 20  # a prepared XA transaction's changes are kept in parts of this much text
 MAX_RESTARTS = 10  # new snapshots for DDL on the source in one run (a table truncated every minute: not for ever)
 WORKERS = 2  # copy threads: one per core of the machines we aim at; reading and loading overlap in each
 
@@ -87,8 +99,9 @@ def run(context: TaskContext) -> None:
             try:
                 with mysql.connect(source) as connection:
                     shapes = catalog.table_shapes(connection, context.wiring.selection)
-                with open_snapshot(source, WORKERS) as snapshot:
-                    _run_in(context, snapshot, shapes, source, target)
+                horizon = _xa_horizon(context, source)
+                with open_snapshot(source, WORKERS, list_prepared_xa=horizon is not None) as snapshot:
+                    _run_in(context, snapshot, shapes, source, target, horizon)
                 return
             except _SourceChangedError as changed:
                 if restart == MAX_RESTARTS:
@@ -121,10 +134,52 @@ def _note_restart(context: TaskContext, reason: str) -> None:
         history.record_event(connection, context.task.id, now_ms(), "warning", None, reason)
 
 
-def _run_in(
-    context: TaskContext, snapshot: Snapshot, shapes: catalog.TableShapes, source: Endpoint, target: Endpoint
+def _xa_horizon(context: TaskContext, source: Endpoint) -> BinlogPosition | None:
+    """Where to find the XA transactions prepared at the snapshot about to be taken (positions.xa_horizon), if
+    incremental sync will start at its position; None otherwise: a copy that is all there is needs none of them
+    (they are not committed), and a resumed one gets them from the stream (the applier counts XA changes at the
+    XA COMMIT)."""
+    if context.task.task_type != "FULL_INCR_TRANS":
+        return None
+    with context.engine.connect() as connection:
+        if "start_position" in checkpoints.load_state(connection, context.task.id):
+            return None
+    try:
+        return xa_horizon(source)
+    except mysql_errors.ReplicationError as exc:
+        raise TransferError(errors.SOURCE_FAILED, str(exc), retriable=exc.retriable) from exc
+
+
+def _keep_prepared_xa(
+    context: TaskContext, snapshot: Snapshot, horizon: BinlogPosition, source: Endpoint, target: Endpoint
 ) -> None:
-    """The copy in `snapshot`; `shapes` are the tables' as read just before it."""
+    """Keep the changes of the XA transactions prepared at the snapshot on the target (xa_capture.py), before its
+    position is recorded as where incremental sync starts: after a crash in between, the next run takes a new
+    snapshot and keeps its own instead."""
+    server_id = incremental.server_id_for(context.task.id, context.lease.version)
+    try:
+        changes = xa_capture.prepared_changes(source, horizon, snapshot, context.wiring.selection, server_id)
+    except mysql_errors.ReplicationError as exc:
+        raise TransferError(errors.SOURCE_FAILED, str(exc), retriable=exc.retriable) from exc
+    with mysql.connect(target) as connection:
+        prepared_xa.keep_only(connection, incremental.target_fence(context), changes, KEPT_XA_PART_BYTES)
+    if snapshot.prepared_xa:
+        log.info(
+            "task %s: %d XA transaction(s) prepared at the snapshot, %d with changes kept on the target",
+            context.task.id, len(snapshot.prepared_xa), len(changes),
+            extra={"task_id": context.task.id},
+        )  # fmt: skip
+
+
+def _run_in(
+    context: TaskContext,
+    snapshot: Snapshot,
+    shapes: catalog.TableShapes,
+    source: Endpoint,
+    target: Endpoint,
+    horizon: BinlogPosition | None,
+) -> None:
+    """The copy in `snapshot`; `shapes` are the tables' as read just before it; `horizon` see _xa_horizon."""
     task_id = context.task.id
     if snapshot.position is None:
         raise TransferError(errors.SOURCE_FAILED, "the source writes no binlog (log_bin is off)", retriable=False)
@@ -139,6 +194,8 @@ def _run_in(
         state = checkpoints.load_state(connection, task_id)
         tables = checkpoints.tables(connection, task_id)
     first_run = "start_position" not in state
+    if first_run and horizon is not None:
+        _keep_prepared_xa(context, snapshot, horizon, source, target)
     state = _remember_snapshot(state, snapshot.position, first_run)
     crash_point("snapshot.position_unrecorded")
     with context.fenced() as connection:

@@ -506,7 +506,7 @@ class Writer:
     keys (single and composite), deletes, duplicate rows in a keyless table, multi-statement transactions, rolled
     back ones, and now and then a large transaction. Seeded, so a run can be replayed. With `xa`, half of the
     multi-statement transactions are two-phase XA ones, committed (or rolled back) from a session of their own after
-    another transaction committed: not while a copy takes its snapshot (it waits for prepared ones)."""
+    another transaction committed."""
 
     def __init__(
         self,

@@ -60,7 +60,7 @@ def test_worker_killed_during_the_full_copy_and_at_its_end(
     job = my.configure_task(api, source, target, "FULL_INCR_TRANS", [schema])
     my.succeeded(my.limit_speed(api, [job], 2))  # 2 MB/s: the copy takes seconds, time enough to kill it
 
-    with my.StatusWatch(api, job) as watch, my.writing(source, schema, seeded_rows=rows) as writer:
+    with my.StatusWatch(api, job) as watch, my.writing(source, schema, seeded_rows=rows, xa=True) as writer:
         my.start(api, job)
 
         def copying() -> bool:

@@ -3,6 +3,11 @@ every test ends by comparing the target with the source row for row (an MD5 of e
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import threading
+from collections.abc import Callable, Iterator
+
 import pymysql
 import pytest
 
@@ -366,7 +371,7 @@ def test_full_and_incremental_with_writes_during_every_phase(
     execute(source, f"ANALYZE TABLE {qualified(schema, 'w_pk')}")  # the chunk plan reads the table's row estimate
     job = my.configure_task(api, source, target, "FULL_INCR_TRANS", [schema])
 
-    with my.StatusWatch(api, job) as watch, my.writing(source, schema, seeded_rows=rows) as writer:
+    with my.StatusWatch(api, job) as watch, my.writing(source, schema, seeded_rows=rows, xa=True) as writer:
         writer.wait_for_transactions(20, "writes before the start")
         my.start(api, job)
         written_at_start = writer.transactions
@@ -1224,6 +1229,63 @@ def test_incremental_sync_does_not_start_while_an_xa_transaction_is_prepared(
     my.wait_status(drs, job, "INCRE_TRANSFER_STARTED")
     execute(source, f"INSERT INTO {s}.items VALUES (3, 3)")
     my.wait_same_database(source, target, schema)
+
+
+@contextlib.contextmanager
+def _always_an_xa_prepared(source: MariadbServer, schema: str) -> Iterator[Callable[[], int]]:
+    """Two sessions take turns, as a busy JTA application's do: one prepares an XA transaction (a row into
+    `churn`), then the other commits the one it prepared before, so some XA transaction is prepared at every
+    instant, each for a moment. Yields how many were committed so far; all are committed at the end."""
+    stop, failures, committed = threading.Event(), [], [0]
+
+    def run() -> None:
+        sessions = [my.connect(source), my.connect(source)]
+        try:
+            cursors = [session.cursor() for session in sessions]
+            for n in itertools.count():
+                xid = f"'{schema}-{n}'"
+                for step in (f"XA START {xid}", f"INSERT INTO {quote(schema)}.churn VALUES ({n})"):
+                    cursors[n % 2].execute(step)
+                cursors[n % 2].execute(f"XA END {xid}")
+                cursors[n % 2].execute(f"XA PREPARE {xid}")
+                if n:
+                    cursors[(n - 1) % 2].execute(f"XA COMMIT '{schema}-{n - 1}'")
+                    committed[0] += 1
+                if stop.wait(0.05):  # the pace of the workload, not a synchronisation
+                    cursors[n % 2].execute(f"XA COMMIT {xid}")
+                    return
+        except BaseException as error:
+            failures.append(error)
+        finally:
+            for session in sessions:
+                session.close()
+
+    thread = threading.Thread(target=run, name=f"xa-churn-{schema}", daemon=True)
+    thread.start()
+    try:
+        yield lambda: committed[0]
+    finally:
+        stop.set()
+        thread.join()
+    assert not failures, failures
+
+
+def test_a_copy_starts_on_a_source_where_some_xa_transaction_is_always_prepared(
+    drs: Api, source: MariadbServer, target: MariadbServer, schema: str
+) -> None:
+    """No instant without a prepared XA transaction: the snapshot sees some prepared, and none of their rows. The
+    copy finds those rows in the binlog before it (their XA PREPAREs are after the horizon it read first, as each
+    lasts a moment) and applies them at their XA COMMIT."""
+    execute(source, f"CREATE TABLE {quote(schema)}.churn (n INT PRIMARY KEY)")
+    job = my.configure_task(drs, source, target, "FULL_INCR_TRANS", [schema])
+    with _always_an_xa_prepared(source, schema) as committed, my.StatusWatch(drs, job) as watch:
+        wait_for(lambda: committed() >= 3, "XA transactions on the source")
+        my.start(drs, job)
+        my.wait_status(drs, job, "INCRE_TRANSFER_STARTED", my.COPY_DEADLINE)
+        goal = committed() + 5
+        wait_for(lambda: committed() >= goal, "XA transactions committed during incremental sync")
+    my.wait_same_database(source, target, schema)
+    assert not watch.failures(), watch.failures()
 
 
 def _prepared_xa(source: MariadbServer, xid: str, *statements: str) -> None:

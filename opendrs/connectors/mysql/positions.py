@@ -1,12 +1,14 @@
 """Where the source's binlog is: the position a replication starts from, or a copy's objects were read at.
 
 A start must not fall inside an XA transaction: its rows are logged at its XA PREPARE, and its XA COMMIT later
-brings none, so a start between the two would miss them. The checks for it are here.
+brings none, so a start between the two would miss them. The checks for it are here, and the horizon a full copy
+reads such rows from (xa_capture.py).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -30,6 +32,40 @@ def start_position(endpoint: Endpoint) -> BinlogPosition:
     prepared on the source (their rows are before it, and their XA COMMIT after it brings none), or if one ended
     just after the position was read (see xa_committed_unprepared); tried again at once for a moment first."""
     return snapshot.once_none_prepared(lambda: _on_source(endpoint, _start_here))
+
+
+def xa_horizon(endpoint: Endpoint) -> BinlogPosition:
+    """A position before the XA PREPARE of every XA transaction that is prepared from now on: the position now,
+    once each XA transaction prepared when it was read has ended (they end in milliseconds, as a rule); a snapshot
+    taken after it finds the rows of the ones it sees prepared between the two (xa_capture.py).
+    snapshot.PreparedXaError names those still prepared after snapshot.XA_WAIT_SECONDS."""
+
+    def read(conn: mysql_connection.Connection) -> BinlogPosition:
+        position = _read_position(conn)
+        waiting = set(snapshot.prepared_xids(conn))
+        deadline = time.monotonic() + snapshot.XA_WAIT_SECONDS
+        pause = 0.02  # seconds, doubled each time up to half a second
+        while waiting:
+            if time.monotonic() + pause > deadline:
+                state = f"prepared on the source for more than {snapshot.XA_WAIT_SECONDS:g} s and not committed yet"
+                consequence = "a copy taken now would miss their rows; it starts once they end"
+                raise snapshot.prepared_error(sorted(waiting), state, consequence)
+            time.sleep(pause)
+            pause = min(2 * pause, 0.5)
+            waiting &= set(snapshot.prepared_xids(conn))
+        return position
+
+    return _on_source(endpoint, read)
+
+
+def xa_prepared_between(endpoint: Endpoint, start: BinlogPosition, end: BinlogPosition) -> set[str]:
+    """The XA transactions whose XA PREPARE is in the binlog from `start` to `end` (none if the source user may not
+    run SHOW BINLOG EVENTS)."""
+
+    def read(conn: mysql_connection.Connection) -> set[str]:
+        return {xid for verb, xid in _xa_steps(conn, start, end) if verb == "PREPARE"}
+
+    return _on_source(endpoint, read)
 
 
 def _on_source(endpoint: Endpoint, read: Callable[[mysql_connection.Connection], T]) -> T:
@@ -88,21 +124,28 @@ def xa_committed_unprepared(conn: mysql_connection.Connection, start: BinlogPosi
     none. Read where the binlog was after XA RECOVER (`end`): its XA COMMIT is between the two positions."""
     prepared: set[str] = set()
     committed: list[str] = []
+    for verb, xid in _xa_steps(conn, start, end):
+        if verb == "PREPARE":
+            prepared.add(xid)
+        elif verb == "COMMIT" and xid not in prepared:
+            committed.append(xid)
+    return committed
+
+
+def _xa_steps(
+    conn: mysql_connection.Connection, start: BinlogPosition, end: BinlogPosition
+) -> Iterator[tuple[str, str]]:
+    """(PREPARE, COMMIT or ROLLBACK, xid) of the two-phase XA steps in the binlog from `start` to `end`; none if the
+    source user may not run SHOW BINLOG EVENTS."""
     try:
         for info in _event_infos(conn, start, end):
             parsed = streaming.xa_statement(info)
-            if parsed is None or parsed[2]:  # no XA step, or a one-phase commit (MySQL)
-                continue
-            verb, xid, _ = parsed
-            if verb == "PREPARE":
-                prepared.add(xid)
-            elif verb == "COMMIT" and xid not in prepared:
-                committed.append(xid)
+            if parsed is not None and not parsed[2]:  # not a one-phase commit (MySQL)
+                yield parsed[0], parsed[1]
     except pymysql.err.OperationalError as exc:
         if exc.args[0] not in snapshot.ACCESS_DENIED:
             raise
         logger.info("the source user may not run SHOW BINLOG EVENTS", extra={"action": "start", "reason": str(exc)})
-    return committed
 
 
 def _event_infos(conn: mysql_connection.Connection, start: BinlogPosition, end: BinlogPosition) -> Iterator[str]:

@@ -5,13 +5,17 @@ a group of its own with no rows, and other transactions may commit in between. S
 changes into this table in the same target transaction as the checkpoint past the XA PREPARE, and at the XA COMMIT
 applies them, deletes them and moves the checkpoint, again in one target transaction: a crash at any point loses
 and repeats nothing. An XA ROLLBACK only deletes them.
+
+The XA transactions prepared at a full copy's snapshot were prepared before the position incremental sync starts
+from: the copy keeps their changes here itself (xa_capture.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from opendrs.connectors.mysql import connection as mysql
 from opendrs.connectors.mysql import fences, row_codec
 from opendrs.connectors.mysql.values import literal
 from opendrs.domain.replication import RowChange
@@ -50,3 +54,24 @@ def load(cursor: Any, task_id: str, xid: str) -> list[RowChange]:
 
 def forget_statement(task_id: str, xid: str) -> str:
     return f"DELETE FROM {TABLE} WHERE task_id={literal(task_id)} AND xid={literal(xid)}"
+
+
+def keep_only(
+    connection: mysql.Connection, fence: fences.Fence, kept: Mapping[str, Sequence[RowChange]], max_bytes: int
+) -> None:
+    """Make `kept` (changes by xid) all the target keeps for the fence's task, in one fenced target transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{fences.META_SCHEMA}`")
+        cursor.execute(TABLE_DDL)
+    connection.begin()
+    try:
+        fence.check(connection)
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {TABLE} WHERE task_id=%s", (fence.task_id,))
+            for xid, changes in kept.items():
+                for statement in store_statements(fence.task_id, xid, changes, max_bytes):
+                    cursor.execute(statement)
+        connection.commit()
+    except BaseException:
+        connection.rollback()
+        raise

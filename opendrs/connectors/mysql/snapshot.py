@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import pymysql
 
 from opendrs.connectors.mysql import connection as mysql
-from opendrs.domain.replication import BinlogPosition, Endpoint
+from opendrs.domain.replication import BinlogPosition, Endpoint, xa_id
 from opendrs.faults import crash_point
 
 logger = logging.getLogger(__name__)
@@ -66,6 +66,7 @@ class Snapshot:
     connections: tuple[mysql.Connection, ...]
     position: BinlogPosition | None
     lock_seconds: float
+    prepared_xa: tuple[str, ...] = ()  # XA transactions prepared at `position` (replication.xa_id), if listed
 
     def close(self) -> None:
         """End the snapshot transactions and close the connections."""
@@ -84,8 +85,11 @@ class Snapshot:
         self.close()
 
 
-def open_snapshot(endpoint: Endpoint, workers: int) -> Snapshot:
-    """`workers` connections in one consistent snapshot, taken under a brief global read lock (needs RELOAD)."""
+def open_snapshot(endpoint: Endpoint, workers: int, *, list_prepared_xa: bool = False) -> Snapshot:
+    """`workers` connections in one consistent snapshot, taken under a brief global read lock (needs RELOAD).
+
+    XA transactions prepared at the snapshot are in none of its rows: a copy that replicates from its position on
+    must get their rows from the binlog before it (xa_capture.py); with `list_prepared_xa` it says which."""
     opened: list[mysql.Connection] = []
     try:
         for _ in range(workers):
@@ -103,14 +107,17 @@ def open_snapshot(endpoint: Endpoint, workers: int) -> Snapshot:
             )
         control = mysql.connect(endpoint)
         try:
-            position, lock_seconds = once_none_prepared(lambda: _snapshot_under_lock(control, connections))
+            position, lock_seconds, prepared = _snapshot_under_lock(control, connections, list_prepared_xa)
         finally:
             control.close()
     except BaseException:
         Snapshot(connections, None, 0.0).close()
         raise
-    logger.info("snapshot taken", extra={"action": "snapshot", "lock_seconds": lock_seconds, "workers": workers})
-    return Snapshot(connections, position, lock_seconds)
+    logger.info(
+        "snapshot taken",
+        extra={"action": "snapshot", "lock_seconds": lock_seconds, "workers": workers, "prepared_xa": len(prepared)},
+    )
+    return Snapshot(connections, position, lock_seconds, prepared)
 
 
 def release_metadata_locks(connection: mysql.Connection) -> None:
@@ -146,8 +153,8 @@ def _stop_logging(reader: mysql.Connection) -> bool:
 
 
 def _snapshot_under_lock(
-    control: mysql.Connection, workers: Sequence[mysql.Connection]
-) -> tuple[BinlogPosition | None, float]:
+    control: mysql.Connection, workers: Sequence[mysql.Connection], list_prepared_xa: bool
+) -> tuple[BinlogPosition | None, float, tuple[str, ...]]:
     is_mariadb = mysql.server_info(control).is_mariadb
     _execute(control, f"SET SESSION lock_wait_timeout = {LOCK_WAIT_TIMEOUT}")
     # Closing tables before the lock makes FLUSH TABLES WITH READ LOCK itself quick.
@@ -157,7 +164,7 @@ def _snapshot_under_lock(
     crash_point("snapshot.locked")
     try:
         # Under the lock no transaction can be prepared or committed.
-        check_no_prepared_xa(control, "a snapshot now would miss their rows; the copy takes it once they end")
+        prepared = tuple(prepared_xids(control)) if list_prepared_xa else ()
         for worker in workers:
             _begin(worker)
         status = _rows(control, "SHOW MASTER STATUS")
@@ -167,11 +174,11 @@ def _snapshot_under_lock(
         _execute(control, "UNLOCK TABLES")
     lock_seconds = time.monotonic() - started
     if not status:
-        return None, lock_seconds  # binary logging is off
+        return None, lock_seconds, prepared  # binary logging is off
     file, offset = str(status[0][0]), int(str(status[0][1]))
     if is_mariadb:
-        return _mariadb_position(control, file, offset), lock_seconds
-    return BinlogPosition(file, offset, str(mysql_gtid) if mysql_gtid else None), lock_seconds
+        return _mariadb_position(control, file, offset), lock_seconds, prepared
+    return BinlogPosition(file, offset, str(mysql_gtid) if mysql_gtid else None), lock_seconds, prepared
 
 
 def once_none_prepared(attempt: Callable[[], T]) -> T:
@@ -192,18 +199,24 @@ def once_none_prepared(attempt: Callable[[], T]) -> T:
 def check_no_prepared_xa(connection: mysql.Connection, consequence: str) -> None:
     """Raise PreparedXaError, saying `consequence`, if XA transactions are prepared and not committed on the
     source: the rows of each are in the binlog at its XA PREPARE, and its XA COMMIT later brings none."""
-    prepared = _prepared_xa(connection)
+    prepared = prepared_xids(connection)
     if prepared:
-        names = ", ".join(prepared[:5]) + (f" and {len(prepared) - 5} more" if len(prepared) > 5 else "")
-        raise PreparedXaError(
-            f"{len(prepared)} XA transaction(s) prepared on the source and not committed yet ({names}):"
-            f" {consequence} (XA COMMIT or XA ROLLBACK ends them; XA RECOVER lists them)"
-        )
+        raise prepared_error(prepared, "prepared on the source and not committed yet", consequence)
 
 
-def _prepared_xa(control: mysql.Connection) -> list[str]:
-    """The XA transactions prepared and not yet committed or rolled back (XA RECOVER), by their gtrid; none if the
-    user may not list them (MySQL without XA_RECOVER_ADMIN)."""
+def prepared_error(xids: Sequence[str], state: str, consequence: str) -> PreparedXaError:
+    """The error naming XA transactions `xids`, in `state`, and the `consequence`."""
+    names = [readable_xid(xid) for xid in xids]
+    listed = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return PreparedXaError(
+        f"{len(names)} XA transaction(s) {state} ({listed}): {consequence}"
+        " (XA COMMIT or XA ROLLBACK ends them; XA RECOVER lists them)"
+    )
+
+
+def prepared_xids(control: mysql.Connection) -> list[str]:
+    """The XA transactions prepared and not yet committed or rolled back (XA RECOVER), as replication.xa_id writes
+    them; none if the user may not list them (MySQL without XA_RECOVER_ADMIN)."""
     try:
         rows = _rows(control, "XA RECOVER")
     except pymysql.err.OperationalError as exc:
@@ -211,7 +224,18 @@ def _prepared_xa(control: mysql.Connection) -> list[str]:
             raise
         logger.info("the source user may not run XA RECOVER", extra={"action": "snapshot", "reason": str(exc)})
         return []
-    return [repr(bytes(data)[: int(gtrid_length)].decode(errors="replace")) for _, gtrid_length, _, data in rows]
+    xids = []
+    for format_id, gtrid_length, bqual_length, data in rows:
+        gtrid_end = int(gtrid_length)
+        raw = bytes(data)
+        xids.append(xa_id(raw[:gtrid_end], raw[gtrid_end : gtrid_end + int(bqual_length)], int(format_id)))
+    return xids
+
+
+def readable_xid(xid: str) -> str:
+    """An xid as xa_id writes it, as the people who chose it know it: the text of its gtrid."""
+    gtrid = xid.split("'", 2)[1]
+    return repr(bytes.fromhex(gtrid).decode(errors="replace"))
 
 
 def _mariadb_position(connection: mysql.Connection, file: str, offset: int) -> BinlogPosition | None:

@@ -39,6 +39,7 @@ from opendrs.domain.replication import (
     TableRef,
     Transaction,
     XaStep,
+    xa_id,
 )
 from opendrs.faults import crash_point
 
@@ -363,11 +364,6 @@ _XID_HEADER = struct.Struct("<iII").unpack_from
 _XA_STATEMENT = re.compile(
     r"\bXA\s+(PREPARE|COMMIT|ROLLBACK)\s+X'([0-9a-f]*)',X'([0-9a-f]*)',(-?\d+)(\s+ONE\s+PHASE)?", re.IGNORECASE
 )
-
-
-def xa_id(gtrid: bytes, bqual: bytes, format_id: int) -> str:
-    """An XA transaction's id as text, the same whether read from an XA_PREPARE event or an XA COMMIT statement."""
-    return f"X'{gtrid.hex()}',X'{bqual.hex()}',{format_id}"
 
 
 def xa_statement(text: str) -> tuple[str, str, bool] | None:

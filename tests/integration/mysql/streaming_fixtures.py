@@ -14,8 +14,9 @@ from typing import Any, TypeVar
 import pymysql
 import pytest
 
+from opendrs.connectors.mysql import applier as applier_module
 from opendrs.connectors.mysql import positions, streaming
-from opendrs.domain.replication import BinlogPosition, Endpoint, Selection, Transaction
+from opendrs.domain.replication import BinlogPosition, Endpoint, Selection, Transaction, position_key
 from tests import servers
 
 DEADLINE = 30.0  # seconds: how long a poll waits before the test fails
@@ -157,6 +158,41 @@ def assert_same_schema(
     for table in tables_of(source, schema):
         assert structure_of(source, schema, table) == structure_of(target, target_schema, table), table
         assert rows_checksum(source, schema, table) == rows_checksum(target, target_schema, table), table
+
+
+def replicate(
+    source: servers.MariadbServer,
+    applier: applier_module.Applier,
+    start: BinlogPosition,
+    selection: Selection,
+    until: BinlogPosition,
+    max_rows: int = 1000,
+) -> None:
+    """Stream from `start` and apply until the applier's checkpoint reaches `until`."""
+    end_key = position_key(until)
+    with streaming.stream(endpoint_of(source), start, selection, new_server_id(), heartbeat_interval=0.2) as stream:
+        checkpoint = applier.load_checkpoint()
+
+        def done() -> bool:
+            return checkpoint is not None and position_key(checkpoint) >= end_key
+
+        for batch in stream.batches(max_rows):
+            if isinstance(batch, streaming.Heartbeat):
+                applier.advance(batch.position)
+            else:
+                applier.apply(batch)
+            checkpoint = applier.load_checkpoint()
+            if done():
+                return
+
+
+def prepare_xa(server: servers.MariadbServer, xid: str, *statements: str, database: str) -> None:
+    """XA transaction `xid` runs `statements` and is prepared; its session ends, so any session may commit it."""
+    execute(server, f"XA START {xid}", *statements, f"XA END {xid}", f"XA PREPARE {xid}", database=database)
+
+
+def kept_xa(target: servers.MariadbServer, task: str) -> list[tuple[object, ...]]:
+    return query(target, "SELECT xid FROM opendrs_meta.prepared_xa WHERE task_id = %s", (task,))
 
 
 @pytest.fixture(scope="session")

@@ -9,16 +9,19 @@ import pytest
 
 from opendrs.connectors.mysql import applier as applier_module
 from opendrs.connectors.mysql import errors, streaming
-from opendrs.domain.replication import BinlogPosition, Selection, TableRef, position_key
+from opendrs.domain.replication import TableRef
 from tests import servers
 from tests.integration.mysql.streaming_fixtures import (
     DEADLINE,
     assert_same_schema,
     endpoint_of,
     execute,
+    kept_xa,
     new_server_id,
     position_now,
+    prepare_xa,
     query,
+    replicate,
     rows_checksum,
     schema,
     selection_of,
@@ -34,32 +37,6 @@ _tasks = itertools.count(1)
 
 def new_task() -> str:
     return f"task-{next(_tasks)}"
-
-
-def replicate(
-    source: servers.MariadbServer,
-    applier: applier_module.Applier,
-    start: BinlogPosition,
-    selection: Selection,
-    until: BinlogPosition,
-    max_rows: int = 1000,
-) -> None:
-    """Stream from `start` and apply until the applier's checkpoint reaches `until`."""
-    end_key = position_key(until)
-    with streaming.stream(endpoint_of(source), start, selection, new_server_id(), heartbeat_interval=0.2) as stream:
-        checkpoint = applier.load_checkpoint()
-
-        def done() -> bool:
-            return checkpoint is not None and position_key(checkpoint) >= end_key
-
-        for batch in stream.batches(max_rows):
-            if isinstance(batch, streaming.Heartbeat):
-                applier.advance(batch.position)
-            else:
-                applier.apply(batch)
-            checkpoint = applier.load_checkpoint()
-            if done():
-                return
 
 
 def make_target_schema(target: servers.MariadbServer, name: str) -> None:
@@ -485,11 +462,6 @@ def test_a_catch_up_runs_on_update_cascades_down_every_level_even_below_a_child_
     assert_same_schema(source, target, schema, schema)
 
 
-def prepare_xa(server: servers.MariadbServer, xid: str, *statements: str, database: str) -> None:
-    """XA transaction `xid` runs `statements` and is prepared; its session ends, so any session may commit it."""
-    execute(server, f"XA START {xid}", *statements, f"XA END {xid}", f"XA PREPARE {xid}", database=database)
-
-
 def xa_workload(source: servers.MariadbServer, schema: str) -> None:
     """Prepared XA transactions interleaved with plain ones, committed, rolled back, and an xid used twice."""
     execute(source, "CREATE TABLE t (id INT PRIMARY KEY, v INT)", database=schema)
@@ -502,10 +474,6 @@ def xa_workload(source: servers.MariadbServer, schema: str) -> None:
     execute(source, f"XA COMMIT {a}", "INSERT INTO t VALUES (20, 20)", f"XA ROLLBACK {b}", database=schema)
     prepare_xa(source, a, "DELETE FROM t WHERE id = 3", "INSERT INTO t VALUES (30, 30)", database=schema)
     execute(source, "INSERT INTO t VALUES (40, 40)", f"XA COMMIT {a}", database=schema)
-
-
-def kept_xa(target: servers.MariadbServer, task: str) -> list[tuple[object, ...]]:
-    return query(target, "SELECT xid FROM opendrs_meta.prepared_xa WHERE task_id = %s", (task,))
 
 
 def test_xa_transactions_apply_at_their_commit_and_never_after_a_rollback(
