@@ -40,7 +40,6 @@ from opendrs.connectors.mysql import (
     copy,
     fences,
     interrupt,
-    prepared_xa,
     structure,
     xa_capture,
 )
@@ -63,7 +62,6 @@ from opendrs.store import tasks as task_store
 
 log = logging.getLogger(__name__)
 
-KEPT_XA_PART_BYTES = 1 << 20  # a prepared XA transaction's changes are kept in parts of this much text
 MAX_RESTARTS = 10  # new snapshots for DDL on the source in one run (a table truncated every minute: not for ever)
 WORKERS = 2  # copy threads: one per core of the machines we aim at; reading and loading overlap in each
 
@@ -144,10 +142,7 @@ def _xa_horizon(context: TaskContext, source: Endpoint) -> BinlogPosition | None
     with context.engine.connect() as connection:
         if "start_position" in checkpoints.load_state(connection, context.task.id):
             return None
-    try:
-        return xa_horizon(source)
-    except mysql_errors.ReplicationError as exc:
-        raise TransferError(errors.SOURCE_FAILED, str(exc), retriable=exc.retriable) from exc
+    return incremental.guard(lambda: xa_horizon(source), errors.SOURCE_FAILED)
 
 
 def _keep_prepared_xa(
@@ -157,12 +152,11 @@ def _keep_prepared_xa(
     position is recorded as where incremental sync starts: after a crash in between, the next run takes a new
     snapshot and keeps its own instead."""
     server_id = incremental.server_id_for(context.task.id, context.lease.version)
-    try:
-        changes = xa_capture.prepared_changes(source, horizon, snapshot, context.wiring.selection, server_id)
-    except mysql_errors.ReplicationError as exc:
-        raise TransferError(errors.SOURCE_FAILED, str(exc), retriable=exc.retriable) from exc
-    with mysql.connect(target) as connection:
-        prepared_xa.keep_only(connection, incremental.target_fence(context), changes, KEPT_XA_PART_BYTES)
+    selection = context.wiring.selection
+    changes = incremental.guard(
+        lambda: xa_capture.snapshot_changes(source, horizon, snapshot, selection, server_id), errors.SOURCE_FAILED
+    )
+    incremental.guard(lambda: xa_capture.keep(target, incremental.target_fence(context), changes), errors.TARGET_FAILED)
     if snapshot.prepared_xa:
         log.info(
             "task %s: %d XA transaction(s) prepared at the snapshot, %d with changes kept on the target",

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import TypeVar
 
 from opendrs.connectors.mysql import errors as mysql_errors
-from opendrs.connectors.mysql import fences, interrupt
+from opendrs.connectors.mysql import fences, interrupt, xa_capture
 from opendrs.connectors.mysql.applier import Applier, load_checkpoint
 from opendrs.connectors.mysql.positions import start_position
 from opendrs.connectors.mysql.snapshot import PreparedXaError
@@ -48,18 +48,35 @@ PROGRESS_EVERY = 1.0  # seconds between progress reports
 
 
 def capture_start(context: TaskContext) -> None:
-    """For an incremental-only task: start from the source's position now, remembered once."""
-    source, _ = endpoints(context)
+    """For an incremental-only task: start from the source's position now, remembered once. The changes of the XA
+    transactions prepared there are kept on the target first (xa_capture.py): after a crash in between, the next
+    run reads a new start and keeps its own instead."""
+    source, target = endpoints(context)
+    task_id = context.task.id
     with context.engine.connect() as connection:
-        state = checkpoints.load_state(connection, context.task.id)
+        state = checkpoints.load_state(connection, task_id)
     if "start_position" in state:
         return
+    server_id = server_id_for(task_id, context.lease.version)
     try:
-        position = guard(lambda: start_position(source), errors.SOURCE_FAILED)
+        start = guard(lambda: start_position(source), errors.SOURCE_FAILED)
     except PreparedXaError as exc:  # they end soon, as a rule: try again
         raise TransferError(errors.SOURCE_FAILED, str(exc), retriable=True) from exc
+    changes = guard(
+        lambda: xa_capture.prepared_changes(
+            source, start.since, start.position, start.prepared, context.wiring.selection, server_id
+        ),
+        errors.SOURCE_FAILED,
+    )
+    guard(lambda: xa_capture.keep(target, target_fence(context), changes), errors.TARGET_FAILED)
+    if start.prepared:
+        log.info(
+            "task %s: %d XA transaction(s) prepared at the start, %d with changes kept on the target",
+            task_id, len(start.prepared), len(changes),
+            extra={"task_id": task_id},
+        )  # fmt: skip
     with context.fenced() as connection:
-        checkpoints.save_state(connection, context.task.id, {**state, "start_position": position.encode()}, now_ms())
+        checkpoints.save_state(connection, task_id, {**state, "start_position": start.position.encode()}, now_ms())
 
 
 def run(context: TaskContext) -> None:

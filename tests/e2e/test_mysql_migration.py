@@ -11,6 +11,9 @@ from collections.abc import Callable, Iterator
 import pymysql
 import pytest
 
+from opendrs.connectors.mysql import streaming
+from opendrs.domain.replication import BinlogPosition, position_key, xa_id
+from opendrs.store import checkpoints
 from tests.e2e import mysql_helpers as my
 from tests.e2e.mysql_helpers import execute, qualified, query, quote, scalar
 from tests.harness import Api, Server, wait_for
@@ -1286,6 +1289,56 @@ def test_a_copy_starts_on_a_source_where_some_xa_transaction_is_always_prepared(
         wait_for(lambda: committed() >= goal, "XA transactions committed during incremental sync")
     my.wait_same_database(source, target, schema)
     assert not watch.failures(), watch.failures()
+
+
+def test_an_incremental_only_start_on_a_source_where_some_xa_transaction_is_always_prepared(
+    drs: Api, drs_server: Server, source: MariadbServer, target: MariadbServer, schema: str
+) -> None:
+    """The start sees some prepared: their rows are before it, in their XA PREPAREs, and count at their XA COMMIT
+    after it. The target gets exactly the rows of the XA transactions committed after the start (the copy the user
+    made holds the others, here none)."""
+    table = f"CREATE TABLE {quote(schema)}.churn (n INT PRIMARY KEY)"
+    execute(source, table)
+    execute(target, f"CREATE DATABASE {quote(schema)}", table)
+    job = my.configure_task(drs, source, target, "INCR_TRANS", [schema])
+    with _always_an_xa_prepared(source, schema) as committed, my.StatusWatch(drs, job) as watch:
+        wait_for(lambda: committed() >= 3, "XA transactions on the source")
+        my.start(drs, job)
+        my.wait_status(drs, job, "INCRE_TRANSFER_STARTED")
+        goal = committed() + 5
+        wait_for(lambda: committed() >= goal, "XA transactions committed during incremental sync")
+    assert not watch.failures(), watch.failures()
+    engine = drs_server.engine()
+    try:
+        with engine.connect() as connection:
+            start = BinlogPosition.decode(checkpoints.load_state(connection, job)["start_position"])
+    finally:
+        engine.dispose()
+    after = _xa_committed_after(source, start)
+    expected = [(n,) for (n,) in query(source, f"SELECT n FROM {quote(schema)}.churn ORDER BY n")
+                if xa_id(f"{schema}-{n}".encode(), b"", 1) in after]  # fmt: skip
+    assert expected, "no XA transaction committed after the start"
+
+    def target_rows() -> list[tuple[object, ...]] | None:
+        rows = query(target, f"SELECT n FROM {quote(schema)}.churn ORDER BY n")
+        return rows if rows == expected else None
+
+    wait_for(target_rows, f"the target to hold the rows of the XA transactions committed after {start}")
+
+
+def _xa_committed_after(source: MariadbServer, start: BinlogPosition) -> set[str]:
+    """The xids of the XA COMMITs in the source's binlog from `start` on."""
+    first = position_key(BinlogPosition(start.file, 0))
+    found = set()
+    for file, *_ in query(source, "SHOW BINARY LOGS"):
+        if position_key(BinlogPosition(file, 0)) < first:
+            continue
+        offset = start.offset if file == start.file else 4
+        for *_, info in query(source, f"SHOW BINLOG EVENTS IN '{file}' FROM {offset}"):
+            parsed = streaming.xa_statement(str(info))
+            if parsed is not None and parsed[0] == "COMMIT":
+                found.add(parsed[1])
+    return found
 
 
 def _prepared_xa(source: MariadbServer, xid: str, *statements: str) -> None:

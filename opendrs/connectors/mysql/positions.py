@@ -7,9 +7,9 @@ reads such rows from (xa_capture.py).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import TypeVar
 
 import pymysql
@@ -27,11 +27,22 @@ def current_position(endpoint: Endpoint) -> BinlogPosition:
     return _on_source(endpoint, _read_position)
 
 
-def start_position(endpoint: Endpoint) -> BinlogPosition:
-    """current_position(), for a replication to start from: snapshot.PreparedXaError while XA transactions are
-    prepared on the source (their rows are before it, and their XA COMMIT after it brings none), or if one ended
-    just after the position was read (see xa_committed_unprepared); tried again at once for a moment first."""
-    return snapshot.once_none_prepared(lambda: _on_source(endpoint, _start_here))
+@dataclasses.dataclass(frozen=True)
+class Start:
+    """Where a replication starts, and the XA transactions prepared there: their rows are in the binlog before it,
+    in their XA PREPAREs, all between `since` and `position`, where xa_capture.prepared_changes reads them."""
+
+    position: BinlogPosition
+    since: BinlogPosition
+    prepared: frozenset[str]  # as replication.xa_id writes them
+
+
+def start_position(endpoint: Endpoint) -> Start:
+    """current_position(), for a replication to start from, and the XA transactions prepared there (see Start).
+    snapshot.PreparedXaError names those whose XA PREPARE it cannot find: prepared for seconds before it
+    (xa_horizon), or too close to the position to tell; tried again at once for a moment first."""
+    since = xa_horizon(endpoint)
+    return snapshot.once_none_prepared(lambda: _on_source(endpoint, lambda conn: _start_here(conn, since)))
 
 
 def xa_horizon(endpoint: Endpoint) -> BinlogPosition:
@@ -43,16 +54,17 @@ def xa_horizon(endpoint: Endpoint) -> BinlogPosition:
     def read(conn: mysql_connection.Connection) -> BinlogPosition:
         position = _read_position(conn)
         waiting = set(snapshot.prepared_xids(conn))
-        deadline = time.monotonic() + snapshot.XA_WAIT_SECONDS
-        pause = 0.02  # seconds, doubled each time up to half a second
-        while waiting:
-            if time.monotonic() + pause > deadline:
-                state = f"prepared on the source for more than {snapshot.XA_WAIT_SECONDS:g} s and not committed yet"
-                consequence = "a copy taken now would miss their rows; it starts once they end"
-                raise snapshot.prepared_error(sorted(waiting), state, consequence)
-            time.sleep(pause)
-            pause = min(2 * pause, 0.5)
-            waiting &= set(snapshot.prepared_xids(conn))
+
+        def ended() -> None:
+            waiting.intersection_update(snapshot.prepared_xids(conn))
+            if waiting:
+                raise snapshot.prepared_error(
+                    sorted(waiting),
+                    f"prepared on the source for more than {snapshot.XA_WAIT_SECONDS:g} s and not committed yet",
+                    "replication starting now would miss their rows; it starts once they end",
+                )
+
+        snapshot.once_none_prepared(ended)
         return position
 
     return _on_source(endpoint, read)
@@ -63,7 +75,7 @@ def xa_prepared_between(endpoint: Endpoint, start: BinlogPosition, end: BinlogPo
     run SHOW BINLOG EVENTS)."""
 
     def read(conn: mysql_connection.Connection) -> set[str]:
-        return {xid for verb, xid in _xa_steps(conn, start, end) if verb == "PREPARE"}
+        return {xid for _, verb, xid in _xa_steps(conn, start, end) if verb == "PREPARE"}
 
     return _on_source(endpoint, read)
 
@@ -79,18 +91,44 @@ def _on_source(endpoint: Endpoint, read: Callable[[mysql_connection.Connection],
         raise errors.classify(exc) from exc  # a source that is down: RetriableError
 
 
-def _start_here(conn: mysql_connection.Connection) -> BinlogPosition:
+def _start_here(conn: mysql_connection.Connection, since: BinlogPosition) -> Start:
     position = _read_position(conn)
-    # After the position: what was prepared before it and is still pending, or ended in between.
-    consequence = "incremental sync, starting after them, would miss their rows; it starts once they end"
-    snapshot.check_no_prepared_xa(conn, consequence)
-    committed = xa_committed_unprepared(conn, position, _master_status(conn))
-    if committed:
-        raise snapshot.PreparedXaError(
-            f"XA transaction(s) {', '.join(committed[:5])} prepared before the start position were committed just"
-            " after it was read: incremental sync, starting there, would miss their rows; it reads a new one"
+    listed = snapshot.prepared_xids(conn)
+    after = _master_status(conn)
+    return Start(position, since, frozenset(prepared_at(conn, since, position, listed, after)))
+
+
+def prepared_at(
+    conn: mysql_connection.Connection,
+    since: BinlogPosition,
+    position: BinlogPosition,
+    listed: Collection[str],
+    after: BinlogPosition,
+) -> set[str]:
+    """The XA transactions prepared at `position`, as the binlog from `since` (an xa_horizon) tells. XA RECOVER's
+    `listed`, run once the position was read, and the binlog up to `after`, read after it, check that none escapes:
+    each one listed, and each one decided after the position, was prepared after it, or is one of those found.
+    snapshot.PreparedXaError names the others: prepared before `since`, or decided too soon to tell."""
+    start = position_key(position)
+    is_prepared: dict[str, bool] = {}  # by the last XA step of each xid before the position
+    prepared_later: set[str] = set()
+    decided_later: set[str] = set()  # without an XA PREPARE after the position
+    for at, verb, xid in _xa_steps(conn, since, after):
+        if at < start:
+            is_prepared[xid] = verb == "PREPARE"
+        elif verb == "PREPARE":
+            prepared_later.add(xid)
+        elif xid not in prepared_later:
+            decided_later.add(xid)
+    prepared = {xid for xid, pending in is_prepared.items() if pending}
+    unknown = (set(listed) - prepared_later - prepared) | (decided_later - prepared)
+    if unknown:
+        raise snapshot.prepared_error(
+            sorted(unknown),
+            "prepared on the source where their XA PREPARE cannot be found",
+            "incremental sync, starting now, would miss their rows; it reads a new start",
         )
-    return position
+    return prepared
 
 
 def _read_position(conn: mysql_connection.Connection) -> BinlogPosition:
@@ -116,40 +154,27 @@ def _master_status(conn: mysql_connection.Connection) -> BinlogPosition:
 SHOW_EVENTS_PAGE = 1000
 
 
-def xa_committed_unprepared(conn: mysql_connection.Connection, start: BinlogPosition, end: BinlogPosition) -> list[str]:
-    """The XA transactions whose XA COMMIT is in the binlog from `start` to `end`, and whose XA PREPARE is not.
-
-    Why: a start reads its position, then runs XA RECOVER. An XA transaction prepared before the position and
-    committed between the two is in neither: its rows are before the start, and its XA COMMIT after it brings
-    none. Read where the binlog was after XA RECOVER (`end`): its XA COMMIT is between the two positions."""
-    prepared: set[str] = set()
-    committed: list[str] = []
-    for verb, xid in _xa_steps(conn, start, end):
-        if verb == "PREPARE":
-            prepared.add(xid)
-        elif verb == "COMMIT" and xid not in prepared:
-            committed.append(xid)
-    return committed
-
-
 def _xa_steps(
     conn: mysql_connection.Connection, start: BinlogPosition, end: BinlogPosition
-) -> Iterator[tuple[str, str]]:
-    """(PREPARE, COMMIT or ROLLBACK, xid) of the two-phase XA steps in the binlog from `start` to `end`; none if the
-    source user may not run SHOW BINLOG EVENTS."""
+) -> Iterator[tuple[tuple[str, int, int], str, str]]:
+    """(where, PREPARE, COMMIT or ROLLBACK, xid) of the two-phase XA steps in the binlog from `start` to `end`, where
+    as position_key gives it; none if the source user may not run SHOW BINLOG EVENTS."""
     try:
-        for info in _event_infos(conn, start, end):
+        for at, info in _event_infos(conn, start, end):
             parsed = streaming.xa_statement(info)
             if parsed is not None and not parsed[2]:  # not a one-phase commit (MySQL)
-                yield parsed[0], parsed[1]
+                yield at, parsed[0], parsed[1]
     except pymysql.err.OperationalError as exc:
         if exc.args[0] not in snapshot.ACCESS_DENIED:
             raise
         logger.info("the source user may not run SHOW BINLOG EVENTS", extra={"action": "start", "reason": str(exc)})
 
 
-def _event_infos(conn: mysql_connection.Connection, start: BinlogPosition, end: BinlogPosition) -> Iterator[str]:
-    """The Info column of SHOW BINLOG EVENTS for the events from `start` to `end`, a page at a time."""
+def _event_infos(
+    conn: mysql_connection.Connection, start: BinlogPosition, end: BinlogPosition
+) -> Iterator[tuple[tuple[str, int, int], str]]:
+    """Where each event from `start` to `end` is (position_key), and its Info column of SHOW BINLOG EVENTS, read a
+    page at a time."""
     files = [start.file]
     if end.file != start.file:  # rotated in between (rare: the two positions are milliseconds apart)
         with conn.cursor() as cursor:
@@ -165,7 +190,7 @@ def _event_infos(conn: mysql_connection.Connection, start: BinlogPosition, end: 
             for _, position, _, _, next_position, info in events:
                 if file == end.file and int(position) >= end.offset:
                     return
-                yield str(info)
+                yield position_key(BinlogPosition(file, int(position))), str(info)
                 offset = int(next_position)
             if len(events) < SHOW_EVENTS_PAGE:
                 break  # the end of this file

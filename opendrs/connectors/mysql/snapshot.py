@@ -196,14 +196,6 @@ def once_none_prepared(attempt: Callable[[], T]) -> T:
             pause = min(2 * pause, 0.5)
 
 
-def check_no_prepared_xa(connection: mysql.Connection, consequence: str) -> None:
-    """Raise PreparedXaError, saying `consequence`, if XA transactions are prepared and not committed on the
-    source: the rows of each are in the binlog at its XA PREPARE, and its XA COMMIT later brings none."""
-    prepared = prepared_xids(connection)
-    if prepared:
-        raise prepared_error(prepared, "prepared on the source and not committed yet", consequence)
-
-
 def prepared_error(xids: Sequence[str], state: str, consequence: str) -> PreparedXaError:
     """The error naming XA transactions `xids`, in `state`, and the `consequence`."""
     names = [readable_xid(xid) for xid in xids]

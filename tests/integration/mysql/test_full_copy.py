@@ -15,7 +15,7 @@ import pytest
 from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
-from opendrs.connectors.mysql import catalog, chunks, copy, positions, snapshot
+from opendrs.connectors.mysql import catalog, chunks, copy, snapshot
 from opendrs.connectors.mysql import connection as mysql
 from opendrs.domain.replication import BinlogPosition, Selection, TableRef, xa_id
 from tests.integration.mysql.conftest import (
@@ -219,37 +219,6 @@ def test_a_snapshot_taken_while_an_xa_transaction_is_prepared_lists_it_and_holds
         query(holder, "XA COMMIT 'held'")
     finally:
         holder.close()
-
-
-def test_an_incremental_start_waits_briefly_for_an_xa_transaction_that_ends_meanwhile(
-    source: Server, database: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """On a source busy with XA transactions some are prepared at most instants, for milliseconds each: the start
-    tries again at once for a while (snapshot.XA_WAIT_SECONDS) before it gives up."""
-    source.execute(f"CREATE TABLE {database}.t (id INT PRIMARY KEY)")
-    holder = source.connect()
-    refusals: list[str] = []
-    check = snapshot.check_no_prepared_xa
-
-    def check_then_commit(connection: mysql.Connection, consequence: str) -> None:
-        try:
-            check(connection, consequence)
-        except snapshot.PreparedXaError as refused:
-            refusals.append(str(refused))
-            if len(refusals) == 1:  # its coordinator commits it a moment after the first refusal
-                query(holder, "XA COMMIT 'brief'")
-            raise
-
-    monkeypatch.setattr(snapshot, "check_no_prepared_xa", check_then_commit)
-    try:
-        for statement in ("XA START 'brief'", f"INSERT INTO {database}.t VALUES (1)", "XA END 'brief'"):
-            query(holder, statement)
-        query(holder, "XA PREPARE 'brief'")
-        start = positions.start_position(source.endpoint)
-    finally:
-        holder.close()
-    assert refusals and "'brief'" in refusals[0], refusals
-    assert start.file
 
 
 def test_a_load_warning_fails_the_chunk_and_leaves_nothing(

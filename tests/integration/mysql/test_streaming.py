@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from opendrs.connectors.mysql import errors, positions, streaming
+from opendrs.connectors.mysql import errors, positions, snapshot, streaming
 from opendrs.domain.replication import (
     BinlogPosition,
     Row,
@@ -17,6 +17,7 @@ from opendrs.domain.replication import (
     Transaction,
     XaStep,
     position_key,
+    xa_id,
 )
 from tests import servers
 from tests.integration.mysql.streaming_fixtures import (
@@ -304,15 +305,15 @@ def test_xa_transactions_arrive_as_their_steps_in_binlog_order(source: servers.M
 
 
 @pytest.mark.parametrize("page", [positions.SHOW_EVENTS_PAGE, 2])
-def test_an_xa_transaction_committed_right_after_a_start_position_is_found(
+def test_the_xa_transactions_prepared_at_a_start_are_found_in_the_binlog_since_the_horizon(
     source: servers.MariadbServer, schema: str, page: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Prepared before a start position and committed before XA RECOVER could list it, its rows would be lost: its
-    XA COMMIT is found between the position and the one read after XA RECOVER. One prepared there too, one only
-    prepared, one rolled back, and a one-phase commit are not reported, nor a commit after the second position."""
+    """`early` and `late` are prepared at the start: `late` still when XA RECOVER lists what is, `early` committed
+    just before (in the next binlog file). One prepared and committed after the start, one rolled back before it,
+    and a one-phase commit are not. Read from the start itself instead, both are unknown."""
     monkeypatch.setattr(positions, "SHOW_EVENTS_PAGE", page)
     execute(source, "CREATE TABLE t (id INT PRIMARY KEY)", database=schema)
-    early, late, within, one = (f"'{schema}-{name}'" for name in ("early", "late", "within", "one"))
+    early, late, within, gone, one = (f"'{schema}-{name}'" for name in ("early", "late", "within", "gone", "one"))
 
     def prepare(xid: str, row: int) -> None:
         execute(
@@ -324,8 +325,11 @@ def test_an_xa_transaction_committed_right_after_a_start_position_is_found(
             database=schema,
         )
 
+    since = position_now(source)
     prepare(early, 1)
     prepare(late, 2)
+    prepare(gone, 5)
+    execute(source, f"XA ROLLBACK {gone}")
     start = position_now(source)
     execute(source, "FLUSH BINARY LOGS", f"XA COMMIT {early}")  # the commit is in the file after the start
     prepare(within, 3)
@@ -338,14 +342,22 @@ def test_an_xa_transaction_committed_right_after_a_start_position_is_found(
         f"XA COMMIT {one} ONE PHASE",
         database=schema,
     )
+    listed = [xid_of(late)]  # XA RECOVER, run once `early` was committed
     end = position_now(source)
     execute(source, f"XA COMMIT {late}")
     conn = connect(source)
     try:
-        assert positions.xa_committed_unprepared(conn, start, end) == [f"X'{(schema + '-early').encode().hex()}',X'',1"]
-        assert positions.xa_committed_unprepared(conn, end, position_now(source)) != []  # `late`: a control
+        assert positions.prepared_at(conn, since, start, listed, end) == {xid_of(early), xid_of(late)}
+        with pytest.raises(
+            snapshot.PreparedXaError, match=f"{schema}-early.*{schema}-late|{schema}-late.*{schema}-early"
+        ):
+            positions.prepared_at(conn, start, start, listed, end)  # read from after their XA PREPAREs
     finally:
         conn.close()
+
+
+def xid_of(quoted: str) -> str:
+    return xa_id(quoted.strip("'").encode(), b"", 1)
 
 
 def test_the_source_must_log_full_row_metadata(own_source: servers.MariadbServer) -> None:

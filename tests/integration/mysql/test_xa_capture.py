@@ -80,7 +80,7 @@ def test_xa_transactions_prepared_at_a_snapshot_reach_the_target_at_their_commit
             assert sorted(taken.prepared_xa) == sorted([xid_of(transfer), xid_of(elsewhere)])
             copied = list(query_in(taken, f"SELECT id, v FROM `{schema}`.t ORDER BY id"))
             assert copied == [(1, 1), (3, 3)]
-            kept = xa_capture.prepared_changes(endpoint_of(source), horizon, taken, selection, new_server_id())
+            kept = xa_capture.snapshot_changes(endpoint_of(source), horizon, taken, selection, new_server_id())
         assert list(kept) == [xid_of(transfer)]
         assert [(c.kind, c.after) for c in kept[xid_of(transfer)] if isinstance(c, RowChange)] == [
             ("update", {"id": 1, "v": 10}),
@@ -117,7 +117,7 @@ def test_changes_found_from_a_position_that_is_no_horizon_are_refused(
             snapshot.open_snapshot(endpoint_of(source), 1, list_prepared_xa=True) as taken,
             pytest.raises(snapshot.PreparedXaError, match=f"'{name}'"),
         ):
-            xa_capture.prepared_changes(endpoint_of(source), since, taken, selection_of(schema), new_server_id())
+            xa_capture.snapshot_changes(endpoint_of(source), since, taken, selection_of(schema), new_server_id())
 
 
 def test_the_horizon_waits_for_the_xa_transactions_prepared_when_it_was_read(
@@ -138,12 +138,12 @@ def test_the_horizon_waits_for_the_xa_transactions_prepared_when_it_was_read(
         return looks[-1]
 
     monkeypatch.setattr(snapshot, "prepared_xids", listed_then_committed)
+    before = position_now(source)
     prepare_xa(source, f"'{brief}'", "INSERT INTO t VALUES (1)", database=schema)
     horizon = positions.xa_horizon(endpoint_of(source))
     assert xid_of(brief) in looks[0] and xid_of(brief) not in looks[-1], looks
-    # The horizon is before the commit it waited for.
-    with contextlib.closing(mysql.connect(endpoint_of(source))) as connection:
-        assert positions.xa_committed_unprepared(connection, horizon, position_now(source)) == [xid_of(brief)]
+    # The horizon is after its XA PREPARE: read before it, the binlog would not hold it.
+    assert positions.xa_prepared_between(endpoint_of(source), before, horizon) == {xid_of(brief)}
 
     with (
         held_prepared(source, stuck, f"INSERT INTO `{schema}`.t VALUES (2)"),
