@@ -1,8 +1,8 @@
 """Where the source's binlog is: the position a replication starts from, or a copy's objects were read at.
 
-A start must not fall inside an XA transaction: its rows are logged at its XA PREPARE, and its XA COMMIT later
-brings none, so a start between the two would miss them. The checks for it are here, and the horizon a full copy
-reads such rows from (xa_capture.py).
+An XA transaction prepared where a replication starts has its rows in the binlog before the start, at its XA
+PREPARE, and its XA COMMIT after it brings none. Here is how a start finds them: the horizon its XA PREPAREs are
+after, and which XA transactions are prepared at the start (xa_capture.py reads their rows).
 """
 
 from __future__ import annotations
