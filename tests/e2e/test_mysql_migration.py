@@ -740,10 +740,10 @@ def test_foreign_key_cascades_of_the_source_are_run_on_the_target(
 def test_cascades_of_parents_deleted_during_a_resumed_copy_reach_the_children_copied_before(
     drs: Api, drs_server: Server, source: MariadbServer, target: MariadbServer, schema: str
 ) -> None:
-    """Children copied before a pause, whose parents the source deleted or re-keyed (cascading) before the resumed
-    copy's new snapshot: the binlog holds only the parents' changes, and those of a parent table copied whole after
-    the resume are skipped (its copy has them). The catch-up must run the cascades into the children copied
-    before: their rows stayed on the target (ON DELETE CASCADE), kept their parent (SET NULL) or its old key."""
+    """Children copied before a pause, whose parents the source deleted or re-keyed (cascading) during it, before
+    the resumed copy's new snapshot: the binlog holds only the parents' changes, and those of a parent table copied
+    whole after the resume are skipped (its copy has them). The catch-up must run the cascades into the children
+    copied before: their rows stayed on the target (ON DELETE CASCADE), kept their parent (SET NULL) or its old key."""
     s = quote(schema)
     references = f"REFERENCES {s}.orders (id)"
     execute(
@@ -766,13 +766,14 @@ def test_cascades_of_parents_deleted_during_a_resumed_copy_reach_the_children_co
     with my.StatusWatch(drs, job) as watch:
         my.start(drs, job)
         _wait_for_a_chunk(drs_server, job, "items")
-        execute(
-            source,
-            f"DELETE FROM {s}.orders WHERE id <= 10",  # their items, notes' links and items' tags go
-            f"UPDATE {s}.orders SET id = id + 1000 WHERE id BETWEEN 20 AND 22",  # items follow, notes let go
-        )
+        # Paused at once: the cascades below take seconds on a loaded machine, and the copy must not end meanwhile.
         my.pause_until_let_go(drs, drs_server, job)
         assert not watch.failures(), watch.failures()
+    execute(
+        source,
+        f"DELETE FROM {s}.orders WHERE id <= 10",  # their items, notes' links and items' tags go
+        f"UPDATE {s}.orders SET id = id + 1000 WHERE id BETWEEN 20 AND 22",  # items follow, notes let go
+    )
     copied = my.copied_chunks(drs_server, job)
     assert any(".items#" in chunk for chunk in copied) and not any(".orders#" in chunk for chunk in copied), copied
     my.retry(drs, job)
