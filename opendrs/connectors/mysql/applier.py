@@ -448,6 +448,8 @@ class Applier:
     ) -> None:
         self.endpoint = endpoint
         self._copied_at = {table: position_key(at) for table, at in (copied_at or {}).items()}
+        # Past the last of those copies no change is left out: the hot path skips the check from there on.
+        self._copied_until = max(self._copied_at.values(), default=None)
         self._at: tuple[str, int, int] | None = None  # the end of the transaction whose rows are being added
         self._only_cascades = 0  # changes of the apply() call so far that were marked only_cascades
         self._objects_read_at = position_key(objects_read_at) if objects_read_at else None
@@ -543,7 +545,7 @@ class Applier:
                 continue
             if transaction.xa is not None:
                 transaction = self._xa_step(conn, batch, transaction)
-            if self._copied_at:
+            if self._copied_until is not None and position_key(transaction.end) <= self._copied_until:
                 transaction = without_copied(transaction, self._copied_at, self.selection.target_of)
             if any(type(c) is SchemaChange for c in transaction.changes):
                 if pending:
