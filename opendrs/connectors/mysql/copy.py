@@ -274,11 +274,15 @@ class _PipeLoad:
 
 
 def _empty_range(target: mysql.Connection, table: TableRef, chunk: chunks.Chunk) -> None:
-    """Delete what an earlier attempt left in the chunk's range (the whole table for a whole-table chunk); the
-    probe is a plain read, so a fresh range costs no lock at all."""
+    """Delete what an earlier attempt left in the chunk's range (the whole table for a whole-table chunk).
+
+    The probe is a locking read: the chunk's first statement on the table then takes the metadata lock its writes
+    need. A plain read would take a read lock, and the LOAD DATA then ask for a write lock: an online index build
+    (engine/early_indexes.py) asking for its exclusive lock in between waits for the first, and the second waits
+    behind it: MariaDB calls that a deadlock and kills the chunk. In READ COMMITTED, a fresh range locks no row."""
     where = f"FROM {chunks.qualified(table)} WHERE {chunks.chunk_condition(chunk)}"
     with target.cursor() as cursor:
-        cursor.execute(f"SELECT 1 {where} LIMIT 1")
+        cursor.execute(f"SELECT 1 {where} LIMIT 1 FOR UPDATE")
         if cursor.fetchone() is not None:
             cursor.execute(f"DELETE {where}")
 

@@ -4,12 +4,13 @@ starts only for a big table half copied, and its failure reaches the copy thread
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import pymysql
 import pytest
 
-from opendrs.connectors.mysql import catalog, chunks, structure
+from opendrs.connectors.mysql import catalog, chunks, copy, snapshot, structure
 from opendrs.connectors.mysql import connection as mysql
 from opendrs.domain.replication import Selection, TableRef
 from opendrs.engine import early_indexes
@@ -32,6 +33,14 @@ def _prepared(source: Server, target: Server, database: str) -> tuple[Selection,
     finally:
         reader.close()
     return selection, plan.tables[TableRef(database, "docs")]
+
+
+def _statements_waiting_for_metadata_lock(target: Server, table: TableRef, kind: str) -> int:
+    sql = (
+        "SELECT COUNT(*) FROM information_schema.processlist"
+        f" WHERE state = 'Waiting for table metadata lock' AND info LIKE '{kind} %' AND info LIKE '%{table.name}%'"
+    )
+    return int(target.query(sql)[0][0])
 
 
 def _indexes(target: Server, table: TableRef) -> set[str]:
@@ -96,3 +105,51 @@ def test_a_stop_interrupts_a_build_which_then_leaves_the_table_as_it_was(
         stop.set()
         builds.wait(info.table)  # no error: a stop is no failure of the build
     assert _indexes(target, table) == set()
+
+
+def test_a_chunk_loading_as_an_online_build_starts_waits_for_it_and_never_deadlocks(
+    source: Server, target: Server, database: str
+) -> None:
+    """The build's ALTER takes an exclusive metadata lock to start. A chunk transaction that had read the table
+    before it (a shared read lock) and wanted to write after it (a shared write lock) closed a cycle: MariaDB
+    killed the chunk with ER_LOCK_DEADLOCK, and the task lost a retry's back-off. A READ lock held by the test
+    stalls the chunk at its first statement on the table, and lets the build ask for its lock meanwhile."""
+    selection, info = _prepared(source, target, database)
+    source.execute(f"INSERT INTO {database}.docs SELECT seq, seq % 7, CONCAT('w', seq) FROM {database}.seq_1_to_2000")
+    table = selection.target_of(info.table)
+    copied: list[int] = []
+    failures: list[BaseException] = []
+
+    def run(action: object) -> threading.Thread:
+        def guarded() -> None:
+            try:
+                action()  # type: ignore[operator]
+            except BaseException as error:
+                failures.append(error)
+
+        thread = threading.Thread(target=guarded)
+        thread.start()
+        return thread
+
+    with (
+        snapshot.open_snapshot(source.endpoint, workers=1) as snap,
+        contextlib.closing(target.connect()) as loader,
+        contextlib.closing(target.connect()) as builder,
+        contextlib.closing(target.connect()) as reader,
+    ):
+        (chunk,) = chunks.plan_chunks(snap.connections[0], info)
+        with reader.cursor() as cursor:
+            cursor.execute(f"LOCK TABLES {chunks.qualified(table)} READ")
+        load = run(lambda: copied.append(copy.copy_chunk(snap.connections[0], loader, info, chunk, table)))
+        wait_for(lambda: failures or _statements_waiting_for_metadata_lock(target, table, "%") == 1, "the chunk")
+        build = run(lambda: structure.build_plain_indexes_online(builder, info, selection))
+        wait_for(lambda: failures or my.alters_waiting(target.server, table.name) == 1, "the build to wait")
+        with reader.cursor() as cursor:
+            cursor.execute("UNLOCK TABLES")
+        load.join()
+        build.join()
+    assert failures == []
+    assert copied == [2000]
+    assert _indexes(target, table) == {"k_k"}
+    counted = f"SELECT COUNT(*) FROM {chunks.qualified(table)} FORCE INDEX (k_k) WHERE k = 3"
+    assert target.query(counted) == [(286,)]
