@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pymysql
 import pymysql.cursors
+from pymysql.constants import CLIENT
 
 from opendrs.domain.replication import Endpoint
 
@@ -32,11 +33,15 @@ def connect(
     read_timeout: float = READ_TIMEOUT,
     **options: Any,
 ) -> Connection:
-    """A PyMySQL connection in utf8mb4 with LOAD DATA LOCAL enabled; `options` go to pymysql.connect.
+    """A PyMySQL connection in utf8mb4; `options` go to pymysql.connect.
+
+    It may run LOAD DATA LOCAL through load_local.LocalLoad only: the capability is announced, PyMySQL's own
+    handling (which opens whatever file the server names) stays off.
 
     The handshake waits CONNECT_TIMEOUT at most (or `read_timeout`, if shorter): a port that accepts connections
     but never speaks (a web server, a wrong port) fails that soon. Reads after it wait `read_timeout`."""
     _check_host(endpoint.host)
+    client_flag = options.pop("client_flag", 0) | CLIENT.LOCAL_FILES
     connection = pymysql.connect(
         host=endpoint.host,
         port=endpoint.port,
@@ -45,7 +50,7 @@ def connect(
         database=database if database is not None else endpoint.database,
         charset="utf8mb4",
         autocommit=autocommit,
-        local_infile=True,
+        client_flag=client_flag,
         connect_timeout=CONNECT_TIMEOUT,
         read_timeout=min(read_timeout, CONNECT_TIMEOUT),
         write_timeout=READ_TIMEOUT,

@@ -1,8 +1,8 @@
-"""Copy one chunk: the source formats its rows for LOAD DATA, a pipe carries them into LOAD DATA LOCAL on the target.
+"""Copy one chunk: the source formats its rows for LOAD DATA, which this feeds into LOAD DATA LOCAL on the target.
 
 The source does the formatting (types.line_expression) and GROUP_CONCATs a few hundred KB of lines per query, so
-Python only moves large byte strings: per row it does nothing. The caller's thread reads the source and writes
-the pipe while a second thread runs LOAD DATA on the target, so reading and loading overlap.
+Python only moves large byte strings: per row it does nothing. Each batch goes into the target's LOAD DATA as it
+comes (load_local.py): the target parses one batch out of its socket buffer while the source formats the next.
 
 A chunk is one target transaction: its key range is emptied, loaded, and committed only if the source side
 finished, the target raised no warning (LOAD DATA LOCAL turns errors into warnings) and every row sent was
@@ -22,17 +22,15 @@ chunks loaded in parallel can deadlock.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
-import os
-import threading
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 import pymysql.cursors
 
 from opendrs.connectors.mysql import catalog, chunks, types
 from opendrs.connectors.mysql import connection as mysql
+from opendrs.connectors.mysql.load_local import LocalLoad
 from opendrs.domain.replication import TableRef
 from opendrs.faults import crash_point
 
@@ -47,7 +45,6 @@ _Batch = tuple[bytes, int]  # LOAD DATA lines, and how many
 BATCH_BYTES = 512 * 1024  # what one source query aggregates: big enough to make Python's work per row vanish
 MAX_BATCH_ROWS = 10_000
 STREAM_ROWS = 1_000  # rows fetched at a time when a chunk is streamed row by row
-PIPE_BYTES = 1024 * 1024  # Linux's default pipe-max-size: room for a whole batch
 
 # Zero dates and AUTO_INCREMENT zeros load as they are; no strict mode, because its errors would only be
 # warnings under LOAD DATA LOCAL anyway, and every warning fails the chunk.
@@ -105,16 +102,31 @@ def _copy_in_transaction(
 ) -> int:
     _empty_range(target, target_table, chunk)  # a whole table too: a TRUNCATE would commit, unfenced
     columns = ", ".join(mysql.quote_identifier(column.name) for column in info.copied_columns)
-    with _PipeLoad(target, target_table, columns) as load:
+    statement = (
+        f"LOAD DATA LOCAL INFILE 'opendrs' INTO TABLE {chunks.qualified(target_table)} {types.LOAD_FORMAT} ({columns})"
+    )
+    with LocalLoad(target, statement, _max_packet(target)) as load:
         key = chunks.range_key(info)
         if chunk.whole_table or key is None:
-            sent = _stream_rows(source, info, chunk, load.pipe, limiter)
+            sent = _stream_rows(source, info, chunk, load, limiter)
         else:
             batch_rows = max(1, min(MAX_BATCH_ROWS, batch_bytes // max(info.avg_row_length, 1)))
-            sent = _send_batches(source, info, key, chunk, load.pipe, limiter, batch_rows)
+            sent = _send_batches(source, info, key, chunk, load, limiter, batch_rows)
+    if load.warnings:
+        with target.cursor() as cursor:
+            cursor.execute("SHOW WARNINGS LIMIT 5")
+            raise CopyError(f"{chunk.id}: LOAD DATA warned: {cursor.fetchall()}")
     if load.loaded != sent:
         raise CopyError(f"{chunk.id}: sent {sent} rows, the target loaded {load.loaded}")
     return sent
+
+
+def _max_packet(target: mysql.Connection) -> int:
+    with target.cursor() as cursor:
+        cursor.execute("SELECT @@max_allowed_packet")
+        row = cursor.fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 def _send_batches(
@@ -122,7 +134,7 @@ def _send_batches(
     info: catalog.TableInfo,
     key: catalog.Index,
     chunk: chunks.Chunk,
-    pipe: BinaryIO,
+    load: LocalLoad,
     limiter: Limiter | None,
     batch_rows: int,
 ) -> int:
@@ -130,7 +142,7 @@ def _send_batches(
     walk = _walk_single_key if len(key.columns) == 1 else _walk_composite_key
     sent = 0
     for lines, count in walk(source, info, key, chunk, batch_rows):
-        _send(pipe, lines, limiter)
+        _send(load, lines, limiter)
         sent += count
     return sent
 
@@ -203,7 +215,7 @@ def _smaller(batch_rows: int, chunk: chunks.Chunk) -> int:
 
 
 def _stream_rows(
-    source: mysql.Connection, info: catalog.TableInfo, chunk: chunks.Chunk, pipe: BinaryIO, limiter: Limiter | None
+    source: mysql.Connection, info: catalog.TableInfo, chunk: chunks.Chunk, load: LocalLoad, limiter: Limiter | None
 ) -> int:
     """Stream the chunk's lines one row at a time: for tables without a key to walk; rows sent."""
     sent = 0
@@ -213,64 +225,17 @@ def _stream_rows(
             f" WHERE {chunks.chunk_condition(chunk)}"
         )
         while rows := cursor.fetchmany(STREAM_ROWS):
-            _send(pipe, b"\n".join(row[0] for row in rows), limiter)
+            _send(load, b"\n".join(row[0] for row in rows), limiter)
             sent += len(rows)
     return sent
 
 
-def _send(pipe: BinaryIO, lines: bytes, limiter: Limiter | None) -> None:
-    pipe.write(lines)
-    pipe.write(b"\n")
+def _send(load: LocalLoad, lines: bytes, limiter: Limiter | None) -> None:
+    load.send(lines)
+    load.send(b"\n")
     crash_point("copy.chunk.streaming")  # the target's LOAD DATA is running, its input not yet ended
     if limiter is not None:
         limiter(len(lines) + 1)
-
-
-class _PipeLoad:
-    """LOAD DATA LOCAL INFILE of a pipe, run in a thread while the caller writes `pipe`.
-
-    PyMySQL opens the file the server asks for by name: /dev/fd/N is our pipe's read end.
-    """
-
-    def __init__(self, target: mysql.Connection, table: TableRef, columns: str) -> None:
-        self._target = target
-        read_end, write_end = os.pipe()
-        with contextlib.suppress(OSError):  # a smaller pipe only means more wake-ups
-            fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-        self._read_end = read_end
-        self.pipe: BinaryIO = os.fdopen(write_end, "wb")
-        self._statement = (
-            f"LOAD DATA LOCAL INFILE '/dev/fd/{read_end}' INTO TABLE {chunks.qualified(table)}"
-            f" {types.LOAD_FORMAT} ({columns})"
-        )
-        self._thread = threading.Thread(target=self._load, name=f"load {table}", daemon=True)
-        self._error: BaseException | None = None
-        self.loaded = 0
-
-    def __enter__(self) -> _PipeLoad:
-        self._thread.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
-        # EOF ends the load; if the load died first, the write end sees a broken pipe instead.
-        with contextlib.suppress(BrokenPipeError):
-            self.pipe.close()
-        self._thread.join()
-        if self._error is not None and (exc_type is None or exc_type is BrokenPipeError):
-            raise self._error
-
-    def _load(self) -> None:
-        try:
-            with self._target.cursor() as cursor:
-                cursor.execute(self._statement)
-                self.loaded = cursor.rowcount
-                if cursor.warning_count:
-                    cursor.execute("SHOW WARNINGS LIMIT 5")
-                    raise CopyError(f"LOAD DATA warned: {cursor.fetchall()}")
-        except BaseException as error:
-            self._error = error
-        finally:
-            os.close(self._read_end)
 
 
 def _empty_range(target: mysql.Connection, table: TableRef, chunk: chunks.Chunk) -> None:
