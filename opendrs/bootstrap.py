@@ -6,7 +6,7 @@ import dataclasses
 
 import sqlalchemy as sa
 
-from opendrs import logs
+from opendrs import doorbell, logs
 from opendrs.api.app import create_app
 from opendrs.api.gateway import ASGIApp
 from opendrs.engine.worker import Worker, WorkerSettings
@@ -37,12 +37,17 @@ def open_runtime(settings: Settings, migrate: bool = True) -> Runtime:
     if migrate:
         database.migrate(engine)
     keys = Keys(_secret(settings))
+    bell = doorbell.name_for(settings.store_url())
+
+    def ring() -> None:
+        doorbell.ring(bell)
+
     iam = IamService(engine, keys, settings.token_ttl_seconds)
-    tasks = TaskService(engine, keys)
+    tasks = TaskService(engine, keys, ring)
     services = Services(
         iam=iam,
         tasks=tasks,
-        lifecycle=LifecycleService(engine, keys),
+        lifecycle=LifecycleService(engine, keys, ring),
         async_jobs=AsyncJobService(engine, keys, tasks),
         operations=OperationService(engine),
         compare=CompareService(engine),
@@ -78,7 +83,7 @@ def worker(runtime: Runtime) -> Worker:
         sample_seconds=settings.sample_seconds,
         copy_chunk_rows=settings.copy_chunk_rows,
     )
-    return Worker(runtime.engine, runtime.keys, worker_settings)
+    return Worker(runtime.engine, runtime.keys, worker_settings, doorbell.name_for(settings.store_url()))
 
 
 def _secret(settings: Settings) -> bytes:

@@ -71,7 +71,9 @@ class Server:
 
 
 @contextmanager
-def serve(data_dir: Path, database_url: str | None = None, **settings: str) -> Iterator[Server]:
+def serve(
+    data_dir: Path, database_url: str | None = None, *, no_worker: bool = False, **settings: str
+) -> Iterator[Server]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("OPENDRS_")}
     env |= {"OPENDRS_DATA_DIR": str(data_dir), "OPENDRS_WORKER_POLL_SECONDS": "0.05", **settings}
     if database_url:
@@ -83,7 +85,8 @@ def serve(data_dir: Path, database_url: str | None = None, **settings: str) -> I
     server = Server(f"http://127.0.0.1:{port}", env, store_url, log_path)
     with log_path.open("wb") as log:
         server.process = subprocess.Popen(
-            [sys.executable, "-m", "opendrs", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "opendrs", "serve", "--host", "127.0.0.1", "--port", str(port)]
+            + (["--no-worker"] if no_worker else []),
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -6,6 +6,7 @@ change is a guarded transition, so two workers never both apply the same one.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -17,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import sqlalchemy as sa
 
-from opendrs import logs
+from opendrs import doorbell, logs
 from opendrs.connectors.mysql import chunks
 from opendrs.domain import async_jobs as async_domain
 from opendrs.domain.async_jobs import Entry
@@ -56,7 +57,7 @@ class WorkerSettings:
 
 
 class Worker:
-    def __init__(self, engine: sa.Engine, keys: Keys, settings: WorkerSettings) -> None:
+    def __init__(self, engine: sa.Engine, keys: Keys, settings: WorkerSettings, bell_name: str | None = None) -> None:
         self._engine = engine
         self._keys = keys
         self._settings = settings
@@ -68,25 +69,34 @@ class Worker:
         self._last_sample = 0
         self._last_rows: dict[str, tuple[int, int]] = {}  # task id -> (sampled at, rows transferred then)
         self._stopping = threading.Event()
+        self._bell_name = bell_name  # the doorbell the API rings when it gives workers work (opendrs/doorbell.py)
         # Prechecks wait on remote servers (connection timeouts): they run beside the loop, not in it.
         self._checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="opendrs-precheck")
         self._compares = CompareRunner(engine, keys, self.worker_id, settings.lease_ttl_seconds)
 
     def run(self) -> None:
         log.info("worker started", extra={"action": "worker_start"})
-        while not self._stopping.is_set():
-            try:
-                busy = self.run_once()
-            except sa.exc.SQLAlchemyError:
-                log.exception("worker pass failed; retrying", extra={"action": "worker_pass_failed"})
-                busy = False
-            if not busy:
-                self._stopping.wait(self._poll_seconds)
+        with contextlib.ExitStack() as stack:
+            bell = stack.enter_context(doorbell.listening(self._bell_name)) if self._bell_name else None
+            while not self._stopping.is_set():
+                try:
+                    busy = self.run_once()
+                except sa.exc.SQLAlchemyError:
+                    log.exception("worker pass failed; retrying", extra={"action": "worker_pass_failed"})
+                    busy = False
+                if busy:
+                    continue
+                if bell is None:  # no bell, or another worker of the store listens on this host
+                    self._stopping.wait(self._poll_seconds)
+                else:
+                    bell.wait(self._poll_seconds)
         log.info("worker stopped", extra={"action": "worker_stop"})
 
     def stop(self) -> None:
         """Stop every running task at its next step and wait for them (they keep their checkpoints)."""
         self._stopping.set()
+        if self._bell_name:
+            doorbell.ring(self._bell_name)  # out of its wait now, not at its next poll
         self._checks.shutdown(wait=False, cancel_futures=True)
         self._compares.stop()
         for runner, _ in self._runners.values():

@@ -74,9 +74,10 @@ class JobRequest:
 
 
 class LifecycleService:
-    def __init__(self, engine: sa.Engine, keys: Keys) -> None:
+    def __init__(self, engine: sa.Engine, keys: Keys, ring: Callable[[], None] = lambda: None) -> None:
         self._engine = engine
         self._keys = keys
+        self._ring = ring  # tells the workers of this process there is work: a start, a precheck, a pause...
 
     # Connections -------------------------------------------------------------------------------
 
@@ -243,6 +244,7 @@ class LifecycleService:
                     outcomes.append(refused)
                 else:
                     outcomes.append(apply(connection, task, request, now))
+        self._ring()
         return outcomes
 
 

@@ -7,7 +7,7 @@ batch mutations are per job: one job's failure never fails the request.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 
@@ -71,9 +71,10 @@ class Deletion:
 
 
 class TaskService:
-    def __init__(self, engine: sa.Engine, keys: Keys) -> None:
+    def __init__(self, engine: sa.Engine, keys: Keys, ring: Callable[[], None] = lambda: None) -> None:
         self._engine = engine
         self._keys = keys
+        self._ring = ring  # tells the workers of this process there is work: tasks to provision or to release
 
     # Creation ----------------------------------------------------------------------------------
 
@@ -81,7 +82,9 @@ class TaskService:
         """Create one task per spec (status CREATING); returns the outcomes and the operation id."""
         _refuse_duplicates("name", [spec["name"].lower() for spec in specs])
         with database.writing(self._engine) as connection:
-            return self.create_in(connection, project_id, specs, "batchCreateJobs")
+            created = self.create_in(connection, project_id, specs, "batchCreateJobs")
+        self._ring()
+        return created
 
     def create_in(
         self,
@@ -173,6 +176,7 @@ class TaskService:
                 _deletion_sub_job(deletion, outcome) for deletion, outcome in zip(deletions, outcomes, strict=True)
             ]
             operation_id = operation_store.create(connection, project_id, "batchDeleteJobs", planned, now)
+        self._ring()
         return outcomes, operation_id
 
     def _delete_one(self, connection: sa.Connection, project_id: str, deletion: Deletion, now: int) -> Outcome:

@@ -267,9 +267,9 @@ def test_another_tenant_cannot_read_the_operation(api: Api, other_api: Api) -> N
 
 @pytest.fixture(scope="module")
 def idle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    """A SQLite server whose worker made its one pass at start and now sleeps for an hour."""
+    """A SQLite server without a worker: what it is asked to do waits until a test starts one."""
     data_dir = tmp_path_factory.mktemp("idle-worker") / "data"
-    with serve(data_dir, OPENDRS_WORKER_POLL_SECONDS="3600") as server, Api(server, create_tenant(server)) as client:
+    with serve(data_dir, no_worker=True) as server, Api(server, create_tenant(server)) as client:
         yield client
 
 
@@ -339,6 +339,19 @@ def test_operations_are_pending_until_a_worker_acts(idle: Api) -> None:
         _, operation = watch(idle, stop_id)
     assert operation["status"] == "SUCCESS"
     assert idle.status(task_ids[0]) == "RELEASE_RESOURCE_COMPLETE"
+
+
+def test_a_command_wakes_the_idle_worker_of_its_process_at_once(tmp_path: Path) -> None:
+    """`opendrs serve`'s worker sleeps between its polls, an hour here: the commands that give it work wake it."""
+    with (
+        serve(tmp_path / "data", OPENDRS_WORKER_POLL_SECONDS="3600") as server,
+        Api(server, create_tenant(server)) as api,
+    ):
+        created = submit(api, [new_task_spec()])
+        task_id = created["results"][0]["id"]
+        wait_for(lambda: api.status(task_id) == "CONFIGURATION", "the creation to wake the worker", deadline=20)
+        terminate(api, task_id)
+        wait_for(lambda: api.status(task_id) == "RELEASE_RESOURCE_COMPLETE", "the stop to wake it", deadline=20)
 
 
 def test_stopping_a_task_still_creating_ends_its_creation_operation(idle: Api) -> None:
