@@ -105,7 +105,7 @@ def _copy_in_transaction(
     statement = (
         f"LOAD DATA LOCAL INFILE 'opendrs' INTO TABLE {chunks.qualified(target_table)} {types.LOAD_FORMAT} ({columns})"
     )
-    with LocalLoad(target, statement, _max_packet(target)) as load:
+    with LocalLoad(target, statement, _max_allowed_packet(target)) as load:
         key = chunks.range_key(info)
         if chunk.whole_table or key is None:
             sent = _stream_rows(source, info, chunk, load, limiter)
@@ -121,7 +121,7 @@ def _copy_in_transaction(
     return sent
 
 
-def _max_packet(target: mysql.Connection) -> int:
+def _max_allowed_packet(target: mysql.Connection) -> int:
     with target.cursor() as cursor:
         cursor.execute("SELECT @@max_allowed_packet")
         row = cursor.fetchone()

@@ -31,10 +31,11 @@ class LocalLoad:
     """One LOAD DATA LOCAL statement on `connection`: enter to start it, send() its data, exit to end it; then
     `loaded` (rows) and `warnings` hold its result. `statement` names any file: none is opened."""
 
-    def __init__(self, connection: mysql.Connection, statement: str, max_packet: int) -> None:
+    def __init__(self, connection: mysql.Connection, statement: str, max_allowed_packet: int) -> None:
         self._connection: Any = connection  # the private calls are not in PyMySQL's type stubs
         self._statement = statement
-        self._packet_bytes = max(1, min(PACKET_BYTES, max_packet))
+        # The server drops the connection on a packet as long as its max_allowed_packet: half leaves room.
+        self._packet_bytes = max(1, min(PACKET_BYTES, max_allowed_packet // 2))
         self.loaded = 0
         self.warnings = 0
 
@@ -53,8 +54,9 @@ class LocalLoad:
 
     def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         if exc_type is not None:
-            # End the statement all the same, so the connection can roll back; the first error is the one to tell.
-            with contextlib.suppress(pymysql.err.MySQLError, OSError):
+            # End the statement all the same, so the connection can roll back; the first error is the one to tell
+            # (if it broke the connection, PyMySQL has let go of the socket: ending fails in any way).
+            with contextlib.suppress(Exception):
                 self._end()
             return
         self._end()

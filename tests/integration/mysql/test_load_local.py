@@ -1,5 +1,6 @@
-"""LOAD DATA LOCAL fed from memory (load_local.py): lines cut across packets load exactly; a failure while sending
-or a statement the server refuses leaves the connection usable; and no query can make the client send a file."""
+"""LOAD DATA LOCAL fed from memory (load_local.py): lines cut across packets load exactly, in packets the server
+takes; a failure while sending or a statement the server refuses leaves the connection usable, and a connection
+that breaks says so; no query can make the client send a file."""
 
 from __future__ import annotations
 
@@ -49,6 +50,35 @@ def test_a_failure_while_sending_ends_the_statement_and_the_connection_rolls_bac
             cursor.execute("ROLLBACK")
             cursor.execute(f"SELECT COUNT(*) FROM {table}")
             assert cursor.fetchone() == (0,)
+
+
+def test_packets_stay_below_the_servers_max_allowed_packet(target: Server, database: str) -> None:
+    table = _table(target, database)
+    data = b"".join(f"{n},{'y' * 40}\n".encode() for n in range(2000))  # 88 KB
+    (previous,) = target.query("SELECT @@GLOBAL.max_allowed_packet")[0]
+    target.execute("SET GLOBAL max_allowed_packet = 16384")  # sessions opened from now on
+    try:
+        with contextlib.closing(target.connect()) as connection:
+            statement = f"LOAD DATA LOCAL INFILE 'x' INTO TABLE {table} {FORMAT}"
+            with LocalLoad(connection, statement, 16384) as load:  # packets as long as the limit: refused
+                load.send(data)
+    finally:
+        target.execute(f"SET GLOBAL max_allowed_packet = {previous}")
+    assert load.loaded == 2000
+
+
+def test_a_connection_killed_while_sending_fails_with_the_connections_error(target: Server, database: str) -> None:
+    table = _table(target, database)
+    connection = target.connect()
+    try:
+        statement = f"LOAD DATA LOCAL INFILE 'x' INTO TABLE {table} {FORMAT}"
+        with pytest.raises(pymysql.err.OperationalError), LocalLoad(connection, statement, 1 << 20) as load:
+            load.send(b"1,a\n")
+            target.execute(f"KILL {connection.thread_id()}")
+            for _ in range(1000):  # the server's end closes; a write soon fails
+                load.send(b"2,b\n" * 1000)
+    finally:
+        connection.close()
 
 
 def test_a_statement_the_server_refuses_raises_its_error_and_the_connection_goes_on(target: Server) -> None:
