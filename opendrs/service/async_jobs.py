@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 
@@ -82,10 +82,13 @@ class CommitResult:
 
 
 class AsyncJobService:
-    def __init__(self, engine: sa.Engine, keys: Keys, tasks: TaskService) -> None:
+    def __init__(
+        self, engine: sa.Engine, keys: Keys, tasks: TaskService, ring: Callable[[], None] = lambda: None
+    ) -> None:
         self._engine = engine
         self._keys = keys
         self._tasks = tasks
+        self._ring = ring  # tells the workers of this host there is work: a job to validate, tasks to provision
 
     def create(self, project_id: str, domain_name: str, user_name: str, specs: Sequence[JsonObject]) -> str:
         now = now_ms()
@@ -93,6 +96,7 @@ class AsyncJobService:
         job = AsyncJob(ids.new_uuid(), project_id, domain_name, user_name, AsyncJobStatus.VALIDATING, entries, now, now)
         with database.writing(self._engine) as connection:
             store.insert(connection, job)
+        self._ring()
         return job.id
 
     def get(self, project_id: str, async_job_id: str) -> AsyncJob:
@@ -118,19 +122,23 @@ class AsyncJobService:
                     job, status=AsyncJobStatus.VALIDATING, entries=tuple(entries), update_time=now_ms()
                 )
                 store.save(connection, changed, job.status)
+        self._ring()
         return results
 
     def commit(self, project_id: str, async_job_id: str) -> CommitResult:
         """Create every task of a validated async job, or none: a task that cannot be created any more (its
         name was taken since validation) sends the async job back to validation, which names the problem."""
         try:
-            return self._commit(project_id, async_job_id)
+            committed = self._commit(project_id, async_job_id)
+            self._ring()
+            return committed
         except _CommitRefusedError as refused:
             with database.writing(self._engine) as connection:
                 job = store.get(connection, project_id, async_job_id, for_update=True)
                 if job is not None and job.status is AsyncJobStatus.VALIDATE_SUCCESS:
                     again = dataclasses.replace(job, status=AsyncJobStatus.VALIDATING, update_time=now_ms())
                     store.save(connection, again, job.status)
+            self._ring()
             raise OpendrsError(errors.V5_FAILED, hint=refused.hint) from None
 
     def _commit(self, project_id: str, async_job_id: str) -> CommitResult:

@@ -19,7 +19,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from tests.harness import Api, Server, Tenant, create_tenant, wait_for
+from tests.harness import DEADLINE, Api, Server, Tenant, create_tenant, wait_for
 
 CREATE = "/v5/{project_id}/jobs/batch-async-create"
 LIST = "/v5/{project_id}/batch-async-jobs"
@@ -150,14 +150,14 @@ def async_status(api: Api, async_job_id: str) -> str:
     return status
 
 
-def settled(api: Api, async_job_id: str) -> str:
+def settled(api: Api, async_job_id: str, deadline: float = DEADLINE) -> str:
     """The async job's status once the background validation is done with it."""
 
     def done() -> str | None:
         status = async_status(api, async_job_id)
         return None if status == VALIDATING else status
 
-    return wait_for(done, f"async job {async_job_id} to leave {VALIDATING}")
+    return wait_for(done, f"async job {async_job_id} to leave {VALIDATING}", deadline)
 
 
 def detail(api: Api, async_job_id: str, **headers: str) -> dict[str, Any]:

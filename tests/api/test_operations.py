@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.api import test_async_jobs as v5
 from tests.harness import Api, Server, create_tenant, new_task_spec, serve, wait_for
 
 CREATE = "/v3/{project_id}/jobs/batch-creation"
@@ -341,8 +342,9 @@ def test_operations_are_pending_until_a_worker_acts(idle: Api) -> None:
     assert idle.status(task_ids[0]) == "RELEASE_RESOURCE_COMPLETE"
 
 
-def test_a_command_wakes_the_idle_worker_of_its_process_at_once(tmp_path: Path) -> None:
-    """`opendrs serve`'s worker sleeps between its polls, an hour here: the commands that give it work wake it."""
+def test_a_command_wakes_the_idle_worker_of_its_host_at_once(tmp_path: Path) -> None:
+    """`opendrs serve`'s worker sleeps between its polls, an hour here: the commands that give it work wake it,
+    whichever HTTP process takes them."""
     with (
         serve(tmp_path / "data", OPENDRS_WORKER_POLL_SECONDS="3600") as server,
         Api(server, create_tenant(server)) as api,
@@ -352,6 +354,11 @@ def test_a_command_wakes_the_idle_worker_of_its_process_at_once(tmp_path: Path) 
         wait_for(lambda: api.status(task_id) == "CONFIGURATION", "the creation to wake the worker", deadline=20)
         terminate(api, task_id)
         wait_for(lambda: api.status(task_id) == "RELEASE_RESOURCE_COMPLETE", "the stop to wake it", deadline=20)
+        async_job_id = v5.submit(api, v5.job_spec())
+        assert v5.settled(api, async_job_id, deadline=20) == v5.VALIDATED
+        assert v5.commit(api, async_job_id).status_code == 200
+        (entry,) = v5.detail(api, async_job_id)["jobs"]
+        wait_for(lambda: api.status(entry["id"]) == "CONFIGURATION", "the commit to wake the worker", deadline=20)
 
 
 def test_stopping_a_task_still_creating_ends_its_creation_operation(idle: Api) -> None:
