@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import sqlalchemy as sa
 
@@ -29,6 +30,7 @@ class Runtime:
     engine: sa.Engine
     keys: Keys
     services: Services
+    bell_name: str  # the doorbell its API rings for the worker of this host (opendrs/doorbell.py)
 
 
 def open_runtime(settings: Settings, migrate: bool = True) -> Runtime:
@@ -37,11 +39,8 @@ def open_runtime(settings: Settings, migrate: bool = True) -> Runtime:
     if migrate:
         database.migrate(engine)
     keys = Keys(_secret(settings))
-    bell = doorbell.name_for(settings.store_url())
-
-    def ring() -> None:
-        doorbell.ring(bell)
-
+    bell_name = doorbell.name_for(settings.store_url())
+    ring = functools.partial(doorbell.ring, bell_name)
     iam = IamService(engine, keys, settings.token_ttl_seconds)
     tasks = TaskService(engine, keys, ring)
     services = Services(
@@ -56,7 +55,7 @@ def open_runtime(settings: Settings, migrate: bool = True) -> Runtime:
         public_url=settings.public_url,
         reads_inline=engine.dialect.name == "sqlite",
     )
-    return Runtime(settings, engine, keys, services)
+    return Runtime(settings, engine, keys, services, bell_name)
 
 
 def http_app(runtime: Runtime) -> ASGIApp:
@@ -83,7 +82,7 @@ def worker(runtime: Runtime) -> Worker:
         sample_seconds=settings.sample_seconds,
         copy_chunk_rows=settings.copy_chunk_rows,
     )
-    return Worker(runtime.engine, runtime.keys, worker_settings, doorbell.name_for(settings.store_url()))
+    return Worker(runtime.engine, runtime.keys, worker_settings, runtime.bell_name)
 
 
 def _secret(settings: Settings) -> bytes:

@@ -76,8 +76,7 @@ class Worker:
 
     def run(self) -> None:
         log.info("worker started", extra={"action": "worker_start"})
-        with contextlib.ExitStack() as stack:
-            bell = stack.enter_context(doorbell.listening(self._bell_name)) if self._bell_name else None
+        with doorbell.listening(self._bell_name) if self._bell_name else contextlib.nullcontext() as bell:
             while not self._stopping.is_set():
                 try:
                     busy = self.run_once()

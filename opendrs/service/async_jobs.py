@@ -88,7 +88,7 @@ class AsyncJobService:
         self._engine = engine
         self._keys = keys
         self._tasks = tasks
-        self._ring = ring  # tells the workers of this host there is work: a job to validate, tasks to provision
+        self._ring = ring  # tells the worker of this host there is work: a job to validate, tasks to provision
 
     def create(self, project_id: str, domain_name: str, user_name: str, specs: Sequence[JsonObject]) -> str:
         now = now_ms()

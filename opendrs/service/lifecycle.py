@@ -77,7 +77,7 @@ class LifecycleService:
     def __init__(self, engine: sa.Engine, keys: Keys, ring: Callable[[], None] = lambda: None) -> None:
         self._engine = engine
         self._keys = keys
-        self._ring = ring  # tells the workers of this process there is work: a start, a precheck, a pause...
+        self._ring = ring  # tells the worker of this host there is work: a start, a precheck, a pause...
 
     # Connections -------------------------------------------------------------------------------
 

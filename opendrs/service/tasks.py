@@ -74,7 +74,7 @@ class TaskService:
     def __init__(self, engine: sa.Engine, keys: Keys, ring: Callable[[], None] = lambda: None) -> None:
         self._engine = engine
         self._keys = keys
-        self._ring = ring  # tells the workers of this process there is work: tasks to provision or to release
+        self._ring = ring  # tells the worker of this host there is work: tasks to provision or to release
 
     # Creation ----------------------------------------------------------------------------------
 
