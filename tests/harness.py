@@ -75,7 +75,7 @@ def serve(
     data_dir: Path, database_url: str | None = None, *, no_worker: bool = False, **settings: str
 ) -> Iterator[Server]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("OPENDRS_")}
-    env |= {"OPENDRS_DATA_DIR": str(data_dir), "OPENDRS_WORKER_POLL_SECONDS": "0.05", **settings}
+    env |= {"OPENDRS_DATA_DIR": str(data_dir), **settings}
     if database_url:
         env["OPENDRS_DATABASE_URL"] = database_url
     store_url = database_url or f"sqlite:///{data_dir / 'opendrs.db'}"

@@ -281,7 +281,7 @@ def worker(server: Server) -> Iterator[None]:
     with log.open("ab") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "opendrs", "worker"],
-            env=server.env | {"OPENDRS_WORKER_POLL_SECONDS": "0.05"},
+            env=server.env,
             stdout=output,
             stderr=subprocess.STDOUT,
         )

@@ -93,7 +93,7 @@ def _stop_tasks_left_running() -> Iterator[None]:
 def serve_api_only(data_dir: Path, **settings: str) -> Iterator[Server]:
     """`opendrs serve --no-worker` on a free port, the way tests.harness.serve starts `opendrs serve`."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("OPENDRS_")}
-    env |= {"OPENDRS_DATA_DIR": str(data_dir), "OPENDRS_WORKER_POLL_SECONDS": "0.05", **settings}
+    env |= {"OPENDRS_DATA_DIR": str(data_dir), **settings}
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log_path = data_dir / "serve.log"
