@@ -95,6 +95,16 @@ def precheck(
             checks.append(lambda: _existing_objects_check(dst, src, selection))
         checks.append(lambda: _function_creators_check(src, dst, selection))
         if full:
+            checks.append(
+                lambda: _variable_check(
+                    dst,
+                    "local_infile",
+                    ("1", "ON"),
+                    "dstLocalInfileCheck",
+                    "the full copy loads its rows with LOAD DATA LOCAL INFILE, which the target then refuses;"
+                    " run SET GLOBAL local_infile = ON on the target (no restart needed)",
+                )
+            )
             checks.append(lambda: _autoinc_lock_mode_check(src, dst, selection))
         if incremental:
             checks = [

@@ -25,6 +25,8 @@ from pymysql.protocol import OKPacketWrapper
 from opendrs.connectors.mysql import connection as mysql
 
 PACKET_BYTES = 1024 * 1024  # fewer, larger packets: less work per byte on both sides than PyMySQL's 16 KB
+# The server's answer when its local_infile is off: MySQL 5.7's and old MariaDB's, MySQL 8's, MariaDB 10.5+'s.
+LOCAL_INFILE_REFUSED = frozenset({1148, 3948, 4166})
 
 
 class LocalLoad:
@@ -42,7 +44,13 @@ class LocalLoad:
     def __enter__(self) -> LocalLoad:
         connection = self._connection
         connection._execute_command(COMMAND.COM_QUERY, self._statement)
-        request = connection._read_packet()  # an error packet raises the server's error here
+        try:
+            request = connection._read_packet()  # an error packet raises the server's error here
+        except pymysql.err.MySQLError as exc:
+            if exc.args and exc.args[0] in LOCAL_INFILE_REFUSED:
+                advice = f"{exc.args[1]}: run SET GLOBAL local_infile = ON on the target (no restart needed)"
+                raise type(exc)(exc.args[0], advice) from exc
+            raise
         if not request.is_load_local_packet():
             raise pymysql.err.OperationalError(2027, f"the server did not ask for the data of: {self._statement}")
         return self

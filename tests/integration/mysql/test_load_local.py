@@ -1,6 +1,6 @@
 """LOAD DATA LOCAL fed from memory (load_local.py): lines cut across packets load exactly, in packets the server
 takes; a failure while sending or a statement the server refuses leaves the connection usable, and a connection
-that breaks says so; no query can make the client send a file."""
+that breaks says so, as does a target whose local_infile is off; no query can make the client send a file."""
 
 from __future__ import annotations
 
@@ -89,6 +89,20 @@ def test_a_statement_the_server_refuses_raises_its_error_and_the_connection_goes
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             assert cursor.fetchone() == (1,)
+
+
+def test_a_target_with_local_infile_off_fails_the_load_saying_how_to_turn_it_on(target: Server, database: str) -> None:
+    table = _table(target, database)
+    target.execute("SET GLOBAL local_infile = OFF")
+    try:
+        with contextlib.closing(target.connect()) as connection:
+            statement = f"LOAD DATA LOCAL INFILE 'x' INTO TABLE {table} {FORMAT}"
+            with pytest.raises(pymysql.err.OperationalError) as refused, LocalLoad(connection, statement, 1024):
+                pass
+    finally:
+        target.execute("SET GLOBAL local_infile = ON")
+    assert refused.value.args[0] == 4166, refused.value
+    assert "SET GLOBAL local_infile = ON on the target" in refused.value.args[1], refused.value
 
 
 def test_no_query_makes_the_client_send_a_file(target: Server, database: str, tmp_path: Path) -> None:
