@@ -64,5 +64,13 @@ def configure(log_format: LogFormat, level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # Alembic announces each of its plugins at INFO on every start; the migrations it runs stay visible.
+    # Alembic announces its plugins and its context at INFO on every start, even with nothing to migrate: every
+    # `opendrs admin` command printed them. The migrations it runs stay visible.
     logging.getLogger("alembic.runtime.plugins").setLevel(max(root.level, logging.WARNING))
+    migration = logging.getLogger("alembic.runtime.migration")
+    migration.filters[:] = [_AlembicContextFilter()]
+
+
+class _AlembicContextFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(("Context impl ", "Will assume "))

@@ -239,6 +239,7 @@ def test_migrate_is_idempotent(tmp_path: Path) -> None:
     first = run(env, "migrate")
     assert first.returncode == 0, first.stderr
     assert first.stdout == ""
+    assert "Running upgrade  -> " in first.stderr and "Context impl" not in first.stderr, first.stderr
     tables, versions, users = store_state(data_dir)
     assert {"domains", "users", "projects", "access_keys", "tasks"} <= tables
     assert versions == [head]
@@ -248,6 +249,7 @@ def test_migrate_is_idempotent(tmp_path: Path) -> None:
     for _ in range(2):
         again = run(env, "migrate")
         assert again.returncode == 0, again.stderr
+        assert again.stderr == "", again.stderr  # nothing to migrate: nothing to say
         assert store_state(data_dir) == (tables, [head], 1)
 
 
