@@ -30,7 +30,10 @@ EXIT_CODES = "Exit codes: 0 success; 1 API error or failed task; 2 usage error; 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, epilog=EXIT_CODES)
 jobs = typer.Typer(
     no_args_is_help=True,
-    help="Migration tasks: create from a task file, list, status, start, pause, resume, stop, delete, compare, watch.",
+    help=(
+        "Migration tasks: create from a task file, list, status, precheck, start, pause, resume, stop, delete, compare,"
+        " watch."
+    ),
     epilog=EXIT_CODES,
 )
 app.add_typer(jobs, name="job")
@@ -221,7 +224,18 @@ def detail(job_id: Annotated[str, typer.Argument(help="A task id.")], as_json: J
             stdout.print(table)
 
 
-# job start / pause / resume / stop / delete --------------------------------------------------------------
+# job precheck / start / pause / resume / stop / delete ---------------------------------------------------
+
+
+@jobs.command("precheck", epilog=EXIT_CODES)
+def run_precheck(job_id: Annotated[str, typer.Argument(help="A task id.")], as_json: Json = False) -> None:
+    """Run a configured task's precheck again, once what it named is fixed (printing alarms and failed items with
+    their reasons); `start` needs it passed. Exit 1 if it does not pass."""
+    with reported(as_json):
+        with connected() as api, provision.naming(job_id):
+            result = provision.precheck(api, job_id, say)
+        if as_json:
+            print_json(result)
 
 
 def _act(as_json: bool, action: Callable[[DrsApi], list[JobResult]]) -> None:
@@ -258,7 +272,7 @@ def start(
     at: Annotated[str | None, typer.Option(help="Start at this ISO time instead of now.")] = None,
     as_json: Json = False,
 ) -> None:
-    """Start configured tasks whose precheck passed."""
+    """Start configured tasks whose precheck passed (`precheck` runs it again)."""
     with reported(as_json):
         start_time = _start_time(at)
     _act(as_json, lambda api: api.start(job_ids, start_time))

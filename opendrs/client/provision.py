@@ -3,9 +3,10 @@ of calls: creation, connection tests, endpoints, objects, speed limits, precheck
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from opendrs.client.api import DrsApi, JobResult
@@ -41,7 +42,7 @@ def provision(api: DrsApi, spec: TaskSpec, start: bool, report: Report) -> Provi
     created = api.create(spec.creation())
     done = Provisioned(created["id"], created.get("name", spec.name), created.get("status", "CREATING"))
     report(f"created task {done.job_id} ({done.name})")
-    try:
+    with naming(done.job_id):
         done.status = _wait_configuration(api, done.job_id)
         _require(api.test_connections(spec.connection_tests(done.job_id)), "connection test", ("source", "target"))
         report("connection tests passed (source and target)")
@@ -51,16 +52,23 @@ def provision(api: DrsApi, spec: TaskSpec, start: bool, report: Report) -> Provi
         if spec.speed_limits:
             _require(api.limit_speed([spec.speed_limit(done.job_id)]), "speed limits")
             report(f"speed limits set: {len(spec.speed_limits)} window(s)")
-        done.precheck = _precheck(api, done.job_id, report)
+        done.precheck = precheck(api, done.job_id, report)
         if start or spec.start is not None:
             _require(api.start([done.job_id], None if start else spec.start_time()), "start")
             done.started = True
             [status] = api.status([done.job_id])
             done.status = str(status.get("status", done.status))
             report(f"started: {done.status}")
-    except (ApiError, TaskFailedError) as exc:
-        raise type(exc)(f"task {done.job_id}: {exc.message}", exc.error_code, done.job_id) from None
     return done
+
+
+@contextlib.contextmanager
+def naming(job_id: str) -> Iterator[None]:
+    """A step that fails inside raises with the task's id in its message."""
+    try:
+        yield
+    except (ApiError, TaskFailedError) as exc:
+        raise type(exc)(f"task {job_id}: {exc.message}", exc.error_code, job_id) from None
 
 
 def _objects(spec: TaskSpec) -> str:
@@ -90,7 +98,8 @@ def _wait_configuration(api: DrsApi, job_id: str) -> str:
         time.sleep(POLL_SECONDS)
 
 
-def _precheck(api: DrsApi, job_id: str, report: Report) -> dict[str, Any]:
+def precheck(api: DrsApi, job_id: str, report: Report) -> dict[str, Any]:
+    """Run the task's precheck and wait for it; report its alarms. PrecheckFailedError names the failed items."""
     _require(api.precheck([job_id]), "precheck")
     report("precheck running")
     end = time.monotonic() + PRECHECK_DEADLINE

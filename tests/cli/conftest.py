@@ -11,9 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from tests.e2e import mysql_helpers as my
 from tests.e2e.conftest import drs_server, schema, source, target  # noqa: F401 (fixtures)
-from tests.harness import Server, Tenant, create_tenant, run_opendrs
+from tests.harness import Server, Tenant, create_tenant, run_opendrs, wait_for
+from tests.servers import MariadbServer
 
 
 def client_env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -87,3 +90,29 @@ def logged_in(drs_server: Server, tenant: Tenant, tmp_path: Path) -> dict[str, s
     env = client_env(tmp_path)
     login(drs_server, tenant, env)
     return env
+
+
+def task_file(tmp_path: Path, name: str, src: MariadbServer, dst: MariadbServer, database: str) -> Path:
+    """A FULL_INCR_TRANS task file from `src` to `dst` of `database`, its source password in $SRC_PW."""
+    path = tmp_path / "task.yaml"
+    body = {
+        "name": name,
+        "type": "FULL_INCR_TRANS",
+        "engine": "mysql",
+        "source": {"host": src.host, "port": src.port, "user": src.user, "password_env": "SRC_PW"},
+        "target": {"host": dst.host, "port": dst.port, "user": dst.user, "password": ""},
+        "objects": {"databases": [database]},
+        "speed_limits": [{"begin": "00:00", "end": "23:59", "speed": "1"}],
+    }
+    path.write_text(yaml.safe_dump(body))
+    return path
+
+
+def status(env: dict[str, str], job: str) -> dict[str, Any]:
+    [entry] = json_of(opendrs(env, "job", "status", job, "--json"))["results"]
+    assert isinstance(entry, dict)
+    return entry
+
+
+def wait_status(env: dict[str, str], job: str, expected: str, deadline: float = my.STATUS_DEADLINE) -> None:
+    wait_for(lambda: status(env, job).get("status") == expected, f"opendrs job status {job} = {expected}", deadline)

@@ -7,39 +7,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from tests.cli.conftest import client_env, json_of, login, opendrs
+from tests.cli.conftest import client_env, json_of, login, opendrs, task_file, wait_status
 from tests.e2e import mysql_helpers as my
 from tests.harness import Server, Tenant, wait_for
 from tests.servers import MariadbServer
 
 ROWS = 3000  # of 1 KB: about 3 MB, some seconds at the 1 MB/s speed limit
-
-
-def task_file(tmp_path: Path, name: str, source: MariadbServer, target: MariadbServer, schema: str) -> Path:
-    path = tmp_path / "task.yaml"
-    body = {
-        "name": name,
-        "type": "FULL_INCR_TRANS",
-        "engine": "mysql",
-        "source": {"host": source.host, "port": source.port, "user": source.user, "password_env": "SRC_PW"},
-        "target": {"host": target.host, "port": target.port, "user": target.user, "password": ""},
-        "objects": {"databases": [schema]},
-        "speed_limits": [{"begin": "00:00", "end": "23:59", "speed": "1"}],
-    }
-    path.write_text(yaml.safe_dump(body))
-    return path
-
-
-def status(env: dict[str, str], job: str) -> dict[str, Any]:
-    [entry] = json_of(opendrs(env, "job", "status", job, "--json"))["results"]
-    assert isinstance(entry, dict)
-    return entry
-
-
-def wait_status(env: dict[str, str], job: str, expected: str, deadline: float = my.STATUS_DEADLINE) -> None:
-    wait_for(lambda: status(env, job).get("status") == expected, f"opendrs job status {job} = {expected}", deadline)
 
 
 def action(env: dict[str, str], verb: str, job: str) -> None:
