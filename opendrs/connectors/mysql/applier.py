@@ -59,7 +59,10 @@ logger = logging.getLogger(__name__)
 
 META_SCHEMA = fences.META_SCHEMA
 CHECKPOINTS = f"`{META_SCHEMA}`.`checkpoints`"
-MAX_QUERY_BYTES = 4 << 20  # SQL text per round trip, at most (and at most half the target's max_allowed_packet)
+# SQL text per statement and per round trip, in characters: at most this, and at most an eighth of the target's
+# max_allowed_packet, so that even 4 bytes a character stay under half of it. Only a statement of one row can be longer.
+MAX_QUERY_CHARS = 4 << 20
+MEGABYTE = 1 << 20
 
 # Strict, so that a value that does not fit the target column fails loudly instead of being truncated; but zero
 # and invalid dates pass, as the source stored them, and an explicit 0 in an AUTO_INCREMENT column stays 0.
@@ -311,6 +314,7 @@ class _Batch:
     Consecutive rows with the same statement prefix and suffix (INSERT INTO t (cols) VALUES ... / upserts /
     DELETE ... IN (...)) merge into one statement while `merge` is on."""
 
+    max_statement: int  # characters a merged statement may hold; a statement of one row may hold more
     merge: bool = True
     statements: list[str] = dataclasses.field(default_factory=list)
     expected: list[int | None] = dataclasses.field(default_factory=list)
@@ -318,6 +322,7 @@ class _Batch:
     size: int = 0
     _open: tuple[str, str] | None = None  # (prefix, suffix) of the statement rows may still join
     _items: list[str] = dataclasses.field(default_factory=list)
+    _open_size: int = 0  # characters of the open statement
     _per_item: int | None = None
     _foreign_key_checks: bool = False  # as the statements so far leave the session (it starts with them off)
 
@@ -336,11 +341,13 @@ class _Batch:
         if not self.merge:
             self.add(prefix + item + suffix, per_item)
             return
-        if self._open != (prefix, suffix):
+        if self._open != (prefix, suffix) or self._open_size + len(item) >= self.max_statement:
             self._close()
             self._open, self._per_item = (prefix, suffix), per_item
-            self.size += len(prefix) + len(suffix)
+            self._open_size = len(prefix) + len(suffix)
+            self.size += self._open_size
         self._items.append(item)
+        self._open_size += len(item) + 1
         self.size += len(item) + 1
 
     def _close(self) -> None:
@@ -467,7 +474,8 @@ class Applier:
         self._tables: dict[TableRef, TargetTable] = {}  # by source table
         self._children: dict[TableRef, TargetTable] = {}  # cascades' children, by target table
         self._sql: dict[tuple[TableRef, tuple[str, ...]], _Sql] = {}  # by source table and row columns
-        self._max_query = MAX_QUERY_BYTES
+        self._max_query = MAX_QUERY_CHARS
+        self._max_packet = 8 * MAX_QUERY_CHARS  # the target's max_allowed_packet (_prepare)
         self._own_session = ""  # the SET statement restoring our session settings after a DDL (_prepare)
         self._renames = dict(selection.renames)
         self._xa_kept: set[str] = set()  # XA transactions whose prepared changes the target keeps (committed)
@@ -534,7 +542,7 @@ class Applier:
 
     def _apply(self, transactions: Sequence[Transaction], *, merge: bool) -> ApplyResult:
         conn = self._connection()
-        batch = _Batch(merge)
+        batch = _Batch(self._max_query, merge)
         self._only_cascades = 0
         pending: list[Transaction] = []  # transactions whose statements are in `batch`
         self._xa_pending = {}
@@ -818,7 +826,7 @@ class Applier:
         self._commit_fenced(conn)  # a DDL statement cannot be fenced itself: its marker is, right before it
         self._fault("before_ddl")
         crash_point("apply.ddl.marker_committed")
-        batch = _Batch(merge=False)
+        batch = _Batch(self._max_query, merge=False)
         for change in transaction.changes:
             if isinstance(change, SchemaChange):
                 self._run(conn, *batch.take())
@@ -943,7 +951,8 @@ class Applier:
             cursor.execute("SELECT @@max_allowed_packet, @@collation_connection")
             row = cursor.fetchone()
             assert row is not None
-            self._max_query = min(MAX_QUERY_BYTES, int(row[0]) // 2)
+            self._max_packet = int(row[0])
+            self._max_query = min(MAX_QUERY_CHARS, self._max_packet // 8)
             # What a DDL statement replayed in the source's session settings returns to.
             self._own_session = (
                 f"SET SESSION sql_mode='{SESSION_SQL_MODE}', time_zone='+00:00', collation_connection='{row[1]}',"
@@ -997,7 +1006,7 @@ class Applier:
     def _run(
         self, conn: mysql_connection.Connection, statements: list[str], expected: list[int | None], merged: list[bool]
     ) -> None:
-        """Send statements in multi-statement queries of at most `_max_query` bytes; check affected rows."""
+        """Send statements in multi-statement queries of at most `_max_query` characters; check affected rows."""
         if self._fence is not None and not self._fence_checked:
             self._fence.check(conn)  # FencedError: the caller rolls the transaction back
             self._fence_checked = True
@@ -1007,8 +1016,11 @@ class Applier:
             while end < len(statements) and (end == start or size + len(statements[end]) <= self._max_query):
                 size += len(statements[end]) + 2
                 end += 1
+            query = ";\n".join(statements[start:end])
+            if 4 * len(query) >= self._max_packet:  # at most 4 bytes a character: only a long one is measured
+                self._check_fits(query)
             driver: Any = conn  # PyMySQL's multi-result API is untyped
-            driver.query(";\n".join(statements[start:end]))
+            driver.query(query)
             counts = [driver.affected_rows()]
             while driver._result is not None and driver._result.has_next:
                 driver.next_result()
@@ -1025,6 +1037,19 @@ class Applier:
                         f"expected {want} row(s) to change on the target, {got} did: {statements[i][:300]}"
                     )
             start = end
+
+    def _check_fits(self, query: str) -> None:
+        """FatalError if `query` (a statement of one row: others are cut shorter) exceeds the target's
+        max_allowed_packet. The target would drop the connection, and a retry meet the same fate until the retry
+        window closed on a "server has gone away" that names no cause."""
+        size = len(query.encode()) + 1  # and the command byte
+        if size > self._max_packet:
+            needed = -(-size // MEGABYTE) * MEGABYTE
+            raise errors.FatalError(
+                f"a statement of {size:,} bytes ({query[:80]}...) exceeds the target's max_allowed_packet"
+                f" ({self._max_packet:,} bytes): run SET GLOBAL max_allowed_packet = {needed} on the target, then"
+                " retry the task"
+            )
 
 
 def _has_enum_error_value(table: TargetTable, row: dict[str, Any]) -> bool:

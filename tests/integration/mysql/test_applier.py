@@ -632,3 +632,35 @@ def test_lag_metrics(source: servers.MariadbServer, target: servers.MariadbServe
         assert metrics.last_commit_time is not None
         wait_until(lambda: metrics.last_applied_at is not None, "an applied transaction")
         assert metrics.last_applied_at is not None and metrics.last_applied_at >= metrics.last_commit_time
+
+
+def test_a_statement_larger_than_the_targets_max_allowed_packet_fails_naming_it_and_many_small_rows_apply(
+    source: servers.MariadbServer, target: servers.MariadbServer, schema: str
+) -> None:
+    """The target drops a connection that sends a packet over its max_allowed_packet: a row that cannot fit used to
+    end in retries of "server has gone away" until the retry window closed."""
+    make_target_schema(target, schema)
+    selection = selection_of(schema)
+    start = position_now(source)
+    execute(
+        source,
+        "CREATE TABLE t (id INT PRIMARY KEY, b BLOB)",
+        "BEGIN",
+        *[f"INSERT INTO t VALUES ({n}, REPEAT('s', 100))" for n in range(1, 3001)],  # 300 KB of small rows
+        "COMMIT",
+        database=schema,
+    )
+    small_rows = position_now(source)
+    execute(source, "INSERT INTO t VALUES (0, REPEAT('x', 60000))", database=schema)  # 120 KB as a hex literal
+    (previous,) = query(target, "SELECT @@GLOBAL.max_allowed_packet")[0]
+    execute(target, "SET GLOBAL max_allowed_packet = 65536")  # for the applier's connection, opened next
+    try:
+        with applier_module.Applier(endpoint_of(target), new_task(), selection) as applier:
+            replicate(source, applier, start, selection, small_rows)
+            with pytest.raises(errors.FatalError, match="exceeds the target's max_allowed_packet") as too_large:
+                replicate(source, applier, small_rows, selection, position_now(source))
+    finally:
+        execute(target, f"SET GLOBAL max_allowed_packet = {previous}")
+    assert not too_large.value.retriable
+    assert "SET GLOBAL max_allowed_packet = 1048576" in str(too_large.value), too_large.value
+    assert query(target, f"SELECT COUNT(*), SUM(LENGTH(b)) FROM `{schema}`.t") == [(3000, 300000)]
