@@ -19,15 +19,10 @@ def test_a_failed_precheck_is_run_again_once_fixed_and_the_task_then_starts(
     my.execute(source, f"CREATE TABLE {table} (id INT PRIMARY KEY)", f"INSERT INTO {table} VALUES (1)")
     with servers.mariadb_server(tmp_path / "hardened", options=["--local-infile=0"]) as target:
         env = logged_in | {"SRC_PW": ""}
-        created = opendrs(
-            env,
-            "job",
-            "create",
-            "-f",
-            str(task_file(tmp_path, f"cli-precheck-{tmp_path.name[-8:]}", source, target, schema)),
-        )
+        path = task_file(tmp_path, f"cli-precheck-{tmp_path.name[-8:]}", source, target, schema)
+        created = opendrs(env, "job", "create", "-f", str(path), "--json")
         assert created.returncode == 1, created.stderr
-        job = created.stderr.split("error: task ", 1)[1].split(":", 1)[0]
+        job = json.loads(created.stdout)["id"]
         assert "dstLocalInfileCheck" in created.stderr, created.stderr
 
         again = opendrs(env, "job", "precheck", job, "--json")
