@@ -87,6 +87,7 @@ def precheck(
             ),
             lambda: _privileges_check(dst, "dst", _TARGET_PRIVILEGES, _TARGET_ADVISED),
             lambda: _objects_exist_check(src, selection),
+            lambda: _versioned_tables_check(src, selection),
             lambda: _keyless_tables_check(src, selection),
             lambda: _objects_not_migrated_check(src, selection, incremental),
             lambda: _charset_check(src, dst, selection),
@@ -260,6 +261,25 @@ def _objects_exist_check(connection: mysql.Connection, selection: Selection) -> 
     if not found:
         return CheckItem("srcObjectsExistCheck", "db_objects", Verdict.ALARM, "the selection covers no table")
     return CheckItem("srcObjectsExistCheck", "db_objects", Verdict.PASSED, data=f"{len(found)} tables")
+
+
+def _versioned_tables_check(connection: mysql.Connection, selection: Selection) -> CheckItem:
+    """MariaDB's system-versioned tables: the copy reads base tables only, and their binlog events write the
+    row_start/row_end columns and history rows, which replaying as plain statements would not reproduce."""
+    item = "srcSystemVersionedTableCheck"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables WHERE table_type = 'SYSTEM VERSIONED'"
+        )
+        tables = [TableRef(str(schema), str(name)) for schema, name in cursor.fetchall()]
+    names = sorted(str(table) for table in tables if table.schema not in SYSTEM_SCHEMAS and selection.includes(table))
+    if not names:
+        return CheckItem(item, "db_objects", Verdict.PASSED)
+    reason = (
+        f"system-versioned tables cannot be migrated (their history and row_start/row_end): {', '.join(names[:20])};"
+        " select the other tables only, or remove versioning on the source (ALTER TABLE ... DROP SYSTEM VERSIONING)"
+    )
+    return CheckItem(item, "db_objects", Verdict.FAILED, reason, ", ".join(names))
 
 
 # Objects of the source that opendrs does not migrate: (kind, SQL for (schema, table or "", name) of each).
