@@ -664,3 +664,18 @@ def test_a_statement_larger_than_the_targets_max_allowed_packet_fails_naming_it_
     assert not too_large.value.retriable
     assert "SET GLOBAL max_allowed_packet = 1048576" in str(too_large.value), too_large.value
     assert query(target, f"SELECT COUNT(*), SUM(LENGTH(b)) FROM `{schema}`.t") == [(3000, 300000)]
+
+
+def test_a_table_made_system_versioned_during_the_sync_fails_saying_so(
+    source: servers.MariadbServer, target: servers.MariadbServer, schema: str
+) -> None:
+    """Its history rows used to be applied as rows of their own: the task failed on a duplicate key."""
+    make_target_schema(target, schema)
+    selection = selection_of(schema)
+    start = position_now(source)
+    execute(source, "CREATE TABLE t (id INT PRIMARY KEY, v INT)", "INSERT INTO t VALUES (1, 1)", database=schema)
+    execute(source, "ALTER TABLE t ADD SYSTEM VERSIONING", "UPDATE t SET v = 2 WHERE id = 1", database=schema)
+    refused = pytest.raises(errors.UnsupportedEventError, match=f"table {schema}.t is system-versioned")
+    with applier_module.Applier(endpoint_of(target), new_task(), selection) as applier, refused:
+        replicate(source, applier, start, selection, position_now(source))
+    assert query(target, f"SELECT id, v FROM `{schema}`.t") == [(1, 1)]
