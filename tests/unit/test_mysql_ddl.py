@@ -206,3 +206,29 @@ def test_view_and_routine_definitions_are_replayed_without_their_definer() -> No
         "create or replace function f() returns int return 1"
     )
     assert ddl.without_definer("CREATE VIEW v AS SELECT 1") == "CREATE VIEW v AS SELECT 1"
+
+
+@pytest.mark.parametrize(
+    ("statement", "written"),
+    [
+        ("INSERT INTO t VALUES (1)", ["db.t"]),
+        ("insert low_priority ignore into `s`.`t x` (a) values (1)", ["s.t x"]),
+        ("INSERT t SELECT * FROM other.x", ["db.t"]),  # only the table it writes
+        ("REPLACE INTO percona.checksums (c) SELECT COUNT(*) FROM shop.t", ["percona.checksums"]),
+        ("/* a comment */ UPDATE shop.t SET v = 1 WHERE id = 2", ["shop.t"]),
+        ("UPDATE t1 JOIN s.t2 ON t1.id = t2.id SET t1.v = t2.v", ["db.t1", "s.t2"]),
+        ("DELETE QUICK FROM s.t WHERE id = 1", ["s.t"]),
+        ("DELETE a FROM shop.t AS a JOIN shop.u ON a.id = u.id", ["db.a", "shop.t", "shop.u"]),
+        ("DELETE FROM t1, t2 USING t1 JOIN t2 ON t1.id = t2.id", ["db.t1", "db.t2"]),
+        ("LOAD DATA INFILE '/tmp/x' REPLACE INTO TABLE shop.t", ["shop.t"]),
+        ("SELECT 1", []),
+        ("UPDATEX", []),
+        ("ALTER TABLE t ADD c INT", []),
+    ],
+)
+def test_row_changes_logged_as_statements_name_the_tables_they_may_write(statement: str, written: list[str]) -> None:
+    assert [str(table) for table in ddl.written_tables(statement, "db")] == written
+
+
+def test_under_ansi_quotes_a_row_change_names_double_quoted_tables() -> None:
+    assert ddl.written_tables('DELETE FROM "s"."t" WHERE 1', "db", ansi=True) == [TableRef("s", "t")]

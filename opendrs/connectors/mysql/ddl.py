@@ -1,4 +1,5 @@
-"""DDL statements from the binlog: the tables they name, the source session they ran in, and their schema renames.
+"""DDL statements from the binlog: the tables they name, the source session they ran in, and their schema renames;
+and the tables a row change logged as a statement writes (a session whose binlog_format was not ROW).
 
 A replica replays a statement in the session settings its Query event records (status variables): sql_mode, the
 connection's character set and collation, the time zone and the statement's start time. Without them the same
@@ -271,6 +272,45 @@ def table_statement(statement: str, default_schema: str, ansi: bool = False) -> 
             tables = [TableRef(table.schema, "") for table in tables]
         return TableStatement(verb, tables, text[: match.start("names")], text[match.end("names") :])
     return None
+
+
+# A row change logged as a statement: by a session whose binlog_format was not ROW (setting it needs a privilege).
+_DML_VERBS = re.compile(r"(?:INSERT|REPLACE|UPDATE|DELETE|LOAD)\b", re.I)
+_DML_OPTIONS = r"(?:(?:LOW_PRIORITY|DELAYED|HIGH_PRIORITY|QUICK|IGNORE)\s+)*"
+
+
+@functools.cache
+def _dml_grammar(ansi: bool) -> tuple[list[re.Pattern[str]], re.Pattern[str]]:
+    """Where a DML statement names the tables it may write, and a name in a list of table references."""
+    ident = _ident(ansi)
+    name = rf"{ident}(?:\s*\.\s*{ident})?"
+    statements = [
+        rf"(?:INSERT|REPLACE)\s+{_DML_OPTIONS}(?:INTO\s+)?(?P<refs>{name})",
+        rf"LOAD\s+(?:DATA|XML)\b.*?\bINTO\s+TABLE\s+(?P<refs>{name})",
+        rf"UPDATE\s+{_DML_OPTIONS}(?P<refs>.*?)\s+SET\b",
+        # DELETE FROM t ...; DELETE t1, t2 FROM <refs> ...; DELETE FROM t1, t2 USING <refs> ...: every table named
+        rf"DELETE\s+{_DML_OPTIONS}(?:FROM\s+)?(?P<refs>.*?)(?:\s+(?:WHERE|ORDER|LIMIT|RETURNING)\b|$)",
+    ]
+    # In a list of table references: the name that starts it, or follows a comma, a JOIN, FROM or USING.
+    in_list = re.compile(rf"(?:^|,|\bJOIN\s|\bFROM\s|\bUSING\s)\s*(?P<name>{name})", re.I)
+    return [re.compile(statement, re.I | re.S) for statement in statements], in_list
+
+
+def written_tables(statement: str, default_schema: str, ansi: bool = False) -> list[TableRef]:
+    """The tables that a row change logged as a statement (INSERT, REPLACE, UPDATE, DELETE, LOAD DATA) may write;
+    [] for any other statement. A multi-table UPDATE or DELETE counts every table it names (an alias as a table of
+    the default database), the tables it only reads too: erring on that side only means refusing more."""
+    text = _COMMENTS.sub(" ", statement).strip()
+    if not _DML_VERBS.match(text):
+        return []
+    patterns, in_list = _dml_grammar(ansi)
+    ident = _grammar(ansi)[2]
+    for pattern in patterns:
+        match = pattern.match(text)
+        if match:
+            names = dict.fromkeys(found["name"] for found in in_list.finditer(match["refs"]))
+            return [_table_ref([_unquote(part) for part in ident.findall(name)], default_schema) for name in names]
+    return []
 
 
 def without_definer(statement: str) -> str:

@@ -365,3 +365,30 @@ def test_the_source_must_log_full_row_metadata(own_source: servers.MariadbServer
     stream = open_stream(own_source, position_now(own_source), Selection())
     with stream, pytest.raises(errors.SourceConfigError, match="binlog_row_metadata"):
         stream.next(timeout=DEADLINE)
+
+
+def test_a_change_of_a_selected_table_logged_as_a_statement_stops_the_stream_naming_it(
+    source: servers.MariadbServer, schema: str
+) -> None:
+    """A session may log its changes as statements (SET SESSION binlog_format needs a privilege): those on
+    unselected tables pass, as any unselected change; one on a selected table used to be skipped without a word."""
+    other = schema + "_stmt"
+    execute(source, f"CREATE DATABASE `{other}`")
+    for db in (schema, other):
+        execute(source, f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY)")
+    start = position_now(source)
+    execute(
+        source,
+        "SET SESSION binlog_format = 'STATEMENT'",
+        f"INSERT INTO `{other}`.t VALUES (1)",  # passes: not selected
+        "SET SESSION binlog_format = 'ROW'",
+        f"INSERT INTO `{schema}`.t VALUES (1)",
+        "SET SESSION binlog_format = 'STATEMENT'",
+        f"UPDATE `{schema}`.t SET id = 2 WHERE id = 1",
+    )
+    with open_stream(source, start, selection_of(schema)) as stream:
+        (inserted,) = collect(stream, 1)
+        with pytest.raises(errors.UnsupportedEventError, match=f"a change of {schema}.t as a statement") as refused:
+            collect(stream, 1)
+    assert rows_of(inserted) == [("insert", None, {"id": 1})]
+    assert "UPDATE" in str(refused.value) and "binlog_format" in str(refused.value)
