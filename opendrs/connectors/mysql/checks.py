@@ -121,6 +121,7 @@ def precheck(
                     "set binlog_row_image=FULL on the source",
                 ),
                 lambda: _row_metadata_check(src),
+                lambda: _binlog_compress_check(src),
                 lambda: _server_id_check(src),
                 *checks,
             ]
@@ -159,6 +160,17 @@ def _row_metadata_check(connection: mysql.Connection) -> CheckItem:
     if value.upper() == "FULL":
         return CheckItem(item, "db_params", Verdict.PASSED, data=value)
     reason = f"binlog_row_metadata is {value}: set it to FULL, or row events do not carry column names"
+    return CheckItem(item, "db_params", Verdict.FAILED, reason, value)
+
+
+def _binlog_compress_check(connection: mysql.Connection) -> CheckItem:
+    item = "srcBinlogCompressCheck"
+    if not mysql.server_info(connection).is_mariadb:
+        return CheckItem(item, "db_params", Verdict.PASSED, data="not MariaDB")
+    value = _value(connection, "SELECT @@log_bin_compress") or ""
+    if value.upper() in ("0", "OFF"):
+        return CheckItem(item, "db_params", Verdict.PASSED, data=value)
+    reason = "log_bin_compress is ON: compressed binlog events cannot be replicated; set it OFF on the source"
     return CheckItem(item, "db_params", Verdict.FAILED, reason, value)
 
 

@@ -90,6 +90,7 @@ class EventType:
     WRITE_ROWS_V1 = 23
     UPDATE_ROWS_V1 = 24
     DELETE_ROWS_V1 = 25
+    INCIDENT = 26
     HEARTBEAT = 27
     WRITE_ROWS_V2 = 30
     UPDATE_ROWS_V2 = 31
@@ -104,9 +105,12 @@ class EventType:
     MARIADB_GTID_LIST = 163
     MARIADB_START_ENCRYPTION = 164
     MARIADB_QUERY_COMPRESSED = 165
-    MARIADB_WRITE_ROWS_COMPRESSED_V1 = 169
-    MARIADB_UPDATE_ROWS_COMPRESSED_V1 = 170
-    MARIADB_DELETE_ROWS_COMPRESSED_V1 = 171
+    MARIADB_WRITE_ROWS_COMPRESSED_V1 = 166
+    MARIADB_UPDATE_ROWS_COMPRESSED_V1 = 167
+    MARIADB_DELETE_ROWS_COMPRESSED_V1 = 168
+    MARIADB_WRITE_ROWS_COMPRESSED = 169
+    MARIADB_UPDATE_ROWS_COMPRESSED = 170
+    MARIADB_DELETE_ROWS_COMPRESSED = 171
 
 
 # A rows event's flag: the source session ran with foreign_key_checks=0 (so no cascade ran there either).
@@ -421,13 +425,23 @@ EVENT_PARSERS: dict[int, Parser] = {
 
 # Events that would change the data but that we cannot decode: stop rather than skip them.
 UNSUPPORTED_EVENTS = {
+    # A native replica stops there too (error 1590): the source lost changes it could not write to its binlog.
+    EventType.INCIDENT: "binlog incident (LOST_EVENTS: the source's binlog lacks changes it made)",
     EventType.MYSQL_PARTIAL_UPDATE_ROWS: "partial JSON update (binlog_row_value_options=PARTIAL_JSON)",
     EventType.MYSQL_TRANSACTION_PAYLOAD: "compressed transaction (binlog_transaction_compression=ON)",
     EventType.MARIADB_START_ENCRYPTION: "encrypted binlog (encrypt_binlog=ON)",
-    EventType.MARIADB_QUERY_COMPRESSED: "compressed binlog (log_bin_compress=ON)",
-    EventType.MARIADB_WRITE_ROWS_COMPRESSED_V1: "compressed binlog (log_bin_compress=ON)",
-    EventType.MARIADB_UPDATE_ROWS_COMPRESSED_V1: "compressed binlog (log_bin_compress=ON)",
-    EventType.MARIADB_DELETE_ROWS_COMPRESSED_V1: "compressed binlog (log_bin_compress=ON)",
+    **dict.fromkeys(
+        (
+            EventType.MARIADB_QUERY_COMPRESSED,
+            EventType.MARIADB_WRITE_ROWS_COMPRESSED_V1,
+            EventType.MARIADB_UPDATE_ROWS_COMPRESSED_V1,
+            EventType.MARIADB_DELETE_ROWS_COMPRESSED_V1,
+            EventType.MARIADB_WRITE_ROWS_COMPRESSED,
+            EventType.MARIADB_UPDATE_ROWS_COMPRESSED,
+            EventType.MARIADB_DELETE_ROWS_COMPRESSED,
+        ),
+        "compressed binlog (log_bin_compress=ON)",
+    ),
 }
 
 

@@ -392,3 +392,16 @@ def test_a_change_of_a_selected_table_logged_as_a_statement_stops_the_stream_nam
             collect(stream, 1)
     assert rows_of(inserted) == [("insert", None, {"id": 1})]
     assert "UPDATE" in str(refused.value) and "binlog_format" in str(refused.value)
+
+
+def test_a_compressed_binlog_event_stops_the_stream_naming_the_setting(own_source: servers.MariadbServer) -> None:
+    execute(own_source, "CREATE DATABASE zipped", "CREATE TABLE zipped.t (id INT PRIMARY KEY, v TEXT)")
+    start = position_now(own_source)
+    execute(own_source, "SET GLOBAL log_bin_compress = ON")
+    try:
+        execute(own_source, "INSERT INTO zipped.t VALUES (1, REPEAT('z', 5000))")  # over log_bin_compress_min_len
+    finally:
+        execute(own_source, "SET GLOBAL log_bin_compress = OFF")
+    stream = open_stream(own_source, start, selection_of("zipped"))
+    with stream, pytest.raises(errors.UnsupportedEventError, match=r"compressed binlog \(log_bin_compress=ON\)"):
+        collect(stream, 1)
