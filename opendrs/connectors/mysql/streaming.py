@@ -83,6 +83,7 @@ class EventType:
     ROTATE = 4
     FORMAT_DESCRIPTION = 15
     XID = 16
+    EXECUTE_LOAD_QUERY = 18
     TABLE_MAP = 19
     WRITE_ROWS_V0 = 20
     UPDATE_ROWS_V0 = 21
@@ -157,7 +158,8 @@ class FormatDescriptionEvent(NamedTuple):
 
 
 class QueryEvent(NamedTuple):
-    """A statement: BEGIN/COMMIT around non-transactional changes, or DDL."""
+    """A statement: BEGIN/COMMIT around non-transactional changes, DDL, or a row change a session logged as a
+    statement (which the stream refuses on a selected table)."""
 
     schema: str  # the session's default database, "" if none
     query: str  # read as UTF-8, for its keywords: `schema_change` decodes it in the session's character set
@@ -166,13 +168,23 @@ class QueryEvent(NamedTuple):
 
     @classmethod
     def parse(cls, header: Header, body: bytes, context: _Context) -> QueryEvent:
+        return cls._parse(body, 13)
+
+    @classmethod
+    def parse_execute_load(cls, header: Header, body: bytes, context: _Context) -> QueryEvent:
+        """A LOAD DATA that a session logged as a statement: its post-header has 13 bytes more (file id, where
+        the file name is in the statement, duplicate handling)."""
+        return cls._parse(body, 26)
+
+    @classmethod
+    def _parse(cls, body: bytes, post_header: int) -> QueryEvent:
         # Post-header: thread id (4), exec time (4), schema length (1), error code (2), status vars length (2).
         schema_length = body[8]
         status_length = int.from_bytes(body[11:13], "little")
-        start = 13 + status_length
+        start = post_header + status_length
         schema = body[start : start + schema_length].decode()
         raw_query = body[start + schema_length + 1 :]
-        return cls(schema, raw_query.decode("utf-8", "replace"), raw_query, body[13:start])
+        return cls(schema, raw_query.decode("utf-8", "replace"), raw_query, body[post_header:start])
 
     def schema_change(self, header: Header, context: _Context) -> SchemaChange | None:
         """The statement as the target must replay it, in the source session's settings; None if it is not a
@@ -414,6 +426,7 @@ EVENT_PARSERS: dict[int, Parser] = {
     EventType.ROTATE: RotateEvent.parse,
     EventType.FORMAT_DESCRIPTION: FormatDescriptionEvent.parse,
     EventType.QUERY: QueryEvent.parse,
+    EventType.EXECUTE_LOAD_QUERY: QueryEvent.parse_execute_load,
     EventType.XID: XidEvent.parse,
     EventType.MARIADB_GTID: MariadbGtidEvent.parse,
     EventType.MYSQL_GTID: MysqlGtidEvent.parse,

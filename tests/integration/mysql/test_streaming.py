@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -392,6 +393,27 @@ def test_a_change_of_a_selected_table_logged_as_a_statement_stops_the_stream_nam
             collect(stream, 1)
     assert rows_of(inserted) == [("insert", None, {"id": 1})]
     assert "UPDATE" in str(refused.value) and "binlog_format" in str(refused.value)
+
+
+def test_a_load_data_logged_as_a_statement_stops_the_stream_naming_the_table(
+    source: servers.MariadbServer, schema: str, tmp_path: Path
+) -> None:
+    """Such a LOAD DATA is an event of its own type (EXECUTE_LOAD_QUERY), after the file's bytes."""
+    execute(source, f"CREATE TABLE `{schema}`.t (id INT PRIMARY KEY)")
+    data = tmp_path / "rows.txt"
+    data.write_text("1\n2\n")
+    data.chmod(0o644)
+    tmp_path.chmod(0o755)
+    start = position_now(source)
+    execute(
+        source,
+        "SET SESSION binlog_format = 'STATEMENT'",
+        f"LOAD DATA INFILE '{data}' INTO TABLE `{schema}`.t",
+    )
+    stream = open_stream(source, start, selection_of(schema))
+    with stream, pytest.raises(errors.UnsupportedEventError, match=f"a change of {schema}.t as a statement") as refused:
+        collect(stream, 1)
+    assert "LOAD DATA" in str(refused.value)
 
 
 def test_a_compressed_binlog_event_stops_the_stream_naming_the_setting(own_source: servers.MariadbServer) -> None:
