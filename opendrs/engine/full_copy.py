@@ -49,7 +49,7 @@ from opendrs.connectors.mysql.positions import current_position, xa_horizon
 from opendrs.connectors.mysql.snapshot import PreparedXaError, Snapshot, open_snapshot, release_metadata_locks
 from opendrs.domain import errors, speed
 from opendrs.domain.errors import ErrorCode
-from opendrs.domain.replication import BinlogPosition, Endpoint, Selection, TableRef
+from opendrs.domain.replication import BinlogPosition, Endpoint, Selection, TableRef, position_key
 from opendrs.domain.tasks import Progress, TableProgress
 from opendrs.domain.times import now_ms
 from opendrs.engine import incremental
@@ -505,12 +505,15 @@ def _copy_one(
     with _changes_on_source(job, info):
         rows = copy.copy_chunk(reader, writer, info, chunk, target_table, count_and_throttle, fence=job.fence)
     release_metadata_locks(reader)
+    read_until = None if info.in_snapshot else current_position(job.source)
     key = _key(table)
     with lock:
         last = run.left[key] == {chunk.id}
         with job.context.fenced() as connection:
             checkpoints.record_chunk(connection, task_id, table.position, chunk.id, rows, now_ms())
             history.add_transferred(connection, task_id, rows, sent, now_ms())
+            if read_until is not None:
+                _replay_idempotently_until(connection, task_id, run, read_until)
             if last:
                 checkpoints.mark_table(connection, task_id, table.position, data_done=True)
                 _remember_copied_in_run(connection, task_id, run, key)
@@ -561,6 +564,16 @@ def _remember_copied_in_run(connection: sa.Connection, task_id: str, run: _Run, 
     run.state["copied_at"] = {**run.state.get("copied_at", {}), key: run.position.encode()}
     checkpoints.save_state(connection, task_id, run.state, now_ms())
     crash_point("copy.table.last_chunk_recording")  # inside the store transaction that records the table's end
+
+
+def _replay_idempotently_until(connection: sa.Connection, task_id: str, run: _Run, position: BinlogPosition) -> None:
+    """A chunk of a table outside the snapshot (MyISAM, Aria...) was read as the table was then, with changes made
+    after the snapshot: the incremental phase replays the changes up to `position`, read after the chunk,
+    idempotently (an insert the chunk holds becomes an upsert, not a duplicate key). Recorded with the chunk."""
+    until = run.state.get("idempotent_until")
+    if until is None or position_key(BinlogPosition.decode(until)) < position_key(position):
+        run.state["idempotent_until"] = position.encode()
+        checkpoints.save_state(connection, task_id, run.state, now_ms())
 
 
 def _record_tables_done(job: _Copy) -> None:

@@ -42,6 +42,9 @@ class Index:
     identifies_rows: bool
 
 
+MVCC_ENGINES = frozenset({"INNODB", "ROCKSDB"})
+
+
 @dataclasses.dataclass(frozen=True)
 class TableInfo:
     table: TableRef
@@ -52,6 +55,12 @@ class TableInfo:
     data_length: int  # bytes, information_schema's estimate
     create_statement: str  # SHOW CREATE TABLE, as the source wrote it
     engine: str  # "InnoDB", "Aria"...; the target table gets the same
+
+    @property
+    def in_snapshot(self) -> bool:
+        """Whether a consistent snapshot reads this table as it was at the snapshot: an MVCC engine. A MyISAM, Aria
+        or MEMORY table is read as it is when read, changes made since the snapshot included."""
+        return self.engine.upper() in MVCC_ENGINES
 
     @property
     def key(self) -> Index | None:

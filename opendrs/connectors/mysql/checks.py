@@ -95,6 +95,8 @@ def precheck(
         if full and not retry:
             checks.append(lambda: _existing_objects_check(dst, src, selection))
         checks.append(lambda: _function_creators_check(src, dst, selection))
+        if full and incremental:
+            checks.append(lambda: _keyless_outside_snapshot_check(src, selection))
         if full:
             checks.append(
                 lambda: _variable_check(
@@ -364,20 +366,43 @@ def _function_creators_check(src: mysql.Connection, dst: mysql.Connection, selec
     return CheckItem(item, "db_params", Verdict.ALARM, reason, names)
 
 
-def _keyless_tables_check(connection: mysql.Connection, selection: Selection) -> CheckItem:
+def _keyless_tables(connection: mysql.Connection, selection: Selection) -> list[tuple[TableRef, str]]:
+    """(table, engine) of the selected tables without a primary or unique key."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT t.table_schema, t.table_name FROM information_schema.tables t"
+            "SELECT t.table_schema, t.table_name, t.engine FROM information_schema.tables t"
             " WHERE t.table_type = 'BASE TABLE' AND NOT EXISTS (SELECT 1 FROM information_schema.statistics s"
             " WHERE s.table_schema = t.table_schema AND s.table_name = t.table_name AND s.non_unique = 0)"
         )
-        keyless = [TableRef(str(schema), str(name)) for schema, name in cursor.fetchall()]
-    keyless = [table for table in keyless if table.schema not in SYSTEM_SCHEMAS and selection.includes(table)]
+        found = [(TableRef(str(schema), str(name)), str(engine)) for schema, name, engine in cursor.fetchall()]
+    selected = [(table, engine) for table, engine in found if selection.includes(table)]
+    return [(table, engine) for table, engine in selected if table.schema not in SYSTEM_SCHEMAS]
+
+
+def _keyless_tables_check(connection: mysql.Connection, selection: Selection) -> CheckItem:
+    keyless = [table for table, _ in _keyless_tables(connection, selection)]
     if not keyless:
         return CheckItem("tableWithoutPrimaryKeyCheck", "db_objects", Verdict.PASSED)
     names = ", ".join(str(table) for table in keyless[:20])
     reason = f"tables without a primary or unique key are copied whole and matched on full rows (slower): {names}"
     return CheckItem("tableWithoutPrimaryKeyCheck", "db_objects", Verdict.ALARM, reason, names)
+
+
+def _keyless_outside_snapshot_check(connection: mysql.Connection, selection: Selection) -> CheckItem:
+    """A MyISAM or Aria table is read as it is, not as the snapshot saw it: the catch-up replays the changes made
+    during its copy idempotently (engine/full_copy.py), which needs a key to find the rows the copy already holds."""
+    item = "srcKeylessNonTransactionalTableCheck"
+    keyless = _keyless_tables(connection, selection)
+    found = [f"{table} ({engine})" for table, engine in keyless if engine.upper() not in catalog.MVCC_ENGINES]
+    if not found:
+        return CheckItem(item, "db_objects", Verdict.PASSED)
+    names = ", ".join(found[:20])
+    reason = (
+        f"tables without a key that the consistent snapshot does not cover: {names}. A row written to them during"
+        " the full copy can reach the target twice: hold writes to them until the copy is done, or convert them to"
+        " InnoDB"
+    )
+    return CheckItem(item, "db_objects", Verdict.ALARM, reason, names)
 
 
 def _existing_objects_check(dst: mysql.Connection, src: mysql.Connection, selection: Selection) -> CheckItem:
