@@ -122,8 +122,20 @@ def precheck(
                     "srcBinlogRowImageCheck",
                     "set binlog_row_image=FULL on the source",
                 ),
-                lambda: _row_metadata_check(src),
-                lambda: _binlog_compress_check(src),
+                lambda: _mariadb_variable_check(
+                    src,
+                    "binlog_row_metadata",
+                    ("FULL",),
+                    "srcBinlogRowMetadataCheck",
+                    "set it to FULL, or row events do not carry column names",
+                ),
+                lambda: _mariadb_variable_check(
+                    src,
+                    "log_bin_compress",
+                    ("0", "OFF"),
+                    "srcBinlogCompressCheck",
+                    "compressed binlog events cannot be replicated; set it OFF on the source",
+                ),
                 lambda: _server_id_check(src),
                 *checks,
             ]
@@ -154,26 +166,13 @@ def _variable_check(
     return CheckItem(item, "db_params", Verdict.FAILED, f"{name} is {value or 'unset'}: {advice}", value)
 
 
-def _row_metadata_check(connection: mysql.Connection) -> CheckItem:
-    item = "srcBinlogRowMetadataCheck"
+def _mariadb_variable_check(
+    connection: mysql.Connection, name: str, allowed: Sequence[str], item: str, advice: str
+) -> CheckItem:
+    """_variable_check of a variable only MariaDB has (MySQL passes)."""
     if not mysql.server_info(connection).is_mariadb:
         return CheckItem(item, "db_params", Verdict.PASSED, data="not MariaDB")
-    value = _value(connection, "SELECT @@binlog_row_metadata") or ""
-    if value.upper() == "FULL":
-        return CheckItem(item, "db_params", Verdict.PASSED, data=value)
-    reason = f"binlog_row_metadata is {value}: set it to FULL, or row events do not carry column names"
-    return CheckItem(item, "db_params", Verdict.FAILED, reason, value)
-
-
-def _binlog_compress_check(connection: mysql.Connection) -> CheckItem:
-    item = "srcBinlogCompressCheck"
-    if not mysql.server_info(connection).is_mariadb:
-        return CheckItem(item, "db_params", Verdict.PASSED, data="not MariaDB")
-    value = _value(connection, "SELECT @@log_bin_compress") or ""
-    if value.upper() in ("0", "OFF"):
-        return CheckItem(item, "db_params", Verdict.PASSED, data=value)
-    reason = "log_bin_compress is ON: compressed binlog events cannot be replicated; set it OFF on the source"
-    return CheckItem(item, "db_params", Verdict.FAILED, reason, value)
+    return _variable_check(connection, name, allowed, item, advice)
 
 
 def _server_id_check(connection: mysql.Connection) -> CheckItem:

@@ -36,6 +36,7 @@ from opendrs.domain.replication import (
     RowChange,
     SchemaChange,
     Selection,
+    Session,
     TableRef,
     Transaction,
     XaStep,
@@ -189,8 +190,7 @@ class QueryEvent(NamedTuple):
     def schema_change(self, header: Header, context: _Context) -> SchemaChange | None:
         """The statement as the target must replay it, in the source session's settings; None if it is not a
         DDL statement we replicate on selected objects (ddl.table_statement)."""
-        variables = ddl.status_variables(self.status, context.mariadb)
-        session, charset = ddl.statement_session(variables, header.timestamp, context.collations, context.mariadb)
+        session, charset = self._session(header, context)
         statement = ddl.decode_statement(self.raw_query, charset).strip()
         parsed = ddl.table_statement(statement, self.schema, ddl.ansi_quotes(session))
         replayed = ddl.for_selected_tables(statement, parsed, context.selected) if parsed else None
@@ -204,9 +204,13 @@ class QueryEvent(NamedTuple):
 
     def written_tables(self, header: Header, context: _Context) -> list[TableRef]:
         """The tables this statement writes, if it is a row change logged as a statement (ddl.written_tables)."""
-        variables = ddl.status_variables(self.status, context.mariadb)
-        session, _ = ddl.statement_session(variables, header.timestamp, context.collations, context.mariadb)
+        session, _ = self._session(header, context)
         return ddl.written_tables(self.query, self.schema, ddl.ansi_quotes(session))
+
+    def _session(self, header: Header, context: _Context) -> tuple[Session, str | None]:
+        """The settings of the source session that ran the statement, and its character set (ddl.statement_session)."""
+        variables = ddl.status_variables(self.status, context.mariadb)
+        return ddl.statement_session(variables, header.timestamp, context.collations, context.mariadb)
 
 
 class XidEvent(NamedTuple):
