@@ -416,6 +416,28 @@ def test_a_load_data_logged_as_a_statement_stops_the_stream_naming_the_table(
     assert "LOAD DATA" in str(refused.value)
 
 
+def test_an_encrypted_binlog_streams_like_a_plain_one(tmp_path: Path) -> None:
+    """With encrypt_binlog=ON the files on disk are ciphertext; the source decrypts what it sends a replica."""
+    keys = tmp_path / "keys.txt"
+    keys.write_text("1;" + "5e" * 32 + "\n")
+    options = ["--plugin-load-add=file_key_management", f"--file-key-management-filename={keys}", "--encrypt-binlog"]
+    with servers.mariadb_server(tmp_path / "encrypted", binlog=True, server_id=13, options=options) as encrypted:
+        execute(encrypted, "CREATE DATABASE vault", "CREATE TABLE vault.t (id INT PRIMARY KEY, v VARCHAR(40))")
+        start = position_now(encrypted)
+        execute(encrypted, "INSERT INTO vault.t VALUES (1, 'plain-text-marker')", "FLUSH BINARY LOGS")
+        execute(encrypted, "UPDATE vault.t SET v = 'after the rotation' WHERE id = 1")
+        binlogs = b"".join(path.read_bytes() for path in encrypted.data_dir.glob("mysql-bin.0*"))
+        assert b"plain-text-marker" not in binlogs  # the test really reads an encrypted binlog
+        with open_stream(encrypted, start, selection_of("vault")) as stream:
+            first, second = collect(stream, 2)
+        assert rows_of(first) == [("insert", None, {"id": 1, "v": "plain-text-marker"})]
+        assert rows_of(second) == [
+            ("update", {"id": 1, "v": "plain-text-marker"}, {"id": 1, "v": "after the rotation"})
+        ]
+        now = position_now(encrypted)  # its offset may be past a binlog checkpoint event written after the commit
+        assert (second.end.file, second.end.gtid) == (now.file, now.gtid)
+
+
 def test_a_compressed_binlog_event_stops_the_stream_naming_the_setting(own_source: servers.MariadbServer) -> None:
     execute(own_source, "CREATE DATABASE zipped", "CREATE TABLE zipped.t (id INT PRIMARY KEY, v TEXT)")
     start = position_now(own_source)
