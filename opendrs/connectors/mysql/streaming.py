@@ -9,16 +9,16 @@ binlog_row_metadata=FULL puts names, charsets, signedness and ENUM/SET members i
 
 Positions are file/offset, which MariaDB and MySQL both accept in COM_BINLOG_DUMP and which resume exactly at a
 transaction boundary; the GTID state there (MariaDB's domain-server-seq list) is tracked alongside so that a
-checkpoint also carries it. The reader runs in a thread of its own, feeding a bounded queue: while the applier
-waits on the target server, the reader decodes.
+checkpoint also carries it. The reader runs in a thread of its own, feeding a backlog bounded in bytes: while the
+applier waits on the target server, the reader decodes.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import logging
-import queue
 import re
 import socket
 import struct
@@ -47,8 +47,11 @@ from opendrs.faults import crash_point
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_INTERVAL = 1.0  # seconds: the source sends a heartbeat event after this long without events
-QUEUE_CHUNKS = 64  # chunks of decoded items the reader may be ahead of the consumer
+# How far the reader may decode ahead of the consumer, in the binlog bytes it read: decoded rows take several
+# times that in memory, and a source writing faster than the target applies must not fill the worker's.
+BACKLOG_BYTES = 8 << 20
 CHUNK_ITEMS = 512  # items per chunk handed to the consumer at most
+CHUNK_BYTES = 1 << 20  # binlog bytes per chunk, at most one transaction more
 RECV_SIZE = 1 << 20  # bytes per socket read
 SYSTEM_SCHEMAS = frozenset({"mysql", "information_schema", "performance_schema", "sys", "opendrs_meta"})
 
@@ -697,6 +700,7 @@ class _PacketReader:
         self._sock = sock
         self._buffer = b""
         self._pos = 0
+        self.consumed = 0  # bytes of the packets read so far
 
     def buffered_packet(self) -> bool:
         """True if a whole packet is already buffered (reading it will not block)."""
@@ -712,6 +716,7 @@ class _PacketReader:
             end = pos + 4 + length
             if end <= len(buf) and length < self.MAX_PAYLOAD:
                 self._pos = end
+                self.consumed += length
                 return buf[pos + 4 : end]
         return self._read_slow()
 
@@ -725,6 +730,7 @@ class _PacketReader:
             buf, pos = self._buffer, self._pos
             parts.append(buf[pos + 4 : pos + 4 + length])
             self._pos = pos + 4 + length
+            self.consumed += length
             if length < self.MAX_PAYLOAD:
                 return parts[0] if len(parts) == 1 else b"".join(parts)
 
@@ -985,13 +991,53 @@ class _Assembler:
 # --- the stream -----------------------------------------------------------------------------------------------
 
 _END = object()
+_Chunk = list[Item] | BaseException | object  # decoded items, or what ended the reader (_END once closed)
+
+
+class _Backlog:
+    """The chunks the reader decoded ahead of the consumer, with the binlog bytes each came from: put() waits while
+    they come to more than `max_bytes` (but a chunk always goes into an empty backlog, however large)."""
+
+    def __init__(self, max_bytes: int, closed: threading.Event) -> None:
+        self._max_bytes = max_bytes
+        self._closed = closed
+        self._chunks: collections.deque[tuple[_Chunk, int]] = collections.deque()
+        self._bytes = 0
+        self._changed = threading.Condition()
+
+    def put(self, chunk: _Chunk, size: int) -> None:
+        """Add `chunk`, once there is room for it; at once if the stream is closed."""
+        with self._changed:
+            while self._chunks and self._bytes + size > self._max_bytes and not self._closed.is_set():
+                self._changed.wait(0.1)
+            self._chunks.append((chunk, size))
+            self._bytes += size
+            self._changed.notify_all()
+
+    def get(self, timeout: float | None) -> _Chunk:
+        """The oldest chunk, waiting up to `timeout` seconds for one (None: forever); raises TimeoutError."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: self._chunks, timeout):
+                raise TimeoutError(f"no binlog item within {timeout}s")
+            chunk, size = self._chunks.popleft()
+            self._bytes -= size
+            self._changed.notify_all()
+            return chunk
+
+    def empty(self) -> bool:
+        return not self._chunks
+
+    def wake(self) -> None:
+        """Wake a put() waiting for room (the stream was just closed)."""
+        with self._changed:
+            self._changed.notify_all()
 
 
 class BinlogStream:
     """Transactions on selected tables from `start` on, in source commit order, and heartbeats when idle.
 
     Iterate it (blocking); `ready()` tells whether the next item is already decoded, so a consumer can batch
-    what has arrived. A reader thread decodes ahead into a bounded queue. Errors surface from the iterator as
+    what has arrived. A reader thread decodes ahead into a backlog bounded in bytes. Errors surface from the iterator as
     `errors.RetriableError` (connection lost: reopen from the last applied position) or `errors.FatalError`
     (`BinlogPurgedError` when `start` is no longer on the source).
     """
@@ -1010,10 +1056,11 @@ class BinlogStream:
         self.selection = selection
         self.server_id = server_id
         self.heartbeat_interval = heartbeat_interval
-        self._queue: queue.Queue[list[Item] | BaseException | object] = queue.Queue(QUEUE_CHUNKS)
+        self._closed = threading.Event()
+        self._backlog = _Backlog(BACKLOG_BYTES, self._closed)
         self._pending: list[Item] = []
         self._pending_pos = 0
-        self._closed = threading.Event()
+        self._ended: BaseException | None = None  # raised by every next() once the reader stopped
         self._conn: mysql_connection.Connection | None = None
         self._thread = threading.Thread(target=self._run, name=f"binlog-reader-{server_id}", daemon=True)
         self._thread.start()
@@ -1032,30 +1079,25 @@ class BinlogStream:
     def next(self, timeout: float | None = None) -> Item:
         """The next item, waiting up to `timeout` seconds (None: forever); raises TimeoutError."""
         if self._pending_pos >= len(self._pending):
+            if self._ended is not None:
+                raise self._ended
             if self._closed.is_set():
                 raise errors.RetriableError("the binlog stream was closed")
-            chunk = self._queue.get(timeout=timeout) if timeout is None else self._get(timeout)
-            if isinstance(chunk, BaseException):
-                self._queue.put(chunk)  # every later call raises it too
-                raise chunk
+            chunk = self._backlog.get(timeout)
             if chunk is _END:
-                self._queue.put(chunk)
-                raise errors.RetriableError("the binlog stream was closed")
+                chunk = errors.RetriableError("the binlog stream was closed")
+            if isinstance(chunk, BaseException):
+                self._ended = chunk
+                raise chunk
             assert isinstance(chunk, list)
             self._pending, self._pending_pos = chunk, 0
         item = self._pending[self._pending_pos]
         self._pending_pos += 1
         return item
 
-    def _get(self, timeout: float) -> list[Item] | BaseException | object:
-        try:
-            return self._queue.get(timeout=timeout)
-        except queue.Empty:
-            raise TimeoutError(f"no binlog item within {timeout}s") from None
-
     def ready(self) -> bool:
         """True if the next item is decoded already (next() will not block)."""
-        return self._pending_pos < len(self._pending) or not self._queue.empty()
+        return self._pending_pos < len(self._pending) or not self._backlog.empty()
 
     def batches(self, max_rows: int = 5000) -> Iterator[list[Transaction] | Heartbeat]:
         """Consecutive transactions that have arrived, up to about `max_rows` rows each list, or a heartbeat."""
@@ -1082,11 +1124,7 @@ class BinlogStream:
         if conn is not None:
             with contextlib.suppress(OSError, AssertionError):
                 _socket_of(conn).shutdown(socket.SHUT_RDWR)
-        while self._thread.is_alive():
-            try:
-                self._queue.get_nowait()  # unblock a reader waiting for room
-            except queue.Empty:
-                self._thread.join(0.05)
+        self._backlog.wake()  # a reader waiting for room
         self._thread.join()
 
     # -- reader thread --
@@ -1096,24 +1134,16 @@ class BinlogStream:
             self._read()
         except BaseException as exc:  # handed to the consumer, who raises it
             if self._closed.is_set():
-                self._put(_END)
+                self._backlog.put(_END, 0)
                 return
             error = errors.classify(exc)
             if error is not exc:
                 error.__cause__ = exc
             logger.warning("binlog stream stopped: %s", error, extra={"action": "binlog_stream_error"})
-            self._put(error)
+            self._backlog.put(error, 0)
         finally:
             if self._conn is not None:
                 self._conn.close()
-
-    def _put(self, item: list[Item] | BaseException | object) -> None:
-        while not self._closed.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
 
     def _read(self) -> None:
         dump = _open_dump(self.endpoint, self.start, self.server_id, self.heartbeat_interval)
@@ -1130,17 +1160,20 @@ class BinlogStream:
         assembler = _Assembler(self.start, dump.gtid, context, self.heartbeat_interval)
         reader = _PacketReader(_socket_of(dump.connection))
         chunk: list[Item] = []
+        chunk_start = reader.consumed
         try:
             while not self._closed.is_set():
-                if chunk and (len(chunk) >= CHUNK_ITEMS or not reader.buffered_packet()):
-                    self._put(chunk)
-                    chunk = []
+                if chunk:
+                    size = reader.consumed - chunk_start
+                    if len(chunk) >= CHUNK_ITEMS or size >= CHUNK_BYTES or not reader.buffered_packet():
+                        self._backlog.put(chunk, size)
+                        chunk, chunk_start = [], reader.consumed
                 item = _next_event(reader, context, assembler)
                 if item is not None:
                     chunk.append(item)
         finally:
             if chunk:  # what was decoded before an error is valid: deliver it before the error
-                self._put(chunk)
+                self._backlog.put(chunk, reader.consumed - chunk_start)
 
 
 def _next_event(reader: _PacketReader, context: _Context, assembler: _Assembler) -> Item | None:

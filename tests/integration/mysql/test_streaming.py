@@ -416,6 +416,46 @@ def test_a_load_data_logged_as_a_statement_stops_the_stream_naming_the_table(
     assert "LOAD DATA" in str(refused.value)
 
 
+def dump_thread_states(server: servers.MariadbServer) -> list[str]:
+    """What the source's binlog dump threads are doing (one per connected replica)."""
+    conn = connect(server)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT STATE FROM information_schema.PROCESSLIST WHERE COMMAND = 'Binlog Dump'")
+            return [str(row[0]) for row in cursor.fetchall()]
+    finally:
+        conn.close()
+
+
+def test_a_consumer_behind_holds_the_reader_back_and_misses_nothing(
+    own_source: servers.MariadbServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reader decodes at most BACKLOG_BYTES of binlog ahead of its consumer: a target slower than the source
+    must not fill the worker's memory with decoded rows. Seen from the source: its dump thread cannot send it all."""
+    monkeypatch.setattr(streaming, "BACKLOG_BYTES", 1 << 20)
+    execute(own_source, "CREATE DATABASE lag", "CREATE TABLE lag.big (id INT PRIMARY KEY, v VARCHAR(250))")
+    start = position_now(own_source)
+    transactions, rows = 15, 10_000  # 15 transactions of 2.5 MB: far more than socket buffers hold
+    for n in range(transactions):
+        execute(
+            own_source,
+            f"INSERT INTO lag.big SELECT seq + {n * rows}, REPEAT(CHAR(65 + seq % 26), 250) FROM seq_1_to_{rows}",
+            database="lag",
+        )
+    end = position_now(own_source)
+    with open_stream(own_source, start, selection_of("lag")) as stream:
+        [sending] = wait_until(lambda: dump_thread_states(own_source), "the source's dump thread")
+        deadline = time.monotonic() + 1.5  # long enough for the reader to read all 37 MB at its usual speed
+        while time.monotonic() < deadline:
+            assert "has sent all binlog" not in sending, "the reader read everything while nobody consumed"
+            [sending] = dump_thread_states(own_source)
+        got = collect(stream, transactions)
+    assert [len(transaction.changes) for transaction in got] == [rows] * transactions
+    last_row = {"id": transactions * rows, "v": chr(65 + rows % 26) * 250}
+    assert got[-1].changes[-1] == RowChange(TableRef("lag", "big"), "insert", None, last_row)
+    assert got[-1].end == end
+
+
 def test_an_encrypted_binlog_streams_like_a_plain_one(tmp_path: Path) -> None:
     """With encrypt_binlog=ON the files on disk are ciphertext; the source decrypts what it sends a replica."""
     keys = tmp_path / "keys.txt"
