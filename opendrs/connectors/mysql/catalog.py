@@ -166,10 +166,11 @@ def list_tables(connection: mysql.Connection, selection: Selection) -> tuple[Tab
     tables = [table for table in sizes if selection.includes(table)]
     columns = _columns(connection, schemas)
     indexes = _indexes(connection, schemas)
-    return tuple(
+    found = (
         _table_info(connection, table, columns.get(table, ()), indexes.get(table, ()), sizes[table])
         for table in sorted(tables)
     )
+    return tuple(info for info in found if info is not None)
 
 
 TableShapes = dict[TableRef, tuple[tuple[Column, ...], tuple[Index, ...]]]
@@ -196,7 +197,8 @@ def list_views(connection: mysql.Connection, selection: Selection) -> tuple[View
     if not schemas:
         return ()
     views = [view for view in _table_sizes(connection, schemas, "VIEW") if selection.includes(view)]
-    return tuple(ViewInfo(view, _show_create(connection, "VIEW", view)) for view in sorted(views))
+    shown = ((view, _show_create_if_there(connection, "VIEW", view)) for view in sorted(views))
+    return tuple(ViewInfo(view, create) for view, create in shown if create is not None)
 
 
 def list_sequences(connection: mysql.Connection, selection: Selection) -> tuple[SequenceInfo, ...]:
@@ -208,8 +210,10 @@ def list_sequences(connection: mysql.Connection, selection: Selection) -> tuple[
     found = []
     for sequence in sorted(sequences):
         name = f"{mysql.quote_identifier(sequence.schema)}.{mysql.quote_identifier(sequence.name)}"
-        state = _query(connection, f"SELECT * FROM {name}")[0]
-        found.append(SequenceInfo(sequence, _show_create(connection, "SEQUENCE", sequence), tuple(state)))
+        create = _show_create_if_there(connection, "SEQUENCE", sequence)
+        state = _query_if_there(connection, f"SELECT * FROM {name}")
+        if create is not None and state is not None:
+            found.append(SequenceInfo(sequence, create, tuple(state[0])))
     return tuple(found)
 
 
@@ -243,7 +247,10 @@ def list_triggers_and_events(connection: mysql.Connection, selection: Selection)
             if not selection.includes(owner):
                 continue
             name_sql = f"{mysql.quote_identifier(str(schema))}.{mysql.quote_identifier(str(name))}"
-            shown = _query(connection, f"SHOW CREATE {kind} {name_sql}")[0]
+            shown_rows = _query_if_there(connection, f"SHOW CREATE {kind} {name_sql}")
+            if not shown_rows:
+                continue
+            shown = shown_rows[0]
             zone = "SYSTEM" if time_zone is None else str(shown[time_zone])
             found.append(
                 TriggerInfo(
@@ -271,7 +278,10 @@ def list_routines(connection: mysql.Connection, selection: Selection) -> tuple[R
         routine = TableRef(str(schema), str(name))
         name_sql = f"{mysql.quote_identifier(routine.schema)}.{mysql.quote_identifier(routine.name)}"
         # (name, sql_mode, create statement, character_set_client, collation_connection, database collation)
-        shown = _query(connection, f"SHOW CREATE {kind} {name_sql}")[0]
+        shown_rows = _query_if_there(connection, f"SHOW CREATE {kind} {name_sql}")
+        if not shown_rows:
+            continue
+        shown = shown_rows[0]
         create = None if shown[2] is None else str(shown[2])
         routines.append(RoutineInfo(routine, str(kind), create, str(shown[1]), str(shown[4])))
     return tuple(routines)
@@ -283,10 +293,13 @@ def _table_info(
     columns: Sequence[Column],
     indexes: Sequence[Index],
     size: tuple[int, int, str],
-) -> TableInfo:
+) -> TableInfo | None:
+    """None if the table is gone already."""
     primary = next((index.columns for index in indexes if index.name == "PRIMARY"), ())
     unique = tuple(index for index in indexes if index.unique and index.name != "PRIMARY")
-    create = _show_create(connection, "TABLE", table)
+    create = _show_create_if_there(connection, "TABLE", table)
+    if create is None:
+        return None
     return TableInfo(table, tuple(columns), primary, unique, size[0], size[1], create, size[2])
 
 
@@ -374,7 +387,9 @@ def serial_tables(connection: mysql.Connection, selection: Selection) -> list[Ta
 
 
 _AUTO_INCREMENT_OPTION = re.compile(r" AUTO_INCREMENT=\d+")
-_NO_SUCH_TABLE = 1146
+# What SHOW CREATE or a read says of an object dropped since information_schema listed it: no such table (views
+# and sequences too), database, routine, trigger or event.
+_GONE = frozenset({1146, 1049, 1305, 1360, 1539})
 
 
 def definition_of(create_statement: str) -> str:
@@ -385,18 +400,25 @@ def definition_of(create_statement: str) -> str:
 
 def current_definition(connection: mysql.Connection, table: TableRef) -> str | None:
     """The digest of `table`'s definition as it is now (definition_of); None if the table is gone."""
+    create = _show_create_if_there(connection, "TABLE", table)
+    return None if create is None else definition_of(create)
+
+
+def _query_if_there(connection: mysql.Connection, sql: str) -> list[tuple[Any, ...]] | None:
+    """_query(), or None if the object it reads was dropped meanwhile. information_schema lists objects as they are
+    now, and the source goes on: an application that creates and drops work tables must not fail a listing."""
     try:
-        return definition_of(_show_create(connection, "TABLE", table))
+        return _query(connection, sql)
     except pymysql.err.MySQLError as error:
-        if error.args and error.args[0] == _NO_SUCH_TABLE:
+        if error.args and error.args[0] in _GONE:
             return None
         raise
 
 
-def _show_create(connection: mysql.Connection, kind: str, table: TableRef) -> str:
+def _show_create_if_there(connection: mysql.Connection, kind: str, table: TableRef) -> str | None:
     name = f"{mysql.quote_identifier(table.schema)}.{mysql.quote_identifier(table.name)}"
-    row = _query(connection, f"SHOW CREATE {kind} {name}")[0]
-    return str(row[1])
+    rows = _query_if_there(connection, f"SHOW CREATE {kind} {name}")
+    return None if rows is None else str(rows[0][1])
 
 
 def _query(connection: mysql.Connection, sql: str, args: Iterable[object] | None = None) -> list[tuple[Any, ...]]:
