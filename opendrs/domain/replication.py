@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import decimal
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 
@@ -137,7 +137,7 @@ class Transaction:
     """One source transaction, in commit order, with the position just after its commit; or one step of an XA
     transaction (`xa`), in binlog order."""
 
-    changes: tuple[RowChange | SchemaChange, ...]
+    changes: Sequence[RowChange | SchemaChange]  # a tuple, or (a large one) read from a file as it is iterated
     end: BinlogPosition
     commit_time: float  # epoch seconds of the source commit (binlog event timestamp)
     xa: XaStep | None = None

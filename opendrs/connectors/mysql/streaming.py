@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 from opendrs.connectors.mysql import connection as mysql_connection
-from opendrs.connectors.mysql import ddl, errors, values
+from opendrs.connectors.mysql import ddl, errors, spill, values
 from opendrs.domain.replication import (
     BinlogPosition,
     Endpoint,
@@ -858,7 +858,7 @@ class _Assembler:
         self._last_output = time.monotonic()
         self._in_group = False
         self._standalone = False
-        self._changes: list[RowChange | SchemaChange] = []
+        self._changes = spill.ChangeBuffer()
         self._xa_unselected: set[str] = set()  # XA transactions prepared here without changes of selected tables
 
     def feed(self, header: Header, event: Event) -> Item | None:
@@ -898,7 +898,7 @@ class _Assembler:
             raise errors.UnsupportedEventError(f"a transaction began in {self.file} before the previous one ended")
         self._in_group = True
         self._standalone = standalone
-        self._changes = []
+        self._changes.discard()
 
     def _query(self, header: Header, event: QueryEvent) -> Item | None:
         statement = event.query.strip()
@@ -942,7 +942,7 @@ class _Assembler:
         self.position = BinlogPosition(self.file, header.log_pos, self.gtid.text)
         if not self._changes and xa is None:
             return self._heartbeat(force=False)
-        changes, self._changes = tuple(self._changes), []
+        changes = self._changes.take()
         self._last_output = time.monotonic()
         return Transaction(changes, self.position, float(header.timestamp), xa)
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from opendrs.connectors.mysql import applier as applier_module
-from opendrs.connectors.mysql import errors, streaming
+from opendrs.connectors.mysql import errors, spill, streaming
 from opendrs.domain.replication import TableRef
 from tests import servers
 from tests.integration.mysql.streaming_fixtures import (
@@ -133,6 +133,14 @@ def test_every_type_round_trips_exactly(
     assert len(rows_checksum(target, schema, "types")) == 6
 
 
+@pytest.fixture(params=["in memory", "spilled"])
+def spilling(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run the test as it is, then again with every transaction of 7 changes or more read back from a file."""
+    if request.param == "spilled":
+        monkeypatch.setattr(spill, "SPILL_ROWS", 7)
+
+
+@pytest.mark.usefixtures("spilling")
 def test_updates_changing_the_primary_key_and_deletes(
     source: servers.MariadbServer, target: servers.MariadbServer, schema: str
 ) -> None:
@@ -161,6 +169,7 @@ def test_updates_changing_the_primary_key_and_deletes(
     assert_same_schema(source, target, schema, schema)
 
 
+@pytest.mark.usefixtures("spilling")
 def test_keyless_and_unique_key_tables(
     source: servers.MariadbServer, target: servers.MariadbServer, schema: str
 ) -> None:

@@ -1,0 +1,121 @@
+"""The changes of one source transaction, however many: past SPILL_ROWS they wait in a temporary file.
+
+A decoded row change takes about 700 bytes of memory (an UPDATE's two images), so a source transaction that
+updates a 30-million-row table would take 20 GB if it were held whole; a native replica applies it with almost
+none. The reader fills a ChangeBuffer as row events arrive, and hands the applier the result of take(): a tuple,
+as always, when the transaction is small; otherwise SpilledChanges, which reads the file back one batch at a time
+each time it is iterated (the applier may go over a transaction twice). The file is deleted when it is closed,
+at the latest when the transaction is garbage collected.
+"""
+
+from __future__ import annotations
+
+import pickle
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from typing import overload
+
+from opendrs.domain.replication import RowChange, SchemaChange
+
+Change = RowChange | SchemaChange
+SPILL_ROWS = 50_000  # changes held in memory per transaction, at most; beyond, written out this many at a time
+
+
+class _SpillFile:
+    """A temporary file of pickled batches of changes; deleted when closed, or when dropped."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile(prefix="opendrs-transaction-")  # noqa: SIM115 (closed by close/__del__)
+        self.batches = 0
+        self.count = 0
+
+    def write(self, changes: list[Change]) -> None:
+        pickle.dump(changes, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.batches += 1
+        self.count += len(changes)
+
+    def read(self) -> Iterator[Change]:
+        self._file.seek(0)
+        for _ in range(self.batches):
+            yield from pickle.load(self._file)
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __del__(self) -> None:
+        self._file.close()
+
+
+class SpilledChanges(Sequence[Change]):
+    """Changes in a temporary file, then a tail still in memory; iterate it, as often as needed. Indexing reads up
+    to the item: for tests and messages, not for loops."""
+
+    def __init__(self, spilled: _SpillFile, tail: tuple[Change, ...]) -> None:
+        self._spilled = spilled
+        self._tail = tail
+        self._count = spilled.count + len(tail)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[Change]:
+        yield from self._spilled.read()
+        yield from self._tail
+
+    @overload
+    def __getitem__(self, index: int) -> Change: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Change]: ...
+
+    def __getitem__(self, index: int | slice) -> Change | Sequence[Change]:
+        if isinstance(index, slice):
+            return tuple(self)[index]
+        position = index + self._count if index < 0 else index
+        if not 0 <= position < self._count:
+            raise IndexError(index)
+        for at, change in enumerate(self):
+            if at == position:
+                return change
+        raise IndexError(index)  # unreachable: the file holds _count changes
+
+    def close(self) -> None:
+        self._spilled.close()
+
+
+class ChangeBuffer:
+    """Where a transaction's changes gather as its events are decoded."""
+
+    def __init__(self) -> None:
+        self._held: list[Change] = []
+        self._spilled: _SpillFile | None = None
+
+    def __len__(self) -> int:
+        return (self._spilled.count if self._spilled else 0) + len(self._held)
+
+    def append(self, change: Change) -> None:
+        self._held.append(change)
+        if len(self._held) >= SPILL_ROWS:
+            self._spill()
+
+    def extend(self, changes: Iterable[Change]) -> None:
+        self._held.extend(changes)
+        if len(self._held) >= SPILL_ROWS:
+            self._spill()
+
+    def take(self) -> Sequence[Change]:
+        """The changes gathered; the buffer starts again empty."""
+        held, spilled = tuple(self._held), self._spilled
+        self._held, self._spilled = [], None
+        return held if spilled is None else SpilledChanges(spilled, held)
+
+    def discard(self) -> None:
+        if self._spilled is not None:
+            self._spilled.close()
+        self._held, self._spilled = [], None
+
+    def _spill(self) -> None:
+        if self._spilled is None:
+            self._spilled = _SpillFile()
+        self._spilled.write(self._held)
+        self._held = []
