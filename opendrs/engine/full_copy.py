@@ -38,6 +38,7 @@ from opendrs.connectors.mysql import (
     checks,
     chunks,
     copy,
+    dropped_tables,
     fences,
     interrupt,
     structure,
@@ -198,7 +199,7 @@ def _run_in(
             checkpoints.add_tables(connection, task_id, tables)
         checkpoints.save_state(connection, task_id, state, now_ms())
     crash_point("snapshot.position_recorded")
-    _check_tables_still_there(tables, infos)
+    tables = _without_tables_gone(context, source, target, infos, tables, state, snapshot.position)
     tables = _restart_changed_tables(context, target, infos, tables, state)
     fence = incremental.target_fence(context)
     rows_at_start = sum(t.rows_copied for t in tables)
@@ -239,17 +240,69 @@ def _readable_routines(snapshot: Snapshot, selection: Selection) -> Sequence[cat
     return routines
 
 
-def _check_tables_still_there(tables: Sequence[TableProgress], infos: dict[str, catalog.TableInfo]) -> None:
-    """A resumed copy keeps its table list, but reads a new snapshot: a table renamed or dropped on the source
-    meanwhile cannot be finished from it, and its rows would be lost without a word. Fail, saying so."""
-    gone = [_key(table) for table in tables if _key(table) not in infos]
-    if gone:
-        reason = (
-            f"{', '.join(gone)} left the source (dropped or renamed) during the full copy or while it was stopped, "
-            "and the copy cannot resume without it: restore the table under its name and retry, or stop this task "
-            "and start a new one"
+def _without_tables_gone(
+    context: TaskContext,
+    source: Endpoint,
+    target: Endpoint,
+    infos: dict[str, catalog.TableInfo],
+    tables: list[TableProgress],
+    state: dict[str, Any],
+    position: BinlogPosition,
+) -> list[TableProgress]:
+    """A resumed copy keeps its table list, but reads a new snapshot (at `position`): the tables gone from the
+    source meanwhile are left out of it. One whose copy is complete needs nothing more (the incremental phase
+    replays what became of it). One the binlog shows dropped is done with too (_forget_dropped). One renamed, or
+    gone in a way the binlog does not show, cannot be finished from this snapshot, and its rows would be lost
+    without a word: fail, saying so."""
+    gone = [table for table in tables if _key(table) not in infos]
+    unfinished = {TableRef(table.source_schema, table.source_name): table for table in gone if not table.index_done}
+    if unfinished:
+        since = BinlogPosition.decode(state["start_position"])
+        server_id = incremental.server_id_for(context.task.id, context.lease.version)
+        dropped = incremental.guard(
+            lambda: dropped_tables.dropped_tables(source, since, position, unfinished, server_id),
+            errors.SOURCE_FAILED,
         )
-        raise TransferError(errors.SOURCE_FAILED, reason, retriable=False)
+        forgotten = _forget_dropped(context, target, [unfinished[table] for table in sorted(dropped)])
+        lost = [str(table) for table, progress in unfinished.items() if progress.position not in forgotten]
+        if lost:
+            reason = (
+                f"{', '.join(lost)} left the source (renamed, or dropped and created again) during the full copy or"
+                " while it was stopped, and the copy cannot resume without it: restore the table under its name and"
+                " retry, or stop this task and start a new one"
+            )
+            raise TransferError(errors.SOURCE_FAILED, reason, retriable=False)
+    return [table for table in tables if _key(table) in infos]
+
+
+def _forget_dropped(context: TaskContext, target: Endpoint, dropped: Sequence[TableProgress]) -> set[int]:
+    """Count tables the source dropped before their copy was done as done; the positions of those it could.
+
+    A task that replicates keeps the partial target copy: the incremental phase replays the table's changes on it
+    idempotently from the first snapshot on (and the cascades they ran on other tables), then its DROP TABLE. One
+    whose target copy is not there (its copy was started again, and dropped, by an earlier run) cannot be. A copy
+    that is all there is drops its partial copy at once."""
+    replicates = context.task.task_type == "FULL_INCR_TRANS"
+    forgotten = set()
+    with mysql.connect(target) as target_connection:
+        for table in dropped:
+            copy_on_target = TableRef(table.target_schema, table.target_name)
+            if not replicates:
+                structure.drop_table(target_connection, copy_on_target)
+            elif catalog.current_definition(target_connection, copy_on_target) is None:
+                continue
+            forgotten.add(table.position)
+            log.warning(
+                "%s was dropped on the source before its copy was done: left out of the copy",
+                _key(table),
+                extra={"action": "table_dropped", "task_id": context.task.id},
+            )
+    with context.fenced() as connection:
+        for position in forgotten:
+            checkpoints.mark_table(
+                connection, context.task.id, position, structure_done=True, data_done=True, index_done=True
+            )
+    return forgotten
 
 
 def _restart_changed_tables(

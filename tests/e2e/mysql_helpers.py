@@ -166,6 +166,8 @@ def fingerprint(server: MariadbServer, schema: str) -> dict[str, tuple[int, int]
     found = {}
     for table in tables(server, schema):
         names = [column[0] for column in columns(server, schema, table)]
+        if not names:
+            raise TableChangedError(f"{table} went before its columns were read")
         sql = f"SELECT COUNT(*), IFNULL(SUM(CRC32({_row_digest(names)})), 0) FROM {qualified(schema, table)}"
         try:
             count, crc_sum = query(server, sql)[0]

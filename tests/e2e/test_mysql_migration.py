@@ -864,34 +864,76 @@ def test_a_pause_interrupts_an_index_build_and_the_resumed_copy_builds_it(
     my.assert_same_database(source, target, schema)  # the rows, and the structure with k_k
 
 
-def test_a_table_that_left_the_source_while_the_copy_was_paused_fails_the_resumed_copy_clearly(
-    drs: Api, drs_server: Server, source: MariadbServer, target: MariadbServer, schema: str
-) -> None:
-    """The resumed copy keeps its table list but reads a new snapshot: a table renamed meanwhile used to crash its
-    worker thread (a KeyError), and the task was claimed again every second, for ever, showing nothing."""
+def _paused_with_leaving_unindexed(
+    drs: Api, drs_server: Server, source: MariadbServer, target: MariadbServer, schema: str, task_type: str
+) -> str:
+    """A task copying `leaving` and `small`, paused while the build of leaving's secondary index waits for a lock:
+    leaving's copy is unfinished. Its id."""
     s = quote(schema)
     execute(
         source,
-        f"CREATE TABLE {s}.indexed (id INT NOT NULL PRIMARY KEY, k INT, pad CHAR(200), KEY k_k (k))",
-        f"INSERT INTO {s}.indexed SELECT seq, seq % 97, REPEAT('p', 200) FROM {s}.seq_1_to_15000",
-        f"CREATE TABLE {s}.leaving (id INT NOT NULL PRIMARY KEY)",
+        f"CREATE TABLE {s}.leaving (id INT NOT NULL PRIMARY KEY, k INT, pad CHAR(200), KEY k_k (k))",
+        f"INSERT INTO {s}.leaving SELECT seq, seq % 97, REPEAT('p', 200) FROM {s}.seq_1_to_15000",
+        f"CREATE TABLE {s}.small (id INT NOT NULL PRIMARY KEY, k INT)",
+        f"INSERT INTO {s}.small SELECT seq, seq % 7 FROM {s}.seq_1_to_100",
     )
-    job = my.configure_task(drs, source, target, "FULL_TRANS", [schema])
-    my.succeeded(my.limit_speed(drs, [job], 1))
+    job = my.configure_task(drs, source, target, task_type, [schema])
+    my.succeeded(my.limit_speed(drs, [job], 1))  # about 3 MB of rows: 3 s
     my.start(drs, job)
-    wait_for(lambda: "indexed" in my.tables(target, schema), "the target table to exist")
-    with my.metadata_lock_held(target, qualified(schema, "indexed")):
-        wait_for(lambda: my.alters_waiting(target, "indexed") == 1, "the index build to wait", my.COPY_DEADLINE)
+    wait_for(lambda: "leaving" in my.tables(target, schema), "the target table to exist")
+    with my.metadata_lock_held(target, qualified(schema, "leaving")):
+        wait_for(lambda: my.alters_waiting(target, "leaving") == 1, "the index build to wait", my.COPY_DEADLINE)
         my.pause_until_let_go(drs, drs_server, job)
-    execute(source, f"RENAME TABLE {s}.leaving TO {s}.left_behind")
+    return job
+
+
+def test_a_table_renamed_while_the_copy_was_paused_fails_the_resumed_copy_clearly(
+    drs: Api, drs_server: Server, source: MariadbServer, target: MariadbServer, schema: str
+) -> None:
+    """The resumed copy keeps its table list but reads a new snapshot: a table renamed meanwhile used to crash its
+    worker thread (a KeyError), and the task was claimed again every second, for ever, showing nothing. Its rows
+    now live under a name the copy does not have: the copy cannot finish without losing them."""
+    job = _paused_with_leaving_unindexed(drs, drs_server, source, target, schema, "FULL_TRANS")
+    execute(source, f"RENAME TABLE {quote(schema)}.leaving TO {quote(schema)}.left_behind")
 
     my.retry(drs, job)
     failed = my.wait_status(drs, job, "FULL_TRANSFER_FAILED", my.COPY_DEADLINE)
     assert failed["error_code"] == "DRS.M05201", failed
     assert (
-        f"{schema}.leaving left the source (dropped or renamed) during the full copy or while it was stopped"
-        in (failed["error_message"])
+        f"{schema}.leaving left the source (renamed, or dropped and created again) during the full copy or while it"
+        " was stopped" in failed["error_message"]
     ), failed
+
+
+@pytest.mark.parametrize("task_type", ["FULL_INCR_TRANS", "FULL_TRANS"])
+def test_a_table_dropped_while_the_copy_was_paused_is_left_out_and_the_task_goes_on(
+    drs: Api, drs_server: Server, source: MariadbServer, target: MariadbServer, schema: str, task_type: str
+) -> None:
+    """A retention job drops a table while a long copy is paused (or its worker is down): the resumed copy finds it
+    dropped in the binlog and goes on without it. A task that replicates keeps the partial copy for its catch-up,
+    which replays the table's changes and then its drop; a copy alone drops it at once."""
+    job = _paused_with_leaving_unindexed(drs, drs_server, source, target, schema, task_type)
+    s = quote(schema)
+    execute(
+        source,
+        f"INSERT INTO {s}.leaving VALUES (20000, 1, 'x')",  # changes the catch-up replays before the drop
+        f"UPDATE {s}.leaving SET k = k + 1 WHERE id < 100",
+        f"INSERT INTO {s}.small VALUES (1000, 1)",
+        f"DROP TABLE {s}.leaving",
+        f"DELETE FROM {s}.small WHERE id = 1",
+    )
+
+    my.retry(drs, job)
+    if task_type == "FULL_TRANS":
+        my.wait_status(drs, job, "FULL_TRANSFER_COMPLETE", my.COPY_DEADLINE)
+        assert my.tables(target, schema) == ["small"]  # copied whole before the pause: as it was then
+        return
+    my.wait_status(drs, job, "INCRE_TRANSFER_STARTED", my.COPY_DEADLINE)
+    wait_for(lambda: my.tables(target, schema) == ["small"], "the catch-up to replay the drop", my.COPY_DEADLINE)
+    my.wait_same_database(source, target, schema)
+    execute(source, f"INSERT INTO {s}.small VALUES (1001, 2)")
+    my.wait_same_database(source, target, schema)
+    assert my.status_of(drs, job)["status"] == "INCRE_TRANSFER_STARTED"
 
 
 def _wait_for_a_chunk(server: Server, job: str, table: str) -> None:
