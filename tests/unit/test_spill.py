@@ -36,6 +36,8 @@ def test_a_large_transaction_is_read_back_from_its_file_in_order_every_time(monk
     assert len(taken) == 11 and bool(taken)
     assert list(taken) == expected
     assert list(taken) == expected  # the applier may go over it twice
+    outer, inner = iter(taken), iter(taken)
+    assert [(a, b) for a, b in zip(outer, inner, strict=True)] == [(c, c) for c in expected]  # even interleaved
     assert taken[0] == expected[0] and taken[-1] == expected[-1] and taken[7] == expected[7]
     assert taken[2:4] == tuple(expected[2:4])
     with pytest.raises(IndexError):

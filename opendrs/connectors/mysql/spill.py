@@ -10,6 +10,7 @@ at the latest when the transaction is garbage collected.
 
 from __future__ import annotations
 
+import io
 import pickle
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -26,18 +27,20 @@ class _SpillFile:
 
     def __init__(self) -> None:
         self._file = tempfile.TemporaryFile(prefix="opendrs-transaction-")  # noqa: SIM115 (closed by close/__del__)
-        self.batches = 0
+        self._offsets: list[int] = []  # where each batch starts
         self.count = 0
 
     def write(self, changes: list[Change]) -> None:
+        self._offsets.append(self._file.seek(0, io.SEEK_END))
         pickle.dump(changes, self._file, protocol=pickle.HIGHEST_PROTOCOL)
-        self.batches += 1
         self.count += len(changes)
 
     def read(self) -> Iterator[Change]:
-        self._file.seek(0)
-        for _ in range(self.batches):
-            yield from pickle.load(self._file)
+        """Every change, a batch at a time; two iterations may interleave (each batch is read whole at its offset)."""
+        for offset in self._offsets:
+            self._file.seek(offset)
+            batch: list[Change] = pickle.load(self._file)
+            yield from batch
 
     def close(self) -> None:
         self._file.close()
