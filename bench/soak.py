@@ -144,6 +144,7 @@ def main() -> int:
         started = time.monotonic()
         limited, count, peak = True, 0, 0
         while time.monotonic() - started < args.minutes * 60:
+            # Not a wait for anything: a random moment to kill at, more often while the copy runs.
             time.sleep(kills.uniform(0.5, 3) if limited else kills.uniform(0.5, 8))
             if limited and time.monotonic() - started > args.copy_seconds:
                 my.succeeded(my.limit_speed(api, [job], 1000))

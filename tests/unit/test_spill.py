@@ -43,7 +43,6 @@ def test_a_large_transaction_is_read_back_from_its_file_in_order_every_time(monk
     with pytest.raises(IndexError):
         taken[11]
     assert len(buffer) == 0 and buffer.take() == ()  # the buffer starts again, without the file
-    taken.close()
 
 
 def test_discarded_changes_leave_nothing(monkeypatch: pytest.MonkeyPatch) -> None:

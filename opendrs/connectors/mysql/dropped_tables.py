@@ -8,10 +8,18 @@ the copy's first snapshot and its new one.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 from opendrs.connectors.mysql import streaming
-from opendrs.domain.replication import BinlogPosition, Endpoint, SchemaChange, Selection, TableRef, position_key
+from opendrs.domain.replication import (
+    BinlogPosition,
+    Endpoint,
+    RowChange,
+    SchemaChange,
+    Selection,
+    TableRef,
+    position_key,
+)
 
 
 def dropped_tables(
@@ -26,10 +34,14 @@ def dropped_tables(
     end = position_key(until)
     with streaming.stream(endpoint, since, Selection(tables=tuple(tables)), server_id) as stream:
         for item in stream:
-            reached = position_key(item.position if isinstance(item, streaming.Heartbeat) else item.end)
+            changes: Sequence[RowChange | SchemaChange]
+            if isinstance(item, streaming.Heartbeat):
+                reached, changes = position_key(item.position), ()
+            else:
+                reached, changes = position_key(item.end), item.changes
             if reached > end:
                 break
-            for change in () if isinstance(item, streaming.Heartbeat) else item.changes:
+            for change in changes:
                 if isinstance(change, SchemaChange):
                     named = set(change.tables).intersection(tables)
                     (dropped if change.verb == "DROP" else otherwise).update(named)

@@ -50,8 +50,8 @@ class _SpillFile:
 
 
 class SpilledChanges(Sequence[Change]):
-    """Changes in a temporary file, then a tail still in memory; iterate it, as often as needed. Indexing reads up
-    to the item: for tests and messages, not for loops."""
+    """Changes in a temporary file, then a tail still in memory; iterate it, as often as needed. Indexing reads
+    them all: for tests and messages, not for loops."""
 
     def __init__(self, spilled: _SpillFile, tail: tuple[Change, ...]) -> None:
         self._spilled = spilled
@@ -72,18 +72,7 @@ class SpilledChanges(Sequence[Change]):
     def __getitem__(self, index: slice) -> Sequence[Change]: ...
 
     def __getitem__(self, index: int | slice) -> Change | Sequence[Change]:
-        if isinstance(index, slice):
-            return tuple(self)[index]
-        position = index + self._count if index < 0 else index
-        if not 0 <= position < self._count:
-            raise IndexError(index)
-        for at, change in enumerate(self):
-            if at == position:
-                return change
-        raise IndexError(index)  # unreachable: the file holds _count changes
-
-    def close(self) -> None:
-        self._spilled.close()
+        return tuple(self)[index]
 
 
 class ChangeBuffer:

@@ -1009,7 +1009,7 @@ class _Backlog:
         """Add `chunk`, once there is room for it; at once if the stream is closed."""
         with self._changed:
             while self._chunks and self._bytes + size > self._max_bytes and not self._closed.is_set():
-                self._changed.wait(0.1)
+                self._changed.wait()  # get() and wake() notify
             self._chunks.append((chunk, size))
             self._bytes += size
             self._changed.notify_all()
