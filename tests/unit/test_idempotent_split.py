@@ -4,6 +4,11 @@ changes of tables copied whole in a later snapshot are left out up to it."""
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
+
+from opendrs.connectors.mysql import spill
 from opendrs.connectors.mysql.applier import without_copied
 from opendrs.domain.replication import BinlogPosition, RowChange, SchemaChange, TableRef, Transaction, position_key
 from opendrs.engine.incremental import _split_at
@@ -44,3 +49,27 @@ def test_a_table_copied_after_a_change_skips_its_rows_and_its_ddl_but_not_ddl_na
 
     assert without_copied(before, skips, same_name).changes == (rename,)
     assert without_copied(after, skips, same_name).changes == (row, alter)
+
+
+def test_a_large_transaction_stays_in_its_temporary_file_without_the_copied_changes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(spill, "SPILL_ROWS", 10)
+    copied, other = TableRef("db", "copied"), TableRef("db", "other")
+    skips = {copied: position_key(BinlogPosition("mysql-bin.000009", 200))}
+    changes = [
+        RowChange(copied if n % 2 else other, "insert" if n % 4 < 2 else "delete", None, {"id": n}) for n in range(100)
+    ]
+    buffer = spill.ChangeBuffer[spill.Change]()
+    buffer.extend(changes)
+    transaction = Transaction(buffer.take(), BinlogPosition("mysql-bin.000009", 100), 0.0)
+
+    kept = without_copied(transaction, skips, lambda table: table).changes
+
+    assert isinstance(kept, spill.SpilledChanges)
+    expected = [
+        change if change.table == other else dataclasses.replace(change, only_cascades=True)
+        for change in changes
+        if change.table == other or change.kind == "delete"
+    ]
+    assert list(kept) == expected and len(expected) == 75

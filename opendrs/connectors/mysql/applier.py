@@ -38,7 +38,7 @@ from typing import Any
 import pymysql
 from pymysql.constants import CLIENT
 
-from opendrs.connectors.mysql import cascades, ddl, errors, fences, interrupt, prepared_xa
+from opendrs.connectors.mysql import cascades, ddl, errors, fences, interrupt, prepared_xa, spill
 from opendrs.connectors.mysql import connection as mysql_connection
 from opendrs.connectors.mysql.connection import quote_identifier
 from opendrs.connectors.mysql.values import literal, same
@@ -280,13 +280,18 @@ def without_copied(
         tables = change.tables if isinstance(change, SchemaChange) else (change.table,)
         return bool(tables) and all(map(taken_after, tables))
 
-    kept: list[RowChange | SchemaChange] = []
+    kept = spill.ChangeBuffer[spill.Change]()  # a large transaction stays in a temporary file
     for change in transaction.changes:
         if not copied_after(change):
             kept.append(change)
         elif isinstance(change, RowChange) and change.kind != "insert":
             kept.append(dataclasses.replace(change, only_cascades=True))
-    return dataclasses.replace(transaction, changes=tuple(kept))
+    return dataclasses.replace(transaction, changes=kept.take())
+
+
+def _row_change_of_xa(change: RowChange | SchemaChange) -> RowChange:
+    assert isinstance(change, RowChange), "DDL cannot be part of an XA transaction"
+    return change
 
 
 def _padded(table: TargetTable, column: str, value: Any) -> Any:
@@ -633,19 +638,19 @@ class Applier:
         xid = step.xid
         if step.phase == "prepare":
             if transaction.changes:
-                rows = [c for c in transaction.changes if isinstance(c, RowChange)]
-                assert len(rows) == len(transaction.changes), "DDL cannot be part of an XA transaction"
+                rows = map(_row_change_of_xa, transaction.changes)
                 for statement in prepared_xa.store_statements(self.task_id, xid, rows, self._max_query // 4):
                     batch.add(statement)
+                    if batch.size >= self._max_query:
+                        self._run(conn, *batch.take())  # a large transaction is never held whole as SQL
                 self._xa_pending[xid] = True
             return dataclasses.replace(transaction, changes=())
         if not self._xa_pending.get(xid, xid in self._xa_kept):
             return transaction  # prepared with no changes of selected tables
-        changes: tuple[RowChange, ...] = ()
+        changes: Sequence[RowChange] = ()
         if step.phase == "commit":
             self._run(conn, *batch.take())  # its XA PREPARE may be in this very batch
-            with conn.cursor() as cursor:
-                changes = tuple(prepared_xa.load(cursor, self.task_id, xid))
+            changes = prepared_xa.load(conn, self.task_id, xid)
         batch.add(prepared_xa.forget_statement(self.task_id, xid))
         self._xa_pending[xid] = False
         return dataclasses.replace(transaction, changes=changes)

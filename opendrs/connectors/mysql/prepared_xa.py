@@ -12,11 +12,13 @@ from: the copy keeps their changes here itself (xa_capture.py).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+import pymysql.cursors
+
 from opendrs.connectors.mysql import connection as mysql
-from opendrs.connectors.mysql import fences, row_codec
+from opendrs.connectors.mysql import fences, row_codec, spill
 from opendrs.connectors.mysql.values import literal
 from opendrs.domain.replication import RowChange
 
@@ -39,17 +41,21 @@ def stored_xids(cursor: Any, task_id: str) -> set[str]:
     return {str(row[0]) for row in cursor.fetchall()}
 
 
-def store_statements(task_id: str, xid: str, changes: Sequence[RowChange], max_bytes: int) -> list[str]:
-    """INSERTs keeping `changes`, each of about `max_bytes` of text at most."""
+def store_statements(task_id: str, xid: str, changes: Iterable[RowChange], max_bytes: int) -> Iterator[str]:
+    """INSERTs keeping `changes`, each of about `max_bytes` of text at most; made one at a time."""
     prefix = f"INSERT INTO {TABLE} (task_id, xid, part, changes) VALUES ({literal(task_id)},{literal(xid)},"
     texts = row_codec.encode_all(changes, max_bytes)
-    return [f"{prefix}{part},{literal(text)})" for part, text in enumerate(texts)]
+    return (f"{prefix}{part},{literal(text)})" for part, text in enumerate(texts))
 
 
-def load(cursor: Any, task_id: str, xid: str) -> list[RowChange]:
-    """The changes kept for `xid`, in their order."""
-    cursor.execute(f"SELECT changes FROM {TABLE} WHERE task_id=%s AND xid=%s ORDER BY part", (task_id, xid))
-    return row_codec.decode_all([str(row[0]) for row in cursor.fetchall()])
+def load(connection: mysql.Connection, task_id: str, xid: str) -> Sequence[RowChange]:
+    """The changes kept for `xid`, in their order. The parts are read as they come and decoded into a
+    spill.ChangeBuffer: a large transaction waits in a temporary file, as when it was read from the binlog."""
+    changes = spill.ChangeBuffer[RowChange]()
+    with connection.cursor(pymysql.cursors.SSCursor) as cursor:
+        cursor.execute(f"SELECT changes FROM {TABLE} WHERE task_id=%s AND xid=%s ORDER BY part", (task_id, xid))
+        changes.extend(row_codec.decode_all(str(row[0]) for row in cursor))
+    return changes.take()
 
 
 def forget_statement(task_id: str, xid: str) -> str:

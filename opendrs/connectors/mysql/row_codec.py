@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from opendrs.connectors.mysql import errors
@@ -64,25 +64,24 @@ def decode(line: str) -> RowChange:
     return RowChange(TableRef(schema, name), kind, _decode_row(before), _decode_row(after), checks, only_cascades)
 
 
-def encode_all(changes: Sequence[RowChange], max_bytes: int) -> list[str]:
-    """The changes as texts of lines, each text at most about `max_bytes` (one change may make it longer)."""
-    texts: list[str] = []
+def encode_all(changes: Iterable[RowChange], max_bytes: int) -> Iterator[str]:
+    """The changes as texts of lines, each text at most about `max_bytes` (one change may make it longer); one
+    text at a time, so that a transaction of millions of changes is never encoded whole in memory."""
     lines: list[str] = []
     size = 0
     for change in changes:
         line = encode(change)
         if lines and size + len(line) > max_bytes:
-            texts.append("\n".join(lines))
+            yield "\n".join(lines)
             lines, size = [], 0
         lines.append(line)
         size += len(line) + 1
     if lines:
-        texts.append("\n".join(lines))
-    return texts
+        yield "\n".join(lines)
 
 
-def decode_all(texts: Sequence[str]) -> list[RowChange]:
-    return [decode(line) for text in texts for line in text.split("\n")]
+def decode_all(texts: Iterable[str]) -> Iterator[RowChange]:
+    return (decode(line) for text in texts for line in text.split("\n"))
 
 
 def _encode_row(row: Row | None) -> dict[str, Any] | None:

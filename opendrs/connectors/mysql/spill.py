@@ -5,7 +5,9 @@ updates a 30-million-row table would take 20 GB if it were held whole; a native 
 none. The reader fills a ChangeBuffer as row events arrive, and hands the applier the result of take(): a tuple,
 as always, when the transaction is small; otherwise SpilledChanges, which reads the file back one batch at a time
 each time it is iterated (the applier may go over a transaction twice). The file is deleted when it is closed,
-at the latest when the transaction is garbage collected.
+at the latest when the transaction is garbage collected. What the applier makes of a large transaction goes into
+a ChangeBuffer too: the catch-up's changes without those of tables copied later, and an XA transaction's changes
+read back from the target at its XA COMMIT.
 """
 
 from __future__ import annotations
@@ -14,15 +16,16 @@ import io
 import pickle
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-from typing import overload
+from typing import Generic, TypeVar, overload
 
 from opendrs.domain.replication import RowChange, SchemaChange
 
 Change = RowChange | SchemaChange
+C = TypeVar("C", bound=Change)  # what one transaction holds: any change, or (prepared XA) row changes only
 SPILL_ROWS = 50_000  # changes held in memory per transaction, at most; beyond, written out this many at a time
 
 
-class _SpillFile:
+class _SpillFile(Generic[C]):
     """A temporary file of pickled batches of changes; deleted when closed, or when dropped."""
 
     def __init__(self) -> None:
@@ -30,16 +33,16 @@ class _SpillFile:
         self._offsets: list[int] = []  # where each batch starts
         self.count = 0
 
-    def write(self, changes: list[Change]) -> None:
+    def write(self, changes: list[C]) -> None:
         self._offsets.append(self._file.seek(0, io.SEEK_END))
         pickle.dump(changes, self._file, protocol=pickle.HIGHEST_PROTOCOL)
         self.count += len(changes)
 
-    def read(self) -> Iterator[Change]:
+    def read(self) -> Iterator[C]:
         """Every change, a batch at a time; two iterations may interleave (each batch is read whole at its offset)."""
         for offset in self._offsets:
             self._file.seek(offset)
-            batch: list[Change] = pickle.load(self._file)
+            batch: list[C] = pickle.load(self._file)
             yield from batch
 
     def close(self) -> None:
@@ -49,11 +52,11 @@ class _SpillFile:
         self._file.close()
 
 
-class SpilledChanges(Sequence[Change]):
+class SpilledChanges(Sequence[C]):
     """Changes in a temporary file, then a tail still in memory; iterate it, as often as needed. Indexing reads
     them all: for tests and messages, not for loops."""
 
-    def __init__(self, spilled: _SpillFile, tail: tuple[Change, ...]) -> None:
+    def __init__(self, spilled: _SpillFile[C], tail: tuple[C, ...]) -> None:
         self._spilled = spilled
         self._tail = tail
         self._count = spilled.count + len(tail)
@@ -61,41 +64,40 @@ class SpilledChanges(Sequence[Change]):
     def __len__(self) -> int:
         return self._count
 
-    def __iter__(self) -> Iterator[Change]:
+    def __iter__(self) -> Iterator[C]:
         yield from self._spilled.read()
         yield from self._tail
 
     @overload
-    def __getitem__(self, index: int) -> Change: ...
+    def __getitem__(self, index: int) -> C: ...
 
     @overload
-    def __getitem__(self, index: slice) -> Sequence[Change]: ...
+    def __getitem__(self, index: slice) -> Sequence[C]: ...
 
-    def __getitem__(self, index: int | slice) -> Change | Sequence[Change]:
+    def __getitem__(self, index: int | slice) -> C | Sequence[C]:
         return tuple(self)[index]
 
 
-class ChangeBuffer:
-    """Where a transaction's changes gather as its events are decoded."""
+class ChangeBuffer(Generic[C]):
+    """Where a transaction's changes gather as its events are decoded (or its kept changes are read back)."""
 
     def __init__(self) -> None:
-        self._held: list[Change] = []
-        self._spilled: _SpillFile | None = None
+        self._held: list[C] = []
+        self._spilled: _SpillFile[C] | None = None
 
     def __len__(self) -> int:
         return (self._spilled.count if self._spilled else 0) + len(self._held)
 
-    def append(self, change: Change) -> None:
+    def append(self, change: C) -> None:
         self._held.append(change)
         if len(self._held) >= SPILL_ROWS:
             self._spill()
 
-    def extend(self, changes: Iterable[Change]) -> None:
-        self._held.extend(changes)
-        if len(self._held) >= SPILL_ROWS:
-            self._spill()
+    def extend(self, changes: Iterable[C]) -> None:
+        for change in changes:  # one at a time: `changes` may be a generator of millions
+            self.append(change)
 
-    def take(self) -> Sequence[Change]:
+    def take(self) -> Sequence[C]:
         """The changes gathered; the buffer starts again empty."""
         held, spilled = tuple(self._held), self._spilled
         self._held, self._spilled = [], None
@@ -108,6 +110,6 @@ class ChangeBuffer:
 
     def _spill(self) -> None:
         if self._spilled is None:
-            self._spilled = _SpillFile()
+            self._spilled = _SpillFile[C]()
         self._spilled.write(self._held)
         self._held = []

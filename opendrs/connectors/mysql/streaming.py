@@ -858,7 +858,7 @@ class _Assembler:
         self._last_output = time.monotonic()
         self._in_group = False
         self._standalone = False
-        self._changes = spill.ChangeBuffer()
+        self._changes = spill.ChangeBuffer[spill.Change]()
         self._xa_unselected: set[str] = set()  # XA transactions prepared here without changes of selected tables
 
     def feed(self, header: Header, event: Event) -> Item | None:

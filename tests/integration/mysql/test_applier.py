@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import pytest
 
 from opendrs.connectors.mysql import applier as applier_module
-from opendrs.connectors.mysql import errors, spill, streaming
+from opendrs.connectors.mysql import errors, prepared_xa, spill, streaming
 from opendrs.domain.replication import TableRef
 from tests import servers
 from tests.integration.mysql.streaming_fixtures import (
@@ -581,6 +582,49 @@ def test_every_type_round_trips_exactly_through_an_xa_transaction(
         replicate(source, applier, start, selection_of(schema), end)
     assert_same_schema(source, target, schema, schema)
     assert len(rows_checksum(target, schema, "types")) == 4
+
+
+def test_a_large_xa_transaction_is_kept_in_parts_and_read_back_into_a_temporary_file(
+    source: servers.MariadbServer, target: servers.MariadbServer, schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Neither the statements keeping a large prepared transaction nor its changes read back at the XA COMMIT are
+    ever held whole in memory."""
+    monkeypatch.setattr(spill, "SPILL_ROWS", 100)
+    monkeypatch.setattr(applier_module, "MAX_QUERY_CHARS", 40_000)  # parts of 10,000 characters
+    loaded: list[Sequence[object]] = []
+    load = prepared_xa.load
+
+    def recording_load(*args: Any) -> Sequence[object]:
+        loaded.append(load(*args))
+        return loaded[-1]
+
+    monkeypatch.setattr(prepared_xa, "load", recording_load)
+    make_target_schema(target, schema)
+    selection = selection_of(schema)
+    task = new_task()
+    start = position_now(source)
+    execute(source, "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20))", database=schema)
+    xid = f"'{schema}'"
+    prepare_xa(
+        source,
+        xid,
+        "INSERT INTO t SELECT seq, CONCAT('v', seq) FROM seq_1_to_2000",
+        "UPDATE t SET v = CONCAT(v, '-u') WHERE id % 3 = 0",
+        "DELETE FROM t WHERE id % 7 = 0",
+        database=schema,
+    )
+    prepared = position_now(source)
+    execute(source, f"XA COMMIT {xid}")
+    end = position_now(source)
+    with applier_module.Applier(endpoint_of(target), task, selection) as applier:
+        replicate(source, applier, start, selection, prepared)
+        parts = query(target, "SELECT COUNT(*) FROM opendrs_meta.prepared_xa WHERE task_id = %s", (task,))
+        assert parts[0][0] > 10
+        replicate(source, applier, prepared, selection, end)
+    assert [type(changes) for changes in loaded] == [spill.SpilledChanges]
+    assert len(loaded[0]) == 2000 + 666 + 285
+    assert_same_schema(source, target, schema, schema)
+    assert kept_xa(target, task) == []
 
 
 @pytest.mark.parametrize(("after", "kill"), [(2, False), (3, True), (4, False), (5, False), (6, True), (7, False)])
