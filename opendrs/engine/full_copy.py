@@ -259,20 +259,32 @@ def _without_tables_gone(
     if unfinished:
         since = BinlogPosition.decode(state["start_position"])
         server_id = incremental.server_id_for(context.task.id, context.lease.version)
+        databases = _databases_whose_drop_ends_the_copy(context, {table.schema for table in unfinished})
         dropped = incremental.guard(
-            lambda: dropped_tables.dropped_tables(source, since, position, unfinished, server_id),
+            lambda: dropped_tables.dropped_tables(source, since, position, unfinished, server_id, databases),
             errors.SOURCE_FAILED,
         )
         forgotten = _forget_dropped(context, target, [unfinished[table] for table in sorted(dropped)])
         lost = [str(table) for table, progress in unfinished.items() if progress.position not in forgotten]
         if lost:
             reason = (
-                f"{', '.join(lost)} left the source (renamed, or dropped and created again) during the full copy or"
+                f"{', '.join(lost)} left the source (renamed, dropped and created again, or dropped with its database)"
+                " during the full copy or"
                 " while it was stopped, and the copy cannot resume without it: restore the table under its name and"
                 " retry, or stop this task and start a new one"
             )
             raise TransferError(errors.SOURCE_FAILED, reason, retriable=False)
     return [table for table in tables if _key(table) in infos]
+
+
+def _databases_whose_drop_ends_the_copy(context: TaskContext, databases: set[str]) -> set[str]:
+    """Of `databases`, those whose DROP DATABASE disposes of a partial copy of their tables: the copy drops it
+    at once when nothing replicates after it; otherwise the catch-up replays the DROP DATABASE, as it does for a
+    database the task replicates whole (not for single tables: their target copies would stay, half copied)."""
+    if context.task.task_type != "FULL_INCR_TRANS":
+        return databases
+    selection = context.wiring.selection
+    return {database for database in databases if selection.whole_instance or database in selection.databases}
 
 
 def _forget_dropped(context: TaskContext, target: Endpoint, dropped: Sequence[TableProgress]) -> set[int]:

@@ -900,8 +900,8 @@ def test_a_table_renamed_while_the_copy_was_paused_fails_the_resumed_copy_clearl
     failed = my.wait_status(drs, job, "FULL_TRANSFER_FAILED", my.COPY_DEADLINE)
     assert failed["error_code"] == "DRS.M05201", failed
     assert (
-        f"{schema}.leaving left the source (renamed, or dropped and created again) during the full copy or while it"
-        " was stopped" in failed["error_message"]
+        f"{schema}.leaving left the source (renamed, dropped and created again, or dropped with its database) during"
+        " the full copy or while it was stopped" in failed["error_message"]
     ), failed
 
 
@@ -933,6 +933,35 @@ def test_a_table_dropped_while_the_copy_was_paused_is_left_out_and_the_task_goes
     my.wait_same_database(source, target, schema)
     execute(source, f"INSERT INTO {s}.small VALUES (1001, 2)")
     my.wait_same_database(source, target, schema)
+    assert my.status_of(drs, job)["status"] == "INCRE_TRANSFER_STARTED"
+
+
+@pytest.mark.parametrize("task_type", ["FULL_INCR_TRANS", "FULL_TRANS"])
+def test_a_database_dropped_while_the_copy_was_paused_is_left_out_and_the_task_goes_on(
+    drs: Api, drs_server: Server, source: MariadbServer, target: MariadbServer, schema: str, task_type: str
+) -> None:
+    """A selected database dropped whole while a copy of it is paused: the resumed copy finds the DROP DATABASE in
+    the binlog. A task that replicates replays it in its catch-up (and goes on replicating the database when it is
+    created again); a copy alone drops the partial copy of its unfinished table at once."""
+    job = _paused_with_leaving_unindexed(drs, drs_server, source, target, schema, task_type)
+    s = quote(schema)
+    execute(source, f"UPDATE {s}.leaving SET k = k + 1 WHERE id < 100", f"DROP DATABASE {s}")
+
+    my.retry(drs, job)
+    if task_type == "FULL_TRANS":
+        my.wait_status(drs, job, "FULL_TRANSFER_COMPLETE", my.COPY_DEADLINE)
+        assert my.tables(target, schema) == ["small"]  # copied whole before the pause: as it was then
+        return
+    my.wait_status(drs, job, "INCRE_TRANSFER_STARTED", my.COPY_DEADLINE)
+    wait_for(lambda: not my.query(target, "SHOW DATABASES LIKE %s", [schema]), "the catch-up to drop the database")
+    execute(
+        source,
+        f"CREATE DATABASE {s}",
+        f"CREATE TABLE {s}.reborn (id INT PRIMARY KEY)",
+        f"INSERT INTO {s}.reborn VALUES (1)",
+    )
+    my.wait_same_database(source, target, schema)
+    assert my.tables(target, schema) == ["reborn"]
     assert my.status_of(drs, job)["status"] == "INCRE_TRANSFER_STARTED"
 
 

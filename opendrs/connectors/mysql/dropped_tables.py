@@ -23,16 +23,23 @@ from opendrs.domain.replication import (
 
 
 def dropped_tables(
-    endpoint: Endpoint, since: BinlogPosition, until: BinlogPosition, tables: Collection[TableRef], server_id: int
+    endpoint: Endpoint,
+    since: BinlogPosition,
+    until: BinlogPosition,
+    tables: Collection[TableRef],
+    server_id: int,
+    databases: Collection[str] = (),
 ) -> set[TableRef]:
     """Those of `tables` that DROP TABLE removed between `since` and `until`, and that no other DDL named there (one
-    created again, renamed or altered in between may hold rows the binlog's drop does not account for)."""
+    created again, renamed or altered in between may hold rows the binlog's drop does not account for). A DROP
+    DATABASE of one of `databases` counts as a DROP TABLE of each of its tables."""
     if not tables:
         return set()
     dropped: set[TableRef] = set()
     otherwise: set[TableRef] = set()
     end = position_key(until)
-    with streaming.stream(endpoint, since, Selection(tables=tuple(tables)), server_id) as stream:
+    database_refs = tuple(TableRef(database, "") for database in databases)  # how DATABASE statements name them
+    with streaming.stream(endpoint, since, Selection(tables=(*tables, *database_refs)), server_id) as stream:
         for item in stream:
             changes: Sequence[RowChange | SchemaChange]
             if isinstance(item, streaming.Heartbeat):
@@ -44,7 +51,10 @@ def dropped_tables(
             for change in changes:
                 if isinstance(change, SchemaChange):
                     named = set(change.tables).intersection(tables)
-                    (dropped if change.verb == "DROP" else otherwise).update(named)
+                    if change.verb == "DROP DATABASE":
+                        dropped.update(table for table in tables if table.schema == change.tables[0].schema)
+                    else:
+                        (dropped if change.verb == "DROP" else otherwise).update(named)
             if reached == end:
                 break
     return dropped - otherwise
