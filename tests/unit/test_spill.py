@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import gc
+import pickle
+from typing import Any
+
 import pytest
 
 from opendrs.connectors.mysql import spill
-from opendrs.domain.replication import RowChange, TableRef
+from opendrs.domain.replication import RowChange, SchemaChange, TableRef
 
 TABLE = TableRef("db", "t")
 
@@ -51,3 +55,55 @@ def test_discarded_changes_leave_nothing(monkeypatch: pytest.MonkeyPatch) -> Non
     buffer.extend([change(1), change(2), change(3)])
     buffer.discard()
     assert len(buffer) == 0 and buffer.take() == ()
+
+
+def test_what_a_spilled_transaction_holds_is_known_without_reading_its_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The applier asks whether a transaction holds DDL, and counts its changes by kind: reading a file of a million
+    changes again for that took as long as applying them."""
+    monkeypatch.setattr(spill, "SPILL_ROWS", 3)
+    changes: list[spill.Change] = [
+        RowChange(TABLE, "insert", None, {"id": 1}),
+        RowChange(TABLE, "update", {"id": 1}, {"id": 2}),
+        RowChange(TABLE, "delete", {"id": 2}, None),
+        RowChange(TABLE, "delete", {"id": 3}, None, only_cascades=True),
+        SchemaChange("db", "ALTER TABLE t ADD c INT", tables=(TABLE,)),
+        RowChange(TABLE, "insert", None, {"id": 4}),
+    ]
+    buffer = spill.ChangeBuffer[spill.Change]()
+    buffer.extend(changes)
+    taken = buffer.take()
+    small = tuple(changes[:3])
+    monkeypatch.setattr(spill._SpillFile, "read", lambda _: pytest.fail("the file was read"))
+
+    assert spill.tally(taken) == spill.Tally(ddl=1, inserts=2, updates=1, deletes=1, only_cascades=1)
+    assert spill.tally(taken).rows == 4
+    assert spill.has_schema_changes(taken)
+    assert spill.tally(small) == spill.Tally(inserts=1, updates=1, deletes=1)
+    assert not spill.has_schema_changes(small)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_garbage_collector_pauses_while_a_batch_is_unpickled_only(
+    monkeypatch: pytest.MonkeyPatch, enabled: bool
+) -> None:
+    monkeypatch.setattr(spill, "SPILL_ROWS", 2)
+    buffer = spill.ChangeBuffer[spill.Change]()
+    buffer.extend([change(1), change(2), change(3)])
+    taken = buffer.take()
+    collecting: list[bool] = []
+    load = pickle.load
+
+    def watched_load(file: Any) -> Any:
+        collecting.append(gc.isenabled())
+        return load(file)
+
+    monkeypatch.setattr(pickle, "load", watched_load)
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        for _ in taken:
+            assert gc.isenabled() == enabled  # the applier's own work between batches: as it was
+        assert gc.isenabled() == enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+    assert collecting == [False]

@@ -414,19 +414,12 @@ class ApplierMetrics:
     def count(self, transactions: Sequence[Transaction]) -> None:
         for transaction in transactions:
             self.transactions += 1
-            for change in transaction.changes:
-                if isinstance(change, SchemaChange):
-                    self.ddl += 1
-                    continue
-                if change.only_cascades:
-                    continue  # the change itself was in a copy already
-                self.rows += 1
-                if change.kind == "insert":
-                    self.inserts += 1
-                elif change.kind == "update":
-                    self.updates += 1
-                else:
-                    self.deletes += 1
+            counted = spill.tally(transaction.changes)  # a change only for its cascades was in a copy already
+            self.ddl += counted.ddl
+            self.rows += counted.rows
+            self.inserts += counted.inserts
+            self.updates += counted.updates
+            self.deletes += counted.deletes
 
 
 @dataclasses.dataclass
@@ -571,7 +564,7 @@ class Applier:
                 transaction = self._xa_step(conn, batch, transaction)
             if self._copied_until is not None and position_key(transaction.end) <= self._copied_until:
                 transaction = without_copied(transaction, self._copied_at, self.selection.target_of)
-            if any(type(c) is SchemaChange for c in transaction.changes):
+            if spill.has_schema_changes(transaction.changes):
                 if pending:
                     self._commit(conn, batch, pending)
                     pending = []

@@ -12,6 +12,9 @@ read back from the target at its XA COMMIT.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import gc
 import io
 import pickle
 import tempfile
@@ -25,6 +28,64 @@ C = TypeVar("C", bound=Change)  # what one transaction holds: any change, or (pr
 SPILL_ROWS = 50_000  # changes held in memory per transaction, at most; beyond, written out this many at a time
 
 
+@dataclasses.dataclass
+class Tally:
+    """Changes counted by kind. A spilled transaction's are counted as they are written out, so that knowing what
+    it holds never means reading its file again (each read unpickles every change)."""
+
+    ddl: int = 0
+    inserts: int = 0
+    updates: int = 0
+    deletes: int = 0
+    only_cascades: int = 0  # row changes applied for their cascades only: the row itself was in a copy already
+
+    @property
+    def rows(self) -> int:
+        return self.inserts + self.updates + self.deletes
+
+    def add(self, changes: Iterable[Change]) -> None:
+        for change in changes:
+            if isinstance(change, SchemaChange):
+                self.ddl += 1
+            elif change.only_cascades:
+                self.only_cascades += 1
+            elif change.kind == "insert":
+                self.inserts += 1
+            elif change.kind == "update":
+                self.updates += 1
+            else:
+                self.deletes += 1
+
+
+def tally(changes: Sequence[Change]) -> Tally:
+    """What `changes` hold, by kind; a spilled transaction's without reading its file."""
+    if isinstance(changes, SpilledChanges):
+        return dataclasses.replace(changes.tally)
+    counted = Tally()
+    counted.add(changes)
+    return counted
+
+
+def has_schema_changes(changes: Sequence[Change]) -> bool:
+    if isinstance(changes, SpilledChanges):
+        return changes.tally.ddl > 0
+    return any(type(change) is SchemaChange for change in changes)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Unpickling a batch makes some 150,000 containers at once, which set the cyclic collector off on passes over
+    the worker's whole heap, again and again: 3.5 times the time of the load itself, measured. The batch makes no
+    cycles to collect. (A thread that finds the collector paused by another leaves it to that one to resume it.)"""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 class _SpillFile(Generic[C]):
     """A temporary file of pickled batches of changes; deleted when closed, or when dropped."""
 
@@ -32,17 +93,20 @@ class _SpillFile(Generic[C]):
         self._file = tempfile.TemporaryFile(prefix="opendrs-transaction-")  # noqa: SIM115 (closed by close/__del__)
         self._offsets: list[int] = []  # where each batch starts
         self.count = 0
+        self.tally = Tally()
 
     def write(self, changes: list[C]) -> None:
         self._offsets.append(self._file.seek(0, io.SEEK_END))
         pickle.dump(changes, self._file, protocol=pickle.HIGHEST_PROTOCOL)
         self.count += len(changes)
+        self.tally.add(changes)
 
     def read(self) -> Iterator[C]:
         """Every change, a batch at a time; two iterations may interleave (each batch is read whole at its offset)."""
         for offset in self._offsets:
             self._file.seek(offset)
-            batch: list[C] = pickle.load(self._file)
+            with _collector_paused():
+                batch: list[C] = pickle.load(self._file)
             yield from batch
 
     def close(self) -> None:
@@ -60,6 +124,8 @@ class SpilledChanges(Sequence[C]):
         self._spilled = spilled
         self._tail = tail
         self._count = spilled.count + len(tail)
+        self.tally = dataclasses.replace(spilled.tally)
+        self.tally.add(tail)
 
     def __len__(self) -> int:
         return self._count
