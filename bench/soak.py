@@ -1,7 +1,7 @@
 """Crash soak: a full+incremental task under heavy writes and DDL, its worker killed with kill -9 again and again;
 at the end the target must equal the source, row for row.
 
-    python bench/soak.py [--minutes 5] [--seed 1] [--rows 400000] [--copy-limit 2] [--copy-seconds 120]
+    python bench/soak.py [--minutes 5] [--seed 1] [--rows 400000] [--copy-limit 2] [--copy-seconds 120] [--pause]
 
 Starts a throwaway source and target MariaDB, `opendrs serve --no-worker` (SQLite store, 3 s lease) and two
 `opendrs worker` processes. A database of `--rows` rows gets a FULL_INCR_TRANS task, held to `--copy-limit` MB/s
@@ -12,7 +12,8 @@ for its first `--copy-seconds` seconds so that kills land in the copy too. Meanw
 * a DDL thread: ADD/DROP COLUMN and INDEX, CREATE + INSERT + DROP or RENAME of new tables, TRUNCATE, and upserts and
   deletes on an Aria table (outside the snapshot);
 * every 0.5-8 s (0.5-3 s while the limit holds) the worker holding the task is killed with kill -9 and a new one
-  started.
+  started; or, with `--pause`, the task is paused through the API, and resumed (batch-retry-task) once its worker
+  has let it go, as an operator does.
 
 After `--minutes`, the writers stop; once the task's lag is under 3 s, every table is compared row for row. Prints each
 kill (the task's status and progress then), the workers' peak memory, and PASS or FAIL; exit status 1 on FAIL (the
@@ -40,6 +41,7 @@ from tests.e2e.conftest import Cluster, serve_api_only
 from tests.harness import Api, create_tenant, wait_for
 
 SCHEMA = "soak"
+RUNNING = ("FULL_TRANSFER_STARTED", "INCRE_TRANSFER_STARTED")  # the statuses a pause is accepted in
 
 
 class DdlWriter(threading.Thread):
@@ -117,7 +119,9 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=400_000, help="rows in the database before the task starts")
     parser.add_argument("--copy-limit", type=int, default=2, help="MB/s the copy is held to at first")
     parser.add_argument("--copy-seconds", type=float, default=120.0, help="how long the limit holds")
+    parser.add_argument("--pause", action="store_true", help="pause and resume the task instead of killing workers")
     args = parser.parse_args()
+    stop = "pause" if args.pause else "kill"
     kills = random.Random(args.seed)
     base = Path(tempfile.mkdtemp(prefix="opendrs-soak-"))
     print(f"soak in {base}, seed {args.seed}", flush=True)
@@ -154,15 +158,21 @@ def main() -> int:
                 print(f"FAIL: the task failed: {status}")
                 return 1
             holder = cluster.holder(job)
-            if holder is None:
+            if holder is None or (args.pause and status.get("status") not in RUNNING):
                 continue
             peak = max(peak, peak_memory_mb(cluster))
-            cluster.kill(holder)
+            if args.pause:
+                my.pause_until_let_go(api, server, job)
+            else:
+                cluster.kill(holder)
             count += 1
             progress = my.progress_of(api, job).get("progress_map", {})
             phases = " ".join(f"{name} {phase['completed']}" for name, phase in progress.items())
-            print(f"kill {count}: {status.get('status')} {phases}; {writer.transactions} transactions", flush=True)
-            cluster.start_worker()
+            print(f"{stop} {count}: {status.get('status')} {phases}; {writer.transactions} transactions", flush=True)
+            if args.pause:
+                my.retry(api, job)
+            else:
+                cluster.start_worker()
         writer.stop()
         ddl.stopping.set()
         ddl.join()
@@ -182,7 +192,7 @@ def main() -> int:
             print(f"FAIL: {failure}\n{cluster.logs()}")
             return 1
         peak = max(peak, peak_memory_mb(cluster))
-        print(f"PASS: the target equals the source after {count} kills; workers' peak memory {peak} MB")
+        print(f"PASS: the target equals the source after {count} {stop}s; workers' peak memory {peak} MB")
         return 0
 
 
