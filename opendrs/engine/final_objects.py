@@ -14,7 +14,7 @@ import logging
 import pymysql
 import sqlalchemy as sa
 
-from opendrs.connectors.mysql import catalog, structure
+from opendrs.connectors.mysql import catalog, structure, task_rows
 from opendrs.connectors.mysql import connection as mysql
 from opendrs.connectors.mysql import errors as mysql_errors
 from opendrs.domain import errors
@@ -100,6 +100,7 @@ def _create(engine: sa.Engine, keys: Keys, lease: Lease, ttl_ms: int) -> None:
             structure.create_triggers_and_events(
                 target, found, wired.selection, lock_wait=lock_wait, before_each=renew_lease
             )
+            task_rows.forget(target, task_id)  # the task is over: its checkpoint and fence mean nothing now
     except structure.ObjectInUseError as exc:
         reason = f"{exc}: end those transactions, then terminate again, or force_terminate to stop without them"
         raise TransferError(errors.TARGET_FAILED, reason, retriable=False) from exc

@@ -42,6 +42,7 @@ from opendrs.connectors.mysql import (
     fences,
     interrupt,
     structure,
+    task_rows,
     xa_capture,
 )
 from opendrs.connectors.mysql import connection as mysql
@@ -218,6 +219,7 @@ def _run_in(
             # Nothing replicates into the tables after this copy: their triggers may fire from now on.
             found = catalog.list_triggers_and_events(reader, selection)
             structure.create_triggers_and_events(connection, found, selection)
+            task_rows.forget(connection, context.task.id)  # nothing writes the target after this: no fence needed
 
 
 def _remember_objects_read(context: TaskContext, source: Endpoint, state: dict[str, Any]) -> None:

@@ -292,6 +292,20 @@ def alters_waiting(server: MariadbServer, table_name: str) -> int:
 # --- Driving a task through the API ----------------------------------------------------------------------------
 
 
+def meta_rows(target: MariadbServer, job: str) -> dict[str, int]:
+    """The task's rows in each table of opendrs's own schema on the target."""
+    tables = [
+        row[0]
+        for row in query(target, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'opendrs_meta'")
+    ]
+    return {
+        str(table): int(
+            scalar(target, f"SELECT COUNT(*) FROM opendrs_meta.{quote(str(table))} WHERE task_id = %s", [job])
+        )
+        for table in tables
+    }
+
+
 def endpoint(server: MariadbServer) -> dict[str, Any]:
     return {"db_type": "mysql", "ip": server.host, "db_port": server.port, "db_user": server.user, "db_password": ""}
 

@@ -90,6 +90,7 @@ def test_full_transfer_copies_every_table_row_for_row(
 
     my.wait_status(drs, job, "FULL_TRANSFER_COMPLETE", my.COPY_DEADLINE)
 
+    assert my.meta_rows(target, job) == {"fences": 0}, "the copy left its fence on the target"
     progress = my.progress_of(drs, job)
     assert progress["progress"] == "100", progress
     completed = {phase: info["completed"] for phase, info in progress.get("progress_map", {}).items()}
@@ -826,6 +827,7 @@ def test_pause_resume_and_terminate(
     assert statuses[0] == "RELEASE_RESOURCE_STARTED", statuses
     assert set(statuses) == {"RELEASE_RESOURCE_STARTED", "RELEASE_RESOURCE_COMPLETE"}, statuses
     assert drs.wait_operation(operation)["status"] == "SUCCESS"
+    assert set(my.meta_rows(target, job).values()) == {0}, "the stopped task left rows in opendrs_meta"
     stopped = my.fingerprint(target, schema)
     _write_round(source, schema, 4000)
     my.assert_stays(lambda: my.fingerprint(target, schema) == stopped, "a stopped task to apply nothing", 2.0)
