@@ -90,7 +90,8 @@ def test_full_transfer_copies_every_table_row_for_row(
 
     my.wait_status(drs, job, "FULL_TRANSFER_COMPLETE", my.COPY_DEADLINE)
 
-    assert my.meta_rows(target, job) == {"fences": 0}, "the copy left its fence on the target"
+    left = my.meta_rows(target, job)  # other tests' tasks may have made the other tables of the schema
+    assert "fences" in left and set(left.values()) == {0}, f"the copy left rows in opendrs_meta: {left}"
     progress = my.progress_of(drs, job)
     assert progress["progress"] == "100", progress
     completed = {phase: info["completed"] for phase, info in progress.get("progress_map", {}).items()}
