@@ -271,9 +271,8 @@ def _without_tables_gone(
         if lost:
             reason = (
                 f"{', '.join(lost)} left the source (renamed, dropped and created again, or dropped with its database)"
-                " during the full copy or"
-                " while it was stopped, and the copy cannot resume without it: restore the table under its name and"
-                " retry, or stop this task and start a new one"
+                " during the full copy or while it was stopped, and the copy cannot resume without it: restore the"
+                " table under its name and retry, or stop this task and start a new one"
             )
             raise TransferError(errors.SOURCE_FAILED, reason, retriable=False)
     return [table for table in tables if _key(table) in infos]

@@ -49,12 +49,12 @@ def dropped_tables(
             if reached > end:
                 break
             for change in changes:
-                if isinstance(change, SchemaChange):
-                    named = set(change.tables).intersection(tables)
-                    if change.verb == "DROP DATABASE":
-                        dropped.update(table for table in tables if table.schema == change.tables[0].schema)
-                    else:
-                        (dropped if change.verb == "DROP" else otherwise).update(named)
+                if not isinstance(change, SchemaChange):
+                    continue
+                if change.verb == "DROP DATABASE":
+                    dropped.update(table for table in tables if table.schema == change.tables[0].schema)
+                else:
+                    (dropped if change.verb == "DROP" else otherwise).update(set(change.tables).intersection(tables))
             if reached == end:
                 break
     return dropped - otherwise

@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import gc
 import io
+import itertools
 import pickle
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -58,9 +59,9 @@ class Tally:
 
 
 def tally(changes: Sequence[Change]) -> Tally:
-    """What `changes` hold, by kind; a spilled transaction's without reading its file."""
+    """What `changes` hold, by kind (not to be changed); a spilled transaction's without reading its file."""
     if isinstance(changes, SpilledChanges):
-        return dataclasses.replace(changes.tally)
+        return changes.tally
     counted = Tally()
     counted.add(changes)
     return counted
@@ -160,8 +161,15 @@ class ChangeBuffer(Generic[C]):
             self._spill()
 
     def extend(self, changes: Iterable[C]) -> None:
-        for change in changes:  # one at a time: `changes` may be a generator of millions
-            self.append(change)
+        # Never more than SPILL_ROWS at a time: `changes` may be a generator of millions.
+        remaining = iter(changes)
+        while True:
+            held = len(self._held)
+            self._held.extend(itertools.islice(remaining, SPILL_ROWS - held))
+            if len(self._held) == held:
+                return
+            if len(self._held) >= SPILL_ROWS:
+                self._spill()
 
     def take(self) -> Sequence[C]:
         """The changes gathered; the buffer starts again empty."""
