@@ -17,6 +17,7 @@ from tests.harness import Api, Server, create_tenant, serve
 from tests.servers import MariadbServer
 
 CHUNK_ROWS = 500
+A_CHUNKS = 12  # a_counted's chunks; b_counted has 2
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ def test_a_second_thread_loads_another_table_while_one_loads_an_auto_increment_t
     execute(
         source,
         f"CREATE TABLE {s}.a_counted (id INT NOT NULL AUTO_INCREMENT PRIMARY KEY, pad CHAR(100))",
-        f"INSERT INTO {s}.a_counted SELECT seq, REPEAT('a', 100) FROM {s}.seq_1_to_{6 * CHUNK_ROWS}",
+        f"INSERT INTO {s}.a_counted SELECT seq, REPEAT('a', 100) FROM {s}.seq_1_to_{A_CHUNKS * CHUNK_ROWS}",
         f"CREATE TABLE {s}.b_counted (id INT NOT NULL AUTO_INCREMENT PRIMARY KEY, pad CHAR(100))",
         f"INSERT INTO {s}.b_counted SELECT seq, REPEAT('b', 100) FROM {s}.seq_1_to_{2 * CHUNK_ROWS}",
         f"ANALYZE TABLE {s}.a_counted, {s}.b_counted",  # the chunk plans read the row estimates
@@ -60,8 +61,11 @@ def test_a_second_thread_loads_another_table_while_one_loads_an_auto_increment_t
 
     order = _chunks_in_done_order(server, job)
     a_chunks = [chunk for chunk in order if ".a_counted#" in chunk]
-    assert len(a_chunks) >= 5 and f"{schema}.b_counted#0" in order, order  # the plans follow the row estimates
-    # The bigger table comes first; one thread alone on it would leave b_counted until its last chunk was taken.
+    assert len(a_chunks) >= A_CHUNKS - 1 and f"{schema}.b_counted#0" in order, order  # plans follow row estimates
+    # The bigger table comes first. Were both threads on it, b_counted#0 would be taken after a_counted's last chunk,
+    # by a thread that has just finished one while the other holds at most one: the plan's chunks but one would be
+    # done before it. Here the second thread takes b_counted#0 as soon as it comes for work. The bound leaves it room
+    # to come late: a busy machine (CI) may start it only after its twin has loaded a few small chunks.
     before_b = order[: order.index(f"{schema}.b_counted#0")]
-    assert len([chunk for chunk in before_b if chunk in a_chunks]) < 3, order
+    assert len([chunk for chunk in before_b if chunk in a_chunks]) <= (A_CHUNKS - 2) // 2, order
     my.assert_same_database(source, target, schema)
