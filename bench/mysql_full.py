@@ -359,12 +359,10 @@ def _total_cpu(run: Run) -> float:
 def _bench(target_options: list[str]) -> Iterator[Bench]:
     with tempfile.TemporaryDirectory(prefix="opendrs-bench-") as work:
         work_dir = Path(work)
-        # The default worker poll interval, as a user's server has it (the test harness shortens it).
-        settings = {"OPENDRS_WORKER_POLL_SECONDS": "0.2"}
         with (
             servers.mariadb_server(work_dir / "source", binlog=True, server_id=1) as source,
             servers.mariadb_server(work_dir / "target", server_id=2, options=target_options) as target,
-            harness.serve(work_dir / "opendrs", **settings) as drs,
+            harness.serve(work_dir / "opendrs") as drs,
             harness.Api(drs, harness.create_tenant(drs, "bench")) as api,
         ):
             yield Bench(source, target, work_dir, drs, api)

@@ -34,13 +34,14 @@ class Listener:
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
 
-    def wait(self, timeout: float) -> None:
-        """Return after `timeout` seconds, or as soon as the bell rings (every ring so far is then heard)."""
+    def wait(self, timeout: float) -> bool:
+        """Return after `timeout` seconds (False), or as soon as the bell rings (True; every ring so far is heard)."""
         readable, _, _ = select.select([self._sock], [], [], timeout)
         if readable:
             with contextlib.suppress(BlockingIOError):
                 while self._sock.recv(16):
                     pass
+        return bool(readable)
 
 
 @contextlib.contextmanager

@@ -33,7 +33,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="Larger request bodies answer 413.")
     max_batch_ids: int = Field(1000, ge=1, description="Most job ids one batch request may name.")
     worker_poll_seconds: float = Field(
-        0.2, gt=0, description="How often an idle worker looks for work (the API of its host wakes it at once)."
+        1.0,
+        gt=0,
+        description="How often an idle worker looks for work: the API of its host wakes it at once, and so does the "
+        "end of a task's thread; the other workers of a store (other processes or hosts) see a command this late.",
     )
     operation_retention_seconds: float = Field(
         86400, gt=0, description="How long finished operations stay readable (GET /v1/{project_id}/jobs/{job_id})."

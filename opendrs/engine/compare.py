@@ -43,8 +43,11 @@ class _StoppedError(Exception):
 
 
 class CompareRunner:
-    def __init__(self, engine: sa.Engine, keys: Keys, owner: str, lease_ttl_seconds: float) -> None:
+    def __init__(
+        self, engine: sa.Engine, keys: Keys, owner: str, lease_ttl_seconds: float, finished: Callable[[], None]
+    ) -> None:
         self._engine = engine
+        self._finished = finished  # called when a comparison's thread ends: another one may be claimed now
         self._keys = keys
         self._owner = owner
         self._ttl_ms = int(lease_ttl_seconds * 1000)
@@ -98,6 +101,7 @@ class CompareRunner:
             heartbeat.join()
             with self._lock:
                 self._running.discard(lease.compare_id)
+            self._finished()
 
     def _heartbeat(self, lease: CompareLease, lost: threading.Event) -> None:
         while not lost.wait(min(self._ttl_ms / 3000, 1.0)):

@@ -13,8 +13,9 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -70,32 +71,36 @@ class Worker:
         self._last_rows: dict[str, tuple[int, int]] = {}  # task id -> (sampled at, rows transferred then)
         self._stopping = threading.Event()
         self._bell_name = bell_name  # the doorbell the API rings when it gives workers work (opendrs/doorbell.py)
+        self._hears_bell = False  # whether this worker listens on it (one per store and host does)
+        self._nudged = threading.Event()  # a thread of this worker asked for a pass now (see _then_nudge)
         # Prechecks wait on remote servers (connection timeouts): they run beside the loop, not in it.
         self._checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="opendrs-precheck")
-        self._compares = CompareRunner(engine, keys, self.worker_id, settings.lease_ttl_seconds)
+        self._compares = CompareRunner(engine, keys, self.worker_id, settings.lease_ttl_seconds, self._nudge)
 
     def run(self) -> None:
         log.info("worker started", extra={"action": "worker_start"})
         with doorbell.listening(self._bell_name) if self._bell_name else contextlib.nullcontext() as bell:
+            self._hears_bell = bell is not None
+            # Without the bell (another worker of the store listens on this host), only this worker's nudges wake it.
+            wake = self._nudged if bell is None else bell
+            woken = True
             while not self._stopping.is_set():
+                self._nudged.clear()  # a nudge from here on is for a pass after this one
                 try:
-                    busy = self.run_once()
+                    busy = self.run_once(woken)
                 except sa.exc.SQLAlchemyError:
                     log.exception("worker pass failed; retrying", extra={"action": "worker_pass_failed"})
                     busy = False
                 if busy:
+                    woken = False
                     continue
-                if bell is None:  # no bell, or another worker of the store listens on this host
-                    self._stopping.wait(self._poll_seconds)
-                else:
-                    bell.wait(self._poll_seconds)
+                woken = wake.wait(self._poll_seconds)
         log.info("worker stopped", extra={"action": "worker_stop"})
 
     def stop(self) -> None:
         """Stop every running task at its next step and wait for them (they keep their checkpoints)."""
         self._stopping.set()
-        if self._bell_name:
-            doorbell.ring(self._bell_name)  # out of its wait now, not at its next poll
+        self._nudge()  # out of its wait now, not at its next poll
         self._checks.shutdown(wait=False, cancel_futures=True)
         self._compares.stop()
         for runner, _ in self._runners.values():
@@ -103,12 +108,30 @@ class Worker:
         for _, thread in self._runners.values():
             thread.join(timeout=self._settings.lease_ttl_seconds)
 
-    def run_once(self) -> bool:
-        """One pass over every kind of pending work; True if anything was done.
+    def _nudge(self) -> None:
+        self._nudged.set()
+        if self._hears_bell and self._bell_name:
+            doorbell.ring(self._bell_name)
+
+    def _then_nudge(self, work: Callable[..., None]) -> Callable[..., None]:
+        """`work` (a thread's), then a pass at once: when a task's thread ends, its lease is free (a stop may be
+        released, the task claimed again) and operations may settle; the loop's next poll may be a second away."""
+
+        def run(*args: Any) -> None:
+            try:
+                work(*args)
+            finally:
+                self._nudge()
+
+        return run
+
+    def run_once(self, woken: bool = True) -> bool:
+        """One pass over every kind of pending work; True if anything was done. `woken`: the pass was asked for (a
+        command through the API, a thread of this worker that ended), not a poll.
 
         Each kind is looked for with a read first, so an idle worker never takes SQLite's write lock.
         """
-        done = self._provision() + self._release() + self._start_scheduled() + self._run_tasks()
+        done = self._provision() + self._release() + self._start_scheduled() + self._run_tasks(woken)
         done += self._run_prechecks() + self._compares.run_once()
         done += self._validate_async_jobs()
         done += self._settle_operations()
@@ -132,21 +155,20 @@ class Worker:
             with database.writing(self._engine) as connection:
                 lease = leases.claim_stopping(connection, task_id, self.worker_id, now_ms(), ttl_ms)
             if lease is not None:
-                self._checks.submit(final_objects.run, self._engine, self._keys, lease, ttl_ms)
+                self._checks.submit(self._then_nudge(final_objects.run), self._engine, self._keys, lease, ttl_ms)
                 done += 1
         return done
 
-    def _run_tasks(self) -> int:
+    def _run_tasks(self, woken: bool) -> int:
         """Claim runnable tasks nobody holds, up to this worker's limit; each runs in its own thread."""
         self._runners = {task_id: entry for task_id, entry in self._runners.items() if entry[1].is_alive()}
         room = self._settings.max_tasks - len(self._runners)
         now = now_ms()
         if room <= 0 or self._stopping.is_set():
             return 0
-        # Looking for work scans every running task's lease: once a second is often enough, except that an idle
-        # worker starts a task the user just started at its next poll (a busy one leaves it to idle ones anyway).
-        due = now - self._last_claim_look >= CLAIM_EVERY_MS
-        if not due and (self._runners or not self._start_waiting(now)):
+        # Looking for work scans every running task's lease: once a second is often enough, except at once when
+        # woken (a task the user just started or resumed, a lease this worker let go).
+        if not woken and now - self._last_claim_look < CLAIM_EVERY_MS:
             return 0
         self._last_claim_look = now
         with self._engine.connect() as connection:
@@ -172,16 +194,12 @@ class Worker:
                 self._settings.retry_window_seconds,
                 chunks.ChunkSize(rows=self._settings.copy_chunk_rows),
             )
-            thread = threading.Thread(target=runner.run, name=f"task-{task_id}", daemon=True)
+            thread = threading.Thread(target=self._then_nudge(runner.run), name=f"task-{task_id}", daemon=True)
             self._runners[task_id] = (runner, thread)
             thread.start()
             started += 1
             log.info("task %s claimed by %s", task_id, self.worker_id, extra={"task_id": task_id})
         return started
-
-    def _start_waiting(self, now: int) -> bool:
-        with self._engine.connect() as connection:
-            return leases.start_waiting(connection, now)
 
     def _sample(self) -> None:
         """Every few seconds, the lag and rows/s of each task this worker runs, for the last hour's chart."""

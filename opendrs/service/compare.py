@@ -8,7 +8,7 @@ INCRE_TRANSFER_STARTED, INCRE_TRANSFER_FAILED or PAUSING, and only for MySQL tas
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 
@@ -58,8 +58,9 @@ class Found:
 
 
 class CompareService:
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, ring: Callable[[], None] = lambda: None) -> None:
         self._engine = engine
+        self._ring = ring  # tells the worker of this host there is a comparison to run
 
     def create(self, project_id: str, job_id: str, objects: bool, data: DataLevelRequest | None) -> Created:
         """Record the requested comparisons; with neither level asked for, nothing (the caller lists them)."""
@@ -82,6 +83,7 @@ class CompareService:
                     compare_store.cancel(connection, [compare.id for compare in unfinished], now)
                     start_at = data.start_at if data.start_at is not None else now
                     data_id = self._insert(connection, task, data.kind, data.scope, start_at, now)
+        self._ring()
         return Created(object_id, data_id)
 
     @staticmethod

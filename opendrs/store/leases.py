@@ -62,13 +62,6 @@ def claimable(connection: sa.Connection, now: int, limit: int) -> list[Claimable
     return [Claimable(row.id, row.lease_version, row.update_time) for row in connection.execute(query)]
 
 
-def start_waiting(connection: sa.Connection, now: int) -> bool:
-    """Whether a task waits for a worker to start it (STARTJOBING, held by nobody): one row by the status index,
-    cheap enough to ask at every poll, unlike claimable()."""
-    query = sa.select(tasks.c.id).where(tasks.c.status == TaskStatus.STARTJOBING.value, _free(now)).limit(1)
-    return connection.execute(query).first() is not None
-
-
 def held_by_owner(connection: sa.Connection, now: int) -> dict[str, int]:
     """How many tasks each worker holds a live lease on: the workers known to be alive, and their load."""
     query = (

@@ -29,7 +29,7 @@ def test_a_lapsed_lease_of_a_running_comparison_is_not_claimed_again_by_its_runn
         release.wait(30)  # a long comparison
 
     monkeypatch.setattr(CompareRunner, "_compare", compare)
-    runner = CompareRunner(engine, Keys(b"k" * 32), "worker-a", lease_ttl_seconds=30)
+    runner = CompareRunner(engine, Keys(b"k" * 32), "worker-a", lease_ttl_seconds=30, finished=lambda: None)
     try:
         assert runner.run_once() == 1
         wait_for(lambda: runs, "the comparison to start")
