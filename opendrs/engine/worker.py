@@ -91,10 +91,8 @@ class Worker:
                 except sa.exc.SQLAlchemyError:
                     log.exception("worker pass failed; retrying", extra={"action": "worker_pass_failed"})
                     busy = False
-                if busy:
-                    woken = False
-                    continue
-                woken = wake.wait(self._poll_seconds)
+                # A pass that changed something (a scheduled start, say) is followed by a full one at once.
+                woken = busy or wake.wait(self._poll_seconds)
         log.info("worker stopped", extra={"action": "worker_stop"})
 
     def stop(self) -> None:
@@ -127,7 +125,7 @@ class Worker:
 
     def run_once(self, woken: bool = True) -> bool:
         """One pass over every kind of pending work; True if anything was done. `woken`: the pass was asked for (a
-        command through the API, a thread of this worker that ended), not a poll.
+        command through the API, a thread of this worker that ended, a pass that did something), not a poll.
 
         Each kind is looked for with a read first, so an idle worker never takes SQLite's write lock.
         """
