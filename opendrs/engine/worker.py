@@ -73,6 +73,7 @@ class Worker:
         self._bell_name = bell_name  # the doorbell the API rings when it gives workers work (opendrs/doorbell.py)
         self._hears_bell = False  # whether this worker listens on it (one per store and host does)
         self._nudged = threading.Event()  # a thread of this worker asked for a pass now (see _then_nudge)
+        self._next_start: int | None = None  # the earliest start_time still to come (epoch ms), as last seen
         # Prechecks wait on remote servers (connection timeouts): they run beside the loop, not in it.
         self._checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="opendrs-precheck")
         self._compares = CompareRunner(engine, keys, self.worker_id, settings.lease_ttl_seconds, self._nudge)
@@ -92,7 +93,7 @@ class Worker:
                     log.exception("worker pass failed; retrying", extra={"action": "worker_pass_failed"})
                     busy = False
                 # A pass that changed something (a scheduled start, say) is followed by a full one at once.
-                woken = busy or wake.wait(self._poll_seconds)
+                woken = busy or wake.wait(self._wait_seconds())
         log.info("worker stopped", extra={"action": "worker_stop"})
 
     def stop(self) -> None:
@@ -105,6 +106,12 @@ class Worker:
             runner.stop.set()
         for _, thread in self._runners.values():
             thread.join(timeout=self._settings.lease_ttl_seconds)
+
+    def _wait_seconds(self) -> float:
+        """Until the next poll, or the next start_time if that comes first: a scheduled start is on time. (One that
+        has come already was seen by the pass just made, and started unless another worker was quicker.)"""
+        until = None if self._next_start is None else (self._next_start - now_ms()) / 1000
+        return self._poll_seconds if until is None or until <= 0 else min(self._poll_seconds, until)
 
     def _nudge(self) -> None:
         self._nudged.set()
@@ -227,6 +234,9 @@ class Worker:
         """WAITING_FOR_START -> STARTJOBING once the start_time has come."""
         now = now_ms()
         with self._engine.connect() as connection:
+            self._next_start = task_store.next_schedule(connection)
+            if self._next_start is None or self._next_start > now:
+                return 0
             due = task_store.due_schedules(connection, now, BATCH)
         if not due:
             return 0

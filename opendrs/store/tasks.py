@@ -229,6 +229,13 @@ def secrets_of(connection: sa.Connection, task_id: str) -> dict[str, str]:
     return dict(found or {})
 
 
+def next_schedule(connection: sa.Connection) -> int | None:
+    """The earliest start_time of the tasks waiting for theirs (WAITING_FOR_START); None when none waits."""
+    query = sa.select(sa.func.min(tasks.c.scheduled_start)).where(tasks.c.status == TaskStatus.WAITING_FOR_START.value)
+    found = connection.scalar(query)
+    return None if found is None else int(found)
+
+
 def due_schedules(connection: sa.Connection, now: int, limit: int) -> list[str]:
     query = (
         sa.select(tasks.c.id)
