@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import random
+import shutil
 import sys
 import tempfile
 import threading
@@ -125,6 +126,15 @@ def main() -> int:
     kills = random.Random(args.seed)
     base = Path(tempfile.mkdtemp(prefix="opendrs-soak-"))
     print(f"soak in {base}, seed {args.seed}", flush=True)
+    passed = _soak(base, args, stop, kills)
+    if passed:
+        shutil.rmtree(base)  # a run leaves over a GB of servers' data; a failed one is kept to look into
+    else:
+        print(f"kept {base} (the servers' data directories and the workers' logs)")
+    return 0 if passed else 1
+
+
+def _soak(base: Path, args: argparse.Namespace, stop: str, kills: random.Random) -> bool:
     with contextlib.ExitStack() as stack:
         source = stack.enter_context(servers.mariadb_server(base / "source", binlog=True, server_id=41))
         target = stack.enter_context(servers.mariadb_server(base / "target", server_id=42))
@@ -190,10 +200,10 @@ def main() -> int:
             my.wait_same_database(source, target, SCHEMA, 600)
         except AssertionError as failure:
             print(f"FAIL: {failure}\n{cluster.logs()}")
-            return 1
+            return False
         peak = max(peak, peak_memory_mb(cluster))
         print(f"PASS: the target equals the source after {count} {stop}s; workers' peak memory {peak} MB")
-        return 0
+        return True
 
 
 if __name__ == "__main__":

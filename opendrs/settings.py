@@ -35,8 +35,9 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(
         1.0,
         gt=0,
-        description="How often an idle worker looks for work: the API of its host wakes it at once, and so does the "
-        "end of a task's thread; the other workers of a store (other processes or hosts) see a command this late.",
+        description="How often an idle worker looks for work: the API of its host wakes it at once, and so do the "
+        "end of a task's thread and a task's start_time; the other workers of a store (other processes or hosts) see "
+        "a command this late.",
     )
     operation_retention_seconds: float = Field(
         86400, gt=0, description="How long finished operations stay readable (GET /v1/{project_id}/jobs/{job_id})."
