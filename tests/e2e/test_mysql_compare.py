@@ -16,7 +16,7 @@ QUERY = f"{my.JOBS}/query-compare-result"
 COMPARE_DEADLINE = 180.0
 
 
-def _create(api: Api, job: str, *, objects: bool, compare_type: str | None) -> tuple[str | None, str | None]:
+def create_comparisons(api: Api, job: str, *, objects: bool, compare_type: str | None) -> tuple[str | None, str | None]:
     body: dict[str, Any] = {"job_id": job}
     if objects:
         body["object_level_compare_type"] = "objects"
@@ -41,7 +41,7 @@ def _query(api: Api, job: str, page: int = 1, per_page: int = 100, **ids: str | 
     return body
 
 
-def _wait_done(api: Api, job: str, *compare_ids: str | None) -> None:
+def wait_comparisons(api: Api, job: str, *compare_ids: str | None) -> None:
     def done() -> bool:
         listed = _query(api, job)["compare_task_list_results"]["compare_task_list"]
         statuses = {task["compare_task_id"]: task["compare_task_status"] for task in listed}
@@ -76,11 +76,11 @@ def test_comparison_during_incremental_sync(
     # Some 50 transactions a second: a loaded machine's applier keeps up, so that each recheck waits for little.
     with my.writing(source, schema, pause=0.02) as writer:
         writer.wait_for_transactions(50, "writes during the incremental phase")
-        objects_id, contents_id = _create(drs, job, objects=True, compare_type="contents")
-        _wait_done(drs, job, objects_id, contents_id)
+        objects_id, contents_id = create_comparisons(drs, job, objects=True, compare_type="contents")
+        wait_comparisons(drs, job, objects_id, contents_id)
         writer.wait_for_transactions(20, "writes between the comparisons")
-        _, lines_id = _create(drs, job, objects=False, compare_type="lines")
-        _wait_done(drs, job, lines_id)
+        _, lines_id = create_comparisons(drs, job, objects=False, compare_type="lines")
+        wait_comparisons(drs, job, lines_id)
         consistent = _query(
             drs, job, object_level_compare_id=objects_id, line_compare_id=lines_id, content_compare_id=contents_id
         )
@@ -94,8 +94,8 @@ def test_comparison_during_incremental_sync(
             f"ALTER TABLE {s}.quiet MODIFY n BIGINT NULL",
             f"ALTER TABLE {s}.quiet DROP INDEX v",
         )
-        objects_id, contents_id = _create(drs, job, objects=True, compare_type="contents")
-        _wait_done(drs, job, objects_id, contents_id)
+        objects_id, contents_id = create_comparisons(drs, job, objects=True, compare_type="contents")
+        wait_comparisons(drs, job, objects_id, contents_id)
         found = _query(drs, job, object_level_compare_id=objects_id, content_compare_id=contents_id)
         pages = [_query(drs, job, page, 1, content_compare_id=contents_id) for page in (1, 2, 3, 4, 5)]
 

@@ -13,8 +13,7 @@ import pytest
 from tests.api.test_operations import get_operation
 from tests.e2e import mysql_helpers as my
 from tests.e2e.mysql_helpers import execute, quote
-from tests.e2e.test_mysql_compare import _create as create_comparison
-from tests.e2e.test_mysql_compare import _wait_done as wait_comparisons
+from tests.e2e.test_mysql_compare import create_comparisons, wait_comparisons
 from tests.harness import Api, create_tenant, serve, wait_for
 from tests.servers import MariadbServer
 
@@ -47,7 +46,7 @@ def test_a_task_is_started_paused_resumed_compared_and_stopped_without_a_poll(
     my.wait_status(sleepy, job, "INCRE_TRANSFER_STARTED")
     my.wait_same_database(source, target, schema)
 
-    objects, contents = create_comparison(sleepy, job, objects=True, compare_type="contents")
+    objects, contents = create_comparisons(sleepy, job, objects=True, compare_type="contents")
     wait_comparisons(sleepy, job, objects, contents)
 
     operation = my.terminate(sleepy, job)
