@@ -8,6 +8,10 @@ each time it is iterated (the applier may go over a transaction twice). The file
 at the latest when the transaction is garbage collected. What the applier makes of a large transaction goes into
 a ChangeBuffer too: the catch-up's changes without those of tables copied later, and an XA transaction's changes
 read back from the target at its XA COMMIT.
+
+Once a transaction has spilled, the reader's next row events go into the file as the binlog gave them (add_rows),
+and are decoded only when the file is read: pickling the decoded changes and unpickling them took a third of a
+large transaction's time. Their changes are counted as they are read, the first time the file is read whole.
 """
 
 from __future__ import annotations
@@ -20,13 +24,29 @@ import itertools
 import pickle
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Generic, TypeVar, overload
+from typing import Generic, Protocol, TypeVar, overload
 
 from opendrs.domain.replication import RowChange, SchemaChange
 
 Change = RowChange | SchemaChange
 C = TypeVar("C", bound=Change)  # what one transaction holds: any change, or (prepared XA) row changes only
 SPILL_ROWS = 50_000  # changes held in memory per transaction, at most; beyond, written out this many at a time
+PART_BYTES = 1 << 20  # row images of consecutive rows events read back and decoded together, at most
+
+
+class EncodedRows(Protocol):
+    """The row images of one rows event, as the binlog has them, and how to decode them."""
+
+    @property
+    def rows(self) -> bytes: ...
+
+    def without_rows(self) -> EncodedRows:
+        """The same event without its row images (what stays in memory while they wait in the file)."""
+        ...
+
+    def decode(self, rows: bytes) -> Iterator[RowChange]:
+        """The changes of `rows`, this event's row images."""
+        ...
 
 
 @dataclasses.dataclass
@@ -59,7 +79,8 @@ class Tally:
 
 
 def tally(changes: Sequence[Change]) -> Tally:
-    """What `changes` hold, by kind (not to be changed); a spilled transaction's without reading its file."""
+    """What `changes` hold, by kind (not to be changed); a spilled transaction's without reading its file once it
+    was iterated whole."""
     if isinstance(changes, SpilledChanges):
         return changes.tally
     counted = Tally()
@@ -69,7 +90,7 @@ def tally(changes: Sequence[Change]) -> Tally:
 
 def has_schema_changes(changes: Sequence[Change]) -> bool:
     if isinstance(changes, SpilledChanges):
-        return changes.tally.ddl > 0
+        return changes.ddl > 0
     return any(type(change) is SchemaChange for change in changes)
 
 
@@ -88,33 +109,72 @@ def _collector_paused() -> Iterator[None]:
 
 
 class _SpillFile(Generic[C]):
-    """A temporary file of pickled batches of changes; deleted when closed, or when dropped."""
+    """A temporary file of parts, each a pickled batch of changes or the row images of one rows event; deleted when
+    closed, or when dropped."""
 
     def __init__(self) -> None:
         self._file = tempfile.TemporaryFile(prefix="opendrs-transaction-")  # noqa: SIM115 (closed by close/__del__)
-        self._offsets: list[int] = []  # where each batch starts
-        self.count = 0
-        self.tally = Tally()
+        self._parts: list[tuple[int, int, EncodedRows | None]] = []  # offset, size, the event of row images
+        self._pickled = Tally()  # what the pickled batches hold
+        self._encoded: Tally | None = Tally()  # what the row images hold: None until a read has counted them
 
     def write(self, changes: list[C]) -> None:
-        self._offsets.append(self._file.seek(0, io.SEEK_END))
+        self._parts.append((self._file.seek(0, io.SEEK_END), 0, None))
         pickle.dump(changes, self._file, protocol=pickle.HIGHEST_PROTOCOL)
-        self.count += len(changes)
-        self.tally.add(changes)
+        self._pickled.add(changes)
+
+    def write_rows(self, event: EncodedRows) -> None:
+        """Row images after the last part; of the same table, kind and columns as those of the last part, they join
+        it (up to PART_BYTES): a 30-million-row UPDATE is some 600,000 events, but only a few thousand parts."""
+        rows, recipe = event.rows, event.without_rows()
+        offset = self._file.seek(0, io.SEEK_END)
+        last_offset, last_size, last = self._parts[-1] if self._parts else (0, 0, None)
+        if last is not None and last == recipe and last_size + len(rows) <= PART_BYTES:
+            self._parts[-1] = (last_offset, last_size + len(rows), last)
+        else:
+            self._parts.append((offset, len(rows), recipe))
+        self._file.write(rows)
+        self._encoded = None
+
+    @property
+    def tally(self) -> Tally:
+        """What the file holds, by kind; row images not read yet are counted first (a read of them all)."""
+        if self._encoded is None:
+            for _ in self.read():
+                pass
+        assert self._encoded is not None
+        return _sum(self._pickled, self._encoded)
+
+    @property
+    def ddl(self) -> int:
+        return self._pickled.ddl  # row images hold none
 
     def read(self) -> Iterator[C]:
-        """Every change, a batch at a time; two iterations may interleave (each batch is read whole at its offset)."""
-        for offset in self._offsets:
+        """Every change, a part at a time; two iterations may interleave (each part is read whole at its offset)."""
+        counted = Tally() if self._encoded is None else None
+        for offset, size, event in self._parts:
             self._file.seek(offset)
-            with _collector_paused():
-                batch: list[C] = pickle.load(self._file)
-            yield from batch
+            if event is None:
+                with _collector_paused():
+                    batch: list[C] = pickle.load(self._file)
+                yield from batch
+                continue
+            changes: list[C] = list(event.decode(self._file.read(size)))  # type: ignore[arg-type]
+            if counted is not None:
+                counted.add(changes)
+            yield from changes
+        if counted is not None:
+            self._encoded = counted
 
     def close(self) -> None:
         self._file.close()
 
     def __del__(self) -> None:
         self._file.close()
+
+
+def _sum(a: Tally, b: Tally) -> Tally:
+    return Tally(*(x + y for x, y in zip(dataclasses.astuple(a), dataclasses.astuple(b), strict=True)))
 
 
 class SpilledChanges(Sequence[C]):
@@ -124,12 +184,25 @@ class SpilledChanges(Sequence[C]):
     def __init__(self, spilled: _SpillFile[C], tail: tuple[C, ...]) -> None:
         self._spilled = spilled
         self._tail = tail
-        self._count = spilled.count + len(tail)
-        self.tally = dataclasses.replace(spilled.tally)
-        self.tally.add(tail)
+        self._tally: Tally | None = None
+
+    @property
+    def tally(self) -> Tally:
+        """What it holds, by kind; row images still to decode are read first, unless an iteration read them all."""
+        if self._tally is None:
+            self._tally = _sum(self._spilled.tally, tally(self._tail))
+        return self._tally
+
+    @property
+    def ddl(self) -> int:
+        return self._spilled.ddl + sum(type(change) is SchemaChange for change in self._tail)
 
     def __len__(self) -> int:
-        return self._count
+        counted = self.tally
+        return counted.ddl + counted.only_cascades + counted.rows
+
+    def __bool__(self) -> bool:
+        return True  # it holds at least SPILL_ROWS changes
 
     def __iter__(self) -> Iterator[C]:
         yield from self._spilled.read()
@@ -153,7 +226,11 @@ class ChangeBuffer(Generic[C]):
         self._spilled: _SpillFile[C] | None = None
 
     def __len__(self) -> int:
-        return (self._spilled.count if self._spilled else 0) + len(self._held)
+        spilled = self._spilled.tally if self._spilled else Tally()
+        return spilled.ddl + spilled.only_cascades + spilled.rows + len(self._held)
+
+    def __bool__(self) -> bool:
+        return self._spilled is not None or bool(self._held)
 
     def append(self, change: C) -> None:
         self._held.append(change)
@@ -170,6 +247,16 @@ class ChangeBuffer(Generic[C]):
                 return
             if len(self._held) >= SPILL_ROWS:
                 self._spill()
+
+    def add_rows(self, event: EncodedRows) -> None:
+        """The changes of a rows event: decoded now while the transaction is held in memory; once it has spilled,
+        written out as they are, to be decoded when read."""
+        if self._spilled is None:
+            self.extend(event.decode(event.rows))  # type: ignore[arg-type]
+            return
+        if self._held:
+            self._spill()  # what came before them goes before them
+        self._spilled.write_rows(event)
 
     def take(self) -> Sequence[C]:
         """The changes gathered; the buffer starts again empty."""

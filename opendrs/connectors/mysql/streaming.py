@@ -316,9 +316,15 @@ ROWS_V2 = frozenset({EventType.WRITE_ROWS_V2, EventType.UPDATE_ROWS_V2, EventTyp
 
 
 class RowsEvent(NamedTuple):
-    """Row images of one table; decoded only when the table is selected."""
+    """Row images of one table, with their decoders; none when the table is not selected. Decoded by the assembler,
+    or, in a transaction that has spilled, when its file is read (spill.EncodedRows)."""
 
-    changes: tuple[RowChange, ...]
+    rows: bytes
+    kind: str
+    table: TableRef
+    before: values.RowDecoder | None
+    after: values.RowDecoder | None
+    checks: bool  # the source session checked foreign keys
 
     @classmethod
     def parse(cls, header: Header, body: bytes, context: _Context) -> RowsEvent:
@@ -343,10 +349,17 @@ class RowsEvent(NamedTuple):
         if kind == "update":
             after = table_map.decoder(body[pos : pos + width])
             pos += width
-        return cls(tuple(_decode_rows(body, pos, kind, table_map.table, before, after, checks)))
+        return cls(body[pos:], kind, table_map.table, before, after, checks)
+
+    def without_rows(self) -> RowsEvent:
+        return self._replace(rows=b"")
+
+    def decode(self, rows: bytes) -> Iterator[RowChange]:
+        assert self.before is not None and self.after is not None
+        return _decode_rows(rows, 0, self.kind, self.table, self.before, self.after, self.checks)
 
 
-_NO_ROWS = RowsEvent(())
+_NO_ROWS = RowsEvent(b"", "insert", TableRef("", ""), None, None, True)
 
 
 def _decode_rows(
@@ -866,7 +879,8 @@ class _Assembler:
         event_type = type(event)
         if event_type is RowsEvent:
             assert isinstance(event, RowsEvent)
-            self._changes.extend(event.changes)
+            if event.rows:
+                self._changes.add_rows(event)
         elif event_type is TableMapEvent:
             assert isinstance(event, TableMapEvent)
             self.context.table_ids[event.table_id] = event.table_map
@@ -1112,7 +1126,8 @@ class BinlogStream:
                 yield item
                 continue
             batch.append(item)
-            rows += len(item.changes)
+            # A spilled transaction ends its batch: it is large, and counting its changes would read its file.
+            rows += max_rows if isinstance(item.changes, spill.SpilledChanges) else len(item.changes)
             if rows >= max_rows or not self.ready():
                 yield batch
                 batch, rows = [], 0
