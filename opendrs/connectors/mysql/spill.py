@@ -109,12 +109,12 @@ def _collector_paused() -> Iterator[None]:
 
 
 class _SpillFile(Generic[C]):
-    """A temporary file of parts, each a pickled batch of changes or the row images of one rows event; deleted when
-    closed, or when dropped."""
+    """A temporary file of parts, each a pickled batch of changes or the row images of consecutive rows events alike;
+    deleted when closed, or when dropped."""
 
     def __init__(self) -> None:
         self._file = tempfile.TemporaryFile(prefix="opendrs-transaction-")  # noqa: SIM115 (closed by close/__del__)
-        self._parts: list[tuple[int, int, EncodedRows | None]] = []  # offset, size, the event of row images
+        self._parts: list[tuple[int, int, EncodedRows | None]] = []  # offset, size, their event (no rows) if images
         self._pickled = Tally()  # what the pickled batches hold
         self._encoded: Tally | None = Tally()  # what the row images hold: None until a read has counted them
 
