@@ -64,6 +64,10 @@ class Tally:
     def rows(self) -> int:
         return self.inserts + self.updates + self.deletes
 
+    @property
+    def changes(self) -> int:
+        return self.ddl + self.only_cascades + self.rows
+
     def add(self, changes: Iterable[Change]) -> None:
         for change in changes:
             if isinstance(change, SchemaChange):
@@ -159,8 +163,9 @@ class _SpillFile(Generic[C]):
                     batch: list[C] = pickle.load(self._file)
                 yield from batch
                 continue
-            changes: list[C] = list(event.decode(self._file.read(size)))  # type: ignore[arg-type]
-            if counted is not None:
+            changes: Iterable[C] = event.decode(self._file.read(size))  # type: ignore[assignment]
+            if counted is not None:  # the first read: count them too
+                changes = list(changes)
                 counted.add(changes)
             yield from changes
         if counted is not None:
@@ -184,22 +189,19 @@ class SpilledChanges(Sequence[C]):
     def __init__(self, spilled: _SpillFile[C], tail: tuple[C, ...]) -> None:
         self._spilled = spilled
         self._tail = tail
-        self._tally: Tally | None = None
+        self._tail_tally = tally(tail)
 
     @property
     def tally(self) -> Tally:
         """What it holds, by kind; row images still to decode are read first, unless an iteration read them all."""
-        if self._tally is None:
-            self._tally = _sum(self._spilled.tally, tally(self._tail))
-        return self._tally
+        return _sum(self._spilled.tally, self._tail_tally)
 
     @property
     def ddl(self) -> int:
-        return self._spilled.ddl + sum(type(change) is SchemaChange for change in self._tail)
+        return self._spilled.ddl + self._tail_tally.ddl
 
     def __len__(self) -> int:
-        counted = self.tally
-        return counted.ddl + counted.only_cascades + counted.rows
+        return self.tally.changes
 
     def __bool__(self) -> bool:
         return True  # it holds at least SPILL_ROWS changes
@@ -226,8 +228,7 @@ class ChangeBuffer(Generic[C]):
         self._spilled: _SpillFile[C] | None = None
 
     def __len__(self) -> int:
-        spilled = self._spilled.tally if self._spilled else Tally()
-        return spilled.ddl + spilled.only_cascades + spilled.rows + len(self._held)
+        return (self._spilled.tally.changes if self._spilled else 0) + len(self._held)
 
     def __bool__(self) -> bool:
         return self._spilled is not None or bool(self._held)
