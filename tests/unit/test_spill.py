@@ -117,6 +117,8 @@ class Inserts:
 
     rows: bytes
     decoded: list[bytes] = dataclasses.field(default_factory=list)  # the images each decode() was given
+    table: TableRef = TABLE
+    origin: None = None  # never replayed
 
     def without_rows(self) -> Inserts:
         return dataclasses.replace(self, rows=b"")

@@ -16,6 +16,10 @@ in the checkpoint row, then run it, then commit the checkpoint past it. If we cr
 the next run that this DDL may already be done, and "already exists / does not exist" errors of that one
 statement are ignored (MariaDB >= 10.6 and MySQL 8 DDL is atomic: done or not, never half done).
 
+The rows events of a large transaction that wait in a temporary file as the binlog gave them (spill.py) go to a
+MariaDB target as BINLOG statements, in the same target transaction, where the target table takes them as the source
+meant them (replay.py); SQL is the fallback for everything else.
+
 A two-phase XA transaction is applied at its XA COMMIT: its XA PREPARE's changes wait on the target until then
 (prepared_xa.py), written with the checkpoint like any transaction.
 
@@ -32,16 +36,16 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import pymysql
 from pymysql.constants import CLIENT
 
-from opendrs.connectors.mysql import cascades, ddl, errors, fences, interrupt, prepared_xa, spill
+from opendrs.connectors.mysql import cascades, ddl, errors, fences, interrupt, prepared_xa, replay, spill
 from opendrs.connectors.mysql import connection as mysql_connection
 from opendrs.connectors.mysql.connection import quote_identifier
-from opendrs.connectors.mysql.values import literal, same
+from opendrs.connectors.mysql.values import ColumnSpec, literal, same
 from opendrs.domain.replication import (
     BinlogPosition,
     Endpoint,
@@ -174,6 +178,7 @@ class TargetTable:
     binary_lengths: dict[str, int]  # BINARY(n) columns: n, for padding in comparisons
     enums: frozenset[str]  # ENUM columns
     cascading_keys: tuple[cascades.CascadingKey, ...] = ()  # the foreign keys referencing it whose actions change rows
+    columns: tuple[replay.TargetColumn, ...] = ()  # all of them, in order
 
     @property
     def cascades(self) -> bool:
@@ -216,7 +221,7 @@ def _read_table(conn: mysql_connection.Connection, ref: TableRef) -> TargetTable
     with conn.cursor() as cursor:
         cursor.execute(
             "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_SET_NAME, CHARACTER_OCTET_LENGTH, IS_NULLABLE, "
-            "COALESCE(GENERATION_EXPRESSION, '') <> '' OR EXTRA LIKE '%%GENERATED%%' "
+            "COALESCE(GENERATION_EXPRESSION, '') <> '' OR EXTRA LIKE '%%GENERATED%%', COLUMN_TYPE "
             "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s ORDER BY ORDINAL_POSITION",
             (ref.schema, ref.name),
         )
@@ -256,6 +261,7 @@ def _read_table(conn: mysql_connection.Connection, ref: TableRef) -> TargetTable
         {str(c[0]): int(c[3]) for c in columns if c[1] == "binary"},
         frozenset(str(c[0]) for c in columns if c[1] == "enum"),
         cascading_keys,
+        tuple(replay.TargetColumn(str(c[0]), str(c[6]), None if c[2] is None else str(c[2])) for c in columns),
     )
 
 
@@ -317,6 +323,10 @@ def _choose_key(indexes: dict[str, list[str]], generated: set[str], nullable: se
 # --- schema renames in DDL --------------------------------------------------------------------------------------
 
 # --- statements ----------------------------------------------------------------------------------------------
+
+
+class _ReplayRefusedError(Exception):
+    """The target refused row images given back as the binlog had them (replay.py): write them as SQL instead."""
 
 
 class _MergedCountMismatchError(Exception):
@@ -407,6 +417,7 @@ class ApplierMetrics:
     updates: int = 0
     deletes: int = 0
     ddl: int = 0
+    replayed: int = 0  # rows the target applied from the binlog's row images (replay.py)
     skipped_transactions: int = 0  # offered again after they were applied: skipped
     last_commit_time: float | None = None
     last_applied_at: float | None = None  # local epoch seconds of the last target commit
@@ -420,6 +431,7 @@ class ApplierMetrics:
             self.inserts += counted.inserts
             self.updates += counted.updates
             self.deletes += counted.deletes
+            self.replayed += counted.replayed
 
 
 @dataclasses.dataclass
@@ -487,6 +499,11 @@ class Applier:
         self._max_packet = 8 * MAX_QUERY_CHARS  # the target's max_allowed_packet (_prepare)
         self._own_session = ""  # the SET statement restoring our session settings after a DDL (_prepare)
         self._renames = dict(selection.renames)
+        self._replay_setting: str | None = None  # why this target cannot take row images as they came (_prepare)
+        self._replay_refused: str | None = None  # the target's error when it refused them: never again
+        self._format_sent: bytes | None = None  # the format description event this session last took
+        self._server_id = 0  # the target's: the replayed events are its own, as the SQL is
+        self._mismatches: dict[tuple[TableRef, tuple[ColumnSpec, ...]], str | None] = {}  # replay.mismatch
         self._xa_kept: set[str] = set()  # XA transactions whose prepared changes the target keeps (committed)
         self._xa_pending: dict[str, bool] = {}  # xid -> kept, as the open target transaction leaves it
 
@@ -519,13 +536,17 @@ class Applier:
 
     def apply(self, transactions: Sequence[Transaction]) -> ApplyResult:
         """Apply consecutive source transactions, in order, in as few target transactions as DDL allows."""
+        merge = True
         try:
-            try:
-                return self._apply(transactions, merge=True)
-            except _MergedCountMismatchError:
-                # Rows of a merged statement: is one missing, or was an update a no-op? Find out row by row.
-                self._rollback()
-                return self._apply(transactions, merge=False)
+            while True:
+                try:
+                    return self._apply(transactions, merge=merge)
+                except _MergedCountMismatchError:
+                    # Rows of a merged statement: is one missing, or was an update a no-op? Find out row by row.
+                    self._rollback()
+                    merge = False
+                except _ReplayRefusedError:
+                    self._rollback()  # and again, as SQL: replay is off from now on
         except BaseException as exc:
             self._abandon()
             error = self._refused(errors.classify(exc))
@@ -571,12 +592,11 @@ class Applier:
                 self._apply_ddl_transaction(conn, transaction)
             else:
                 self._at = position_key(transaction.end)
-                add_row = self._add_row
-                for change in transaction.changes:
-                    add_row(batch, change)  # type: ignore[arg-type]
+                if isinstance(transaction.changes, spill.SpilledChanges) and self._replays():
+                    self._add_replayed(conn, batch, transaction.changes)
+                else:
+                    self._add_rows(conn, batch, transaction.changes)  # type: ignore[arg-type]
                 pending.append(transaction)
-                if batch.size >= self._max_query:
-                    self._run(conn, *batch.take())
             applied += 1
             rows += len(transaction.changes)
         if pending:
@@ -620,6 +640,107 @@ class Applier:
     def _is_applied(self, position: BinlogPosition) -> bool:
         applied = self._applied_key
         return applied is not None and position_key(position) <= applied
+
+    def _add_rows(self, conn: mysql_connection.Connection, batch: _Batch, changes: Iterable[RowChange]) -> None:
+        add_row, max_query = self._add_row, self._max_query
+        for change in changes:
+            add_row(batch, change)
+            if batch.size >= max_query:  # a large transaction is never held whole as SQL
+                self._run(conn, *batch.take())
+
+    # -- large transactions, replayed --
+
+    def _replays(self) -> bool:
+        """Whether row images still encoded go to the target as they came (replay.py): not in a catch-up, whose
+        inserts must be upserts; not once the target refused them."""
+        return self._replay_refused is None and self._replay_setting is None and not self.idempotent
+
+    def _add_replayed(
+        self, conn: mysql_connection.Connection, batch: _Batch, changes: spill.SpilledChanges[spill.Change]
+    ) -> None:
+        """A spilled transaction's changes: its row images still encoded as BINLOG statements where the target
+        table matches the source's, the rest as SQL. The target's handler counters count the replayed rows."""
+        counted = spill.Tally()  # what the row images hold
+        before: tuple[int, int, int] | None = None  # the handler counters before the replayed parts in a row
+        for part in changes.parts():
+            if isinstance(part, spill.EncodedPart):
+                origin = part.event.origin
+                if origin is not None and self._replayable(part, origin):
+                    if before is None:
+                        self._run(conn, *batch.take())
+                        before = self._handler_counters(conn)
+                    self._run_replayed(conn, part, origin)
+                    continue
+                decoded = list(part.event.decode(part.rows))
+                counted.add(decoded)
+            else:
+                decoded = part  # type: ignore[assignment]
+            if before is not None:
+                self._count_replayed(conn, before, counted)
+                before = None
+            self._add_rows(conn, batch, decoded)
+        if before is not None:
+            self._count_replayed(conn, before, counted)
+        changes.count_encoded(counted)
+
+    def _replayable(self, part: spill.EncodedPart, origin: replay.Origin) -> bool:
+        """Whether the target table takes the row images of `part` as the source meant them (replay.mismatch),
+        and a statement of them fits in a packet."""
+        if replay.statement_size(origin, part.rows) >= self._max_packet:
+            return False
+        source = part.event.table
+        key = (source, origin.columns)
+        if key not in self._mismatches:
+            table = self._tables.get(source) or self._table(source)
+            mismatch = self._mismatches[key] = replay.mismatch(origin.columns, table.columns)
+            if mismatch is not None:
+                logger.info(
+                    "task %s: the rows of large transactions on %s go as SQL: on the target, %s",
+                    self.task_id, table.ref, mismatch, extra={"task_id": self.task_id},
+                )  # fmt: skip
+        return self._mismatches[key] is None
+
+    def _run_replayed(self, conn: mysql_connection.Connection, part: spill.EncodedPart, origin: replay.Origin) -> None:
+        target = self.selection.target_of(part.event.table)
+        events = replay.rows_events(origin, part.rows, target, self._server_id)
+        if self._format_sent is not origin.format_description:
+            events = origin.format_description + events
+        try:
+            self._run(conn, [replay.binlog_statement(events)], [None], [False])
+        except pymysql.err.MySQLError as exc:
+            if isinstance(errors.classify(exc), errors.RetriableError):
+                raise
+            self._replay_refused = str(exc)
+            logger.warning(
+                "task %s: the target refused a large transaction's rows as the binlog has them (%s): they go as SQL"
+                " from now on", self.task_id, exc, extra={"task_id": self.task_id},
+            )  # fmt: skip
+            raise _ReplayRefusedError() from exc
+        self._format_sent = origin.format_description
+
+    def _handler_counters(self, conn: mysql_connection.Connection) -> tuple[int, int, int]:
+        """The session's rows written, updated and deleted so far (temporary tables have counters of their own)."""
+        with conn.cursor() as cursor:
+            cursor.execute(
+                "SELECT VARIABLE_NAME, VARIABLE_VALUE FROM information_schema.SESSION_STATUS"
+                " WHERE VARIABLE_NAME IN ('HANDLER_WRITE', 'HANDLER_UPDATE', 'HANDLER_DELETE')"
+            )
+            found = {str(name).upper(): int(value) for name, value in cursor.fetchall()}
+        return found["HANDLER_WRITE"], found["HANDLER_UPDATE"], found["HANDLER_DELETE"]
+
+    def _count_replayed(
+        self, conn: mysql_connection.Connection, before: tuple[int, int, int], counted: spill.Tally
+    ) -> None:
+        """Add the rows the replayed parts since `before` wrote to `counted`; foreign key checks off again (each
+        rows event set them, and unique checks, as its source session had them)."""
+        with conn.cursor() as cursor:
+            cursor.execute("SET SESSION foreign_key_checks=0, unique_checks=1")
+        after = self._handler_counters(conn)
+        inserts, updates, deletes = (a - b for a, b in zip(after, before, strict=True))
+        counted.inserts += inserts
+        counted.updates += updates
+        counted.deletes += deletes
+        counted.replayed += inserts + updates + deletes
 
     # -- XA transactions --
 
@@ -845,6 +966,7 @@ class Applier:
                 self._tables.clear()
                 self._children.clear()
                 self._sql.clear()
+                self._mismatches.clear()
             else:
                 self._at = position_key(transaction.end)
                 self._add_row(batch, change)
@@ -957,10 +1079,14 @@ class Applier:
             # TIMESTAMPs travel in UTC; foreign keys were checked on the source, in the same order (checks are
             # turned on only for the changes a cascade must follow: _Batch.checking_foreign_keys).
             cursor.execute(f"SET SESSION time_zone='+00:00', sql_mode='{SESSION_SQL_MODE}', foreign_key_checks=0")
-            cursor.execute("SELECT @@max_allowed_packet, @@collation_connection")
+            cursor.execute(
+                "SELECT @@max_allowed_packet, @@collation_connection, @@server_id, @@version, @@slave_type_conversions"
+            )
             row = cursor.fetchone()
             assert row is not None
             self._max_packet = int(row[0])
+            self._server_id = int(row[2])
+            self._replay_setting = replay.refusal(str(row[3]), str(row[4]))
             self._max_query = min(MAX_QUERY_CHARS, self._max_packet // 8)
             # What a DDL statement replayed in the source's session settings returns to.
             self._own_session = (
@@ -978,12 +1104,14 @@ class Applier:
         self._tables.clear()
         self._children.clear()
         self._sql.clear()
+        self._mismatches.clear()
+        self._format_sent = None
 
     def _rollback(self) -> None:
         assert self._conn is not None
         self._conn.rollback()
         self._fence_checked = False
-        self._conn.cursor().execute(f"SET SESSION sql_mode='{SESSION_SQL_MODE}', foreign_key_checks=0")
+        self._conn.cursor().execute(f"SET SESSION sql_mode='{SESSION_SQL_MODE}', foreign_key_checks=0, unique_checks=1")
 
     def _abandon(self) -> None:
         """After an error: drop the connection (the server rolls back) and forget cached state."""

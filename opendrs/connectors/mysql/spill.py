@@ -11,7 +11,8 @@ read back from the target at its XA COMMIT.
 
 Once a transaction has spilled, the reader's next row events go into the file as the binlog gave them (add_rows),
 and are decoded only when the file is read: pickling the decoded changes and unpickling them took a third of a
-large transaction's time. Their changes are counted as they are read, the first time the file is read whole.
+large transaction's time. Their changes are counted as they are read, the first time the file is read whole; or,
+where the applier gave them to the target undecoded (parts(), replay.py), as the target counted them.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ import itertools
 import pickle
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Generic, Protocol, TypeVar, overload
+from typing import Generic, NamedTuple, Protocol, TypeVar, overload
 
-from opendrs.domain.replication import RowChange, SchemaChange
+from opendrs.connectors.mysql import replay
+from opendrs.domain.replication import RowChange, SchemaChange, TableRef
 
 Change = RowChange | SchemaChange
 C = TypeVar("C", bound=Change)  # what one transaction holds: any change, or (prepared XA) row changes only
@@ -40,6 +42,14 @@ class EncodedRows(Protocol):
     @property
     def rows(self) -> bytes: ...
 
+    @property
+    def table(self) -> TableRef: ...
+
+    @property
+    def origin(self) -> replay.Origin | None:
+        """What a target needs to apply the row images itself; None if it cannot."""
+        ...
+
     def without_rows(self) -> EncodedRows:
         """The same event without its row images (what stays in memory while they wait in the file)."""
         ...
@@ -47,6 +57,13 @@ class EncodedRows(Protocol):
     def decode(self, rows: bytes) -> Iterator[RowChange]:
         """The changes of `rows`, this event's row images."""
         ...
+
+
+class EncodedPart(NamedTuple):
+    """Row images of consecutive rows events alike, as the binlog gave them, and the first of those events."""
+
+    event: EncodedRows  # without its rows
+    rows: bytes
 
 
 @dataclasses.dataclass
@@ -59,6 +76,7 @@ class Tally:
     updates: int = 0
     deletes: int = 0
     only_cascades: int = 0  # row changes applied for their cascades only: the row itself was in a copy already
+    replayed: int = 0  # of the rows, those the target applied from their row images (replay.py)
 
     @property
     def rows(self) -> int:
@@ -153,23 +171,36 @@ class _SpillFile(Generic[C]):
     def ddl(self) -> int:
         return self._pickled.ddl  # row images hold none
 
-    def read(self) -> Iterator[C]:
-        """Every change, a part at a time; two iterations may interleave (each part is read whole at its offset)."""
-        counted = Tally() if self._encoded is None else None
+    def parts(self) -> Iterator[list[C] | EncodedPart]:
+        """The parts in order: batches of changes, and row images still encoded. Two iterations may interleave
+        (each part is read whole at its offset)."""
         for offset, size, event in self._parts:
             self._file.seek(offset)
             if event is None:
                 with _collector_paused():
                     batch: list[C] = pickle.load(self._file)
-                yield from batch
+                yield batch
+            else:
+                yield EncodedPart(event, self._file.read(size))
+
+    def read(self) -> Iterator[C]:
+        """Every change, a part at a time."""
+        counted = Tally() if self._encoded is None else None
+        for part in self.parts():
+            if not isinstance(part, EncodedPart):
+                yield from part
                 continue
-            changes: Iterable[C] = event.decode(self._file.read(size))  # type: ignore[assignment]
+            changes: Iterable[C] = part.event.decode(part.rows)  # type: ignore[assignment]
             if counted is not None:  # the first read: count them too
                 changes = list(changes)
                 counted.add(changes)
             yield from changes
         if counted is not None:
             self._encoded = counted
+
+    def count_encoded(self, counted: Tally) -> None:
+        """What the row images hold, as counted by a reader of parts() that applied them without decoding."""
+        self._encoded = counted
 
     def close(self) -> None:
         self._file.close()
@@ -209,6 +240,16 @@ class SpilledChanges(Sequence[C]):
     def __iter__(self) -> Iterator[C]:
         yield from self._spilled.read()
         yield from self._tail
+
+    def parts(self) -> Iterator[Sequence[C] | EncodedPart]:
+        """The changes as they are kept: batches of them, and row images still encoded (_SpillFile.parts)."""
+        yield from self._spilled.parts()
+        if self._tail:
+            yield self._tail
+
+    def count_encoded(self, counted: Tally) -> None:
+        """What the row images hold (all of them, read through parts()), so that counting never decodes them."""
+        self._spilled.count_encoded(counted)
 
     @overload
     def __getitem__(self, index: int) -> C: ...

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 from opendrs.connectors.mysql import connection as mysql_connection
-from opendrs.connectors.mysql import ddl, errors, spill, values
+from opendrs.connectors.mysql import ddl, errors, replay, spill, values
 from opendrs.domain.replication import (
     BinlogPosition,
     Endpoint,
@@ -151,6 +151,7 @@ class FormatDescriptionEvent(NamedTuple):
 
     server_version: str
     post_header_lengths: bytes
+    raw: bytes  # the whole event as it came, CRC included: what a replayed rows event is read with (replay.py)
 
     @classmethod
     def parse(cls, header: Header, body: bytes, context: _Context) -> FormatDescriptionEvent:
@@ -158,7 +159,10 @@ class FormatDescriptionEvent(NamedTuple):
         # length per event type; when checksums are on, the algorithm byte follows (before the CRC we cut off).
         version = body[2:52].rstrip(b"\0").decode()
         lengths = body[57:-1] if context.checksum else body[57:]
-        return cls(version, lengths)
+        raw = HEADER.pack(*header) + body
+        if context.checksum:
+            raw += zlib.crc32(raw).to_bytes(CHECKSUM_SIZE, "little")
+        return cls(version, lengths, raw)
 
 
 class QueryEvent(NamedTuple):
@@ -269,6 +273,7 @@ class TableMap:
     columns: tuple[values.ColumnSpec, ...]
     selected: bool = True  # by the stream's selection (table maps are cached per stream)
     decoders: dict[bytes, values.RowDecoder] = dataclasses.field(default_factory=dict, compare=False)
+    body: bytes = dataclasses.field(default=b"", compare=False, repr=False)  # after table id and flags (replay.py)
 
     def decoder(self, present: bytes) -> values.RowDecoder:
         """The decoder of row images with the columns whose bits are set in `present`."""
@@ -296,7 +301,7 @@ class TableMapEvent(NamedTuple):
         table_map = context.table_maps_by_content.get(rest)
         if table_map is None:
             table_map = parse_table_map(rest, context.charsets, context.mariadb)
-            table_map = dataclasses.replace(table_map, selected=context.selected(table_map.table))
+            table_map = dataclasses.replace(table_map, selected=context.selected(table_map.table), body=rest)
             context.table_maps_by_content[rest] = table_map
         return cls(table_id, table_map)
 
@@ -313,6 +318,8 @@ ROW_KINDS = {
     EventType.DELETE_ROWS_V2: "delete",
 }
 ROWS_V2 = frozenset({EventType.WRITE_ROWS_V2, EventType.UPDATE_ROWS_V2, EventType.DELETE_ROWS_V2})
+# MariaDB's rows events, which a MariaDB target can be given back as they came (replay.py; MySQL's v2 is untested).
+REPLAYABLE = frozenset({EventType.WRITE_ROWS_V1, EventType.UPDATE_ROWS_V1, EventType.DELETE_ROWS_V1})
 
 
 class RowsEvent(NamedTuple):
@@ -325,6 +332,7 @@ class RowsEvent(NamedTuple):
     before: values.RowDecoder | None
     after: values.RowDecoder | None
     checks: bool  # the source session checked foreign keys
+    origin: replay.Origin | None  # what the target needs to apply the row images itself; None: it cannot
 
     @classmethod
     def parse(cls, header: Header, body: bytes, context: _Context) -> RowsEvent:
@@ -349,7 +357,12 @@ class RowsEvent(NamedTuple):
         if kind == "update":
             after = table_map.decoder(body[pos : pos + width])
             pos += width
-        return cls(body[pos:], kind, table_map.table, before, after, checks)
+        origin = None
+        if header.type in REPLAYABLE and context.mariadb:
+            origin = replay.Origin(
+                context.format_description, context.checksum, header.type, body[:pos], table_map.body, table_map.columns
+            )
+        return cls(body[pos:], kind, table_map.table, before, after, checks, origin)
 
     def without_rows(self) -> RowsEvent:
         return self._replace(rows=b"")
@@ -359,7 +372,7 @@ class RowsEvent(NamedTuple):
         return _decode_rows(rows, 0, self.kind, self.table, self.before, self.after, self.checks)
 
 
-_NO_ROWS = RowsEvent(b"", "insert", TableRef("", ""), None, None, True)
+_NO_ROWS = RowsEvent(b"", "insert", TableRef("", ""), None, None, True, None)
 
 
 def _decode_rows(
@@ -682,6 +695,7 @@ class _Context:
     checksum: bool = False
     mariadb: bool = True
     post_header_lengths: bytes = b""
+    format_description: bytes = b""  # the last format description event, as it came
     table_ids: dict[int, TableMap] = dataclasses.field(default_factory=dict)
     table_maps_by_content: dict[bytes, TableMap] = dataclasses.field(default_factory=dict)
     charsets: dict[int, str] = dataclasses.field(init=False)  # collation id -> character set
@@ -899,6 +913,7 @@ class _Assembler:
         elif event_type is FormatDescriptionEvent:
             assert isinstance(event, FormatDescriptionEvent)
             self.context.post_header_lengths = event.post_header_lengths
+            self.context.format_description = event.raw
         elif event_type is HeartbeatEvent:
             return self._heartbeat(force=True)
         elif event_type is XaPrepareEvent:

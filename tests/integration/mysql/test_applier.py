@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from opendrs.connectors.mysql import applier as applier_module
 from opendrs.connectors.mysql import errors, prepared_xa, spill, streaming
-from opendrs.domain.replication import TableRef
+from opendrs.domain.replication import Endpoint, RowChange, TableRef
 from tests import servers
 from tests.integration.mysql.streaming_fixtures import (
     DEADLINE,
     assert_same_schema,
+    collect,
     endpoint_of,
     execute,
     kept_xa,
@@ -149,6 +151,10 @@ def test_every_type_round_trips_exactly(
     assert_same_schema(source, target, schema, schema)
     assert len(rows_checksum(target, schema, "types")) == 6
     assert len(kept_as_given) >= (10 if spilled else 0)
+    metrics = applier.metrics
+    assert (metrics.inserts, metrics.updates, metrics.deletes) == (7, 6, 1)
+    # Spilled, all but the first change went to the target as the binlog had them (replay.py).
+    assert metrics.replayed == (13 if spilled else 0)
 
 
 @pytest.fixture(params=["in memory", "spilled"])
@@ -217,6 +223,176 @@ def test_keyless_and_unique_key_tables(
         replicate(source, applier, start, selection_of(schema), end)
     assert_same_schema(source, target, schema, schema)
     assert len(rows_checksum(target, schema, "keyless")) == 4
+
+
+LARGE_TABLE = "(id INT PRIMARY KEY, k INT, j INT, c VARCHAR(20) CHARACTER SET utf8mb4, e ENUM('a','b'))"
+
+
+def large_transaction(source: servers.MariadbServer, schema: str) -> None:
+    execute(
+        source,
+        "BEGIN",
+        "INSERT INTO t SELECT seq, seq, -seq, CONCAT('é', seq), IF(seq % 2, 'a', 'b') FROM seq_1_to_300",
+        "UPDATE t SET k = k + 1, c = CONCAT(c, 'ü'), e = 'b' WHERE id % 3 = 0",
+        "DELETE FROM t WHERE id % 7 = 0",
+        "COMMIT",
+        database=schema,
+    )
+
+
+@pytest.mark.parametrize(
+    ("target_table", "replayed"),
+    [
+        pytest.param(LARGE_TABLE, 100 + 42, id="the same table: replayed"),
+        pytest.param(
+            "(id INT PRIMARY KEY, k BIGINT, j INT, c VARCHAR(20) CHARACTER SET utf8mb4, e ENUM('a','b'))",
+            0,
+            id="another type: refused by the target",
+        ),
+        pytest.param(
+            "(id INT PRIMARY KEY, j INT, k INT, c VARCHAR(20) CHARACTER SET utf8mb4, e ENUM('a','b'))",
+            0,
+            id="another column order",
+        ),
+        pytest.param(
+            "(id INT PRIMARY KEY, k INT, j INT, c VARCHAR(80) CHARACTER SET latin1, e ENUM('a','b'))",
+            0,
+            id="another character set",
+        ),
+        pytest.param(
+            "(id INT PRIMARY KEY, k INT, j INT, c VARCHAR(20) CHARACTER SET utf8mb4, e ENUM('b','a'))",
+            0,
+            id="other enum members",
+        ),
+        pytest.param(
+            "(id INT PRIMARY KEY, k INT UNSIGNED, j INT, c VARCHAR(20) CHARACTER SET utf8mb4, e ENUM('a','b'))",
+            0,
+            id="another sign",
+        ),
+    ],
+)
+def test_a_large_transactions_rows_go_as_the_binlog_has_them_only_where_the_target_table_takes_them_so(
+    source: servers.MariadbServer,
+    target: servers.MariadbServer,
+    schema: str,
+    target_table: str,
+    replayed: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A replica matches columns by position and trusts the table map for what they hold: given to a table that
+    differs, the row images would land in the wrong columns, in the wrong character set or as other members.
+    Such tables get the rows as SQL, by name; so does a target that refuses the statement (a wider type)."""
+    monkeypatch.setattr(spill, "SPILL_ROWS", 7)
+    renamed = schema + "_target"  # and under another name: the table map names the target's table
+    execute(source, f"CREATE TABLE t {LARGE_TABLE}", database=schema)
+    execute(target, f"CREATE DATABASE `{renamed}`", f"CREATE TABLE `{renamed}`.t {target_table}")
+    start = position_now(source)
+    large_transaction(source, schema)
+    selection = selection_of(schema, renames={schema: renamed})
+    with applier_module.Applier(endpoint_of(target), new_task(), selection) as applier:
+        replicate(source, applier, start, selection, position_now(source))
+    select = "SELECT id, k, j, c, e FROM `{}`.t ORDER BY id"
+    assert query(target, select.format(renamed)) == query(source, select.format(schema))
+    metrics = applier.metrics
+    assert (metrics.inserts, metrics.updates, metrics.deletes) == (300, 100, 42)
+    assert metrics.replayed == replayed
+
+
+def test_a_large_transaction_goes_as_sql_a_part_at_a_time_to_a_target_user_who_may_not_replay_binlog_events(
+    source: servers.MariadbServer, target: servers.MariadbServer, schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BINLOG statements need BINLOG REPLAY (or SUPER): without it the transaction goes as SQL, never held whole."""
+    monkeypatch.setattr(spill, "SPILL_ROWS", 7)
+    monkeypatch.setattr(applier_module, "MAX_QUERY_CHARS", 2_000)
+    sent: list[int] = []  # the characters of SQL of each _run call: what is held at once
+    run = applier_module.Applier._run
+
+    def recording_run(self: applier_module.Applier, conn: Any, statements: list[str], *expected: Any) -> None:
+        if not statements[0].startswith("BINLOG"):
+            sent.append(sum(map(len, statements)))
+        run(self, conn, statements, *expected)
+
+    monkeypatch.setattr(applier_module.Applier, "_run", recording_run)
+    user = f"no_replay_{schema}"
+    execute(
+        target,
+        f"CREATE USER '{user}'@'%' IDENTIFIED BY 'Pw-1234567'",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX ON *.* TO '{user}'@'%'",
+    )
+    execute(source, f"CREATE TABLE t {LARGE_TABLE}", database=schema)
+    execute(target, f"CREATE DATABASE `{schema}`", f"CREATE TABLE `{schema}`.t {LARGE_TABLE}")
+    start = position_now(source)
+    large_transaction(source, schema)
+    endpoint = Endpoint(target.host, target.port, user, "Pw-1234567")
+    with applier_module.Applier(endpoint, new_task(), selection_of(schema)) as applier:
+        replicate(source, applier, start, selection_of(schema), position_now(source))
+    assert_same_schema(source, target, schema, schema)
+    assert applier.metrics.replayed == 0 and applier.metrics.rows == 442
+    assert sum(sent) > 4 * 2_000 and max(sent) < 2 * 2_000
+
+
+@pytest.mark.parametrize("kill", [False, True], ids=["crashed before its commit", "its session killed"])
+def test_replayed_large_transactions_apply_exactly_once_across_crashes(
+    source: servers.MariadbServer,
+    target: servers.MariadbServer,
+    schema: str,
+    kill: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The BINLOG statements run in the applier's target transaction: they commit with the checkpoint, or not at all."""
+    monkeypatch.setattr(spill, "SPILL_ROWS", 7)
+    execute(source, f"CREATE TABLE t {LARGE_TABLE}", database=schema)
+    execute(target, f"CREATE DATABASE `{schema}`", f"CREATE TABLE `{schema}`.t {LARGE_TABLE}")
+    selection = selection_of(schema)
+    task = new_task()
+    start = position_now(source)
+    large_transaction(source, schema)
+    execute(
+        source, "BEGIN", "UPDATE t SET j = j * 2, e = 'a'", "DELETE FROM t WHERE id % 5 = 0", "COMMIT", database=schema
+    )
+    end = position_now(source)
+    holder: dict[str, applier_module.Applier] = {}
+
+    def kill_session() -> None:
+        execute(target, f"KILL {holder['applier'].connection_id}")
+
+    crashed = applier_module.Applier(
+        endpoint_of(target), task, selection, fault=crash_at("before_commit", 2, kill_session if kill else None)
+    )
+    holder["applier"] = crashed
+    with pytest.raises(errors.ReplicationError):
+        replicate(source, crashed, start, selection, end)
+    crashed.close()
+    assert crashed.metrics.replayed == 142  # the first transaction's, committed
+    with applier_module.Applier(endpoint_of(target), task, selection) as resumed:
+        replicate(source, resumed, resumed.load_checkpoint() or start, selection, end)
+    assert_same_schema(source, target, schema, schema)
+    assert resumed.metrics.replayed > 0
+    assert applier_module.load_checkpoint(endpoint_of(target), task) == end
+
+
+def test_a_target_that_logs_a_binlog_logs_the_replayed_rows_as_its_own(
+    source: servers.MariadbServer, schema: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What replicates from the target (a replica of it, or another task) sees the rows, under the target's server
+    id, as it sees those written by SQL."""
+    monkeypatch.setattr(spill, "SPILL_ROWS", 7)
+    execute(source, f"CREATE TABLE t {LARGE_TABLE}", database=schema)
+    start = position_now(source)
+    large_transaction(source, schema)
+    with servers.mariadb_server(tmp_path / "logging-target", binlog=True, server_id=21) as target:
+        execute(target, f"CREATE DATABASE `{schema}`", f"CREATE TABLE `{schema}`.t {LARGE_TABLE}")
+        logged_from = position_now(target)
+        with applier_module.Applier(endpoint_of(target), new_task(), selection_of(schema)) as applier:
+            replicate(source, applier, start, selection_of(schema), position_now(source))
+        assert applier.metrics.replayed == 142
+        assert_same_schema(source, target, schema, schema)
+        with streaming.stream(endpoint_of(target), logged_from, selection_of(schema), new_server_id()) as stream:
+            (logged,) = collect(stream, 1)
+        kinds = [change.kind for change in logged.changes if isinstance(change, RowChange)]
+        assert (kinds.count("insert"), kinds.count("update"), kinds.count("delete")) == (300, 100, 42)
+        (events,) = query(target, f"SHOW BINLOG EVENTS IN '{logged_from.file}' FROM {logged_from.offset} LIMIT 1")
+        assert events[3] == 21  # Server_id
 
 
 def test_ddl_during_replication_keeps_the_target_equal(
