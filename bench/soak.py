@@ -2,13 +2,14 @@
 at the end the target must equal the source, row for row.
 
     python bench/soak.py [--minutes 5] [--seed 1] [--rows 400000] [--copy-limit 2] [--copy-seconds 120] [--pause]
+                         [--large-rows 5000]
 
 Starts a throwaway source and target MariaDB, `opendrs serve --no-worker` (SQLite store, 3 s lease) and two
 `opendrs worker` processes. A database of `--rows` rows gets a FULL_INCR_TRANS task, held to `--copy-limit` MB/s
 for its first `--copy-seconds` seconds so that kills land in the copy too. Meanwhile:
 
 * tests.e2e.mysql_helpers.Writer, with XA: inserts, updates that change primary keys, deletes, duplicate rows in a
-  keyless table, multi-statement, large (5,000-row) and XA transactions;
+  keyless table, multi-statement, large (`--large-rows` rows) and XA transactions;
 * a DDL thread: ADD/DROP COLUMN and INDEX, CREATE + INSERT + DROP or RENAME of new tables, TRUNCATE, and upserts and
   deletes on an Aria table (outside the snapshot);
 * every 0.5-8 s (0.5-3 s while the limit holds) the worker holding the task is killed with kill -9 and a new one
@@ -121,6 +122,12 @@ def main() -> int:
     parser.add_argument("--copy-limit", type=int, default=2, help="MB/s the copy is held to at first")
     parser.add_argument("--copy-seconds", type=float, default=120.0, help="how long the limit holds")
     parser.add_argument("--pause", action="store_true", help="pause and resume the task instead of killing workers")
+    parser.add_argument(
+        "--large-rows",
+        type=int,
+        default=5000,
+        help="rows of the writer's occasional large transaction (past 50,000 it spills and is replayed: replay.py)",
+    )
     args = parser.parse_args()
     stop = "pause" if args.pause else "kill"
     kills = random.Random(args.seed)
@@ -149,7 +156,7 @@ def _soak(base: Path, args: argparse.Namespace, stop: str, kills: random.Random)
         my.execute(source, f"CREATE DATABASE {SCHEMA}")
         my.Writer.create_tables(source, SCHEMA, pk_rows=args.rows)
         job = my.configure_task(api, source, target, "FULL_INCR_TRANS", [SCHEMA])
-        writer = my.Writer(source, SCHEMA, seeded_rows=args.rows, seed=args.seed, large_rows=5000, xa=True)
+        writer = my.Writer(source, SCHEMA, seeded_rows=args.rows, seed=args.seed, large_rows=args.large_rows, xa=True)
         ddl = DdlWriter(source, args.seed)
         my.succeeded(my.limit_speed(api, [job], args.copy_limit))
         writer.start()
@@ -166,7 +173,7 @@ def _soak(base: Path, args: argparse.Namespace, stop: str, kills: random.Random)
             status = my.status_of(api, job)
             if str(status.get("status")).endswith("_FAILED"):
                 print(f"FAIL: the task failed: {status}")
-                return 1
+                return False
             holder = cluster.holder(job)
             if holder is None or (args.pause and status.get("status") not in RUNNING):
                 continue
