@@ -126,7 +126,7 @@ def main() -> int:
         "--large-rows",
         type=int,
         default=5000,
-        help="rows of the writer's occasional large transaction (past 50,000 it spills and is replayed: replay.py)",
+        help="rows of the writer's occasional large transaction (past 5,000 it spills and is replayed: replay.py)",
     )
     args = parser.parse_args()
     stop = "pause" if args.pause else "kill"

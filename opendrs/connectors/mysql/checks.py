@@ -219,7 +219,7 @@ _TARGET_ADVISED = {
 # On a MariaDB target of a task that follows the binlog: connectors.mysql.replay
 _REPLAY_ADVISED = {
     "BINLOG REPLAY|SUPER": (
-        "the rows of a large source transaction (past 50,000 changes) go to the target as SQL instead of as the binlog"
+        "the rows of a large source transaction (past 5,000 changes) go to the target as SQL instead of as the binlog"
         " has them, about 4 times slower"
     ),
 }
