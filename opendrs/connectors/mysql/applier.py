@@ -42,7 +42,7 @@ from typing import Any
 import pymysql
 from pymysql.constants import CLIENT
 
-from opendrs.connectors.mysql import cascades, ddl, errors, fences, interrupt, prepared_xa, replay, spill
+from opendrs.connectors.mysql import cascades, catalog, ddl, errors, fences, interrupt, prepared_xa, replay, spill
 from opendrs.connectors.mysql import connection as mysql_connection
 from opendrs.connectors.mysql.connection import quote_identifier
 from opendrs.connectors.mysql.values import ColumnSpec, literal, same
@@ -179,6 +179,7 @@ class TargetTable:
     enums: frozenset[str]  # ENUM columns
     cascading_keys: tuple[cascades.CascadingKey, ...] = ()  # the foreign keys referencing it whose actions change rows
     columns: tuple[replay.TargetColumn, ...] = ()  # all of them, in order
+    transactional: bool = True  # its engine rolls back (InnoDB), unlike Aria or MyISAM
 
     @property
     def cascades(self) -> bool:
@@ -229,11 +230,11 @@ def _read_table(conn: mysql_connection.Connection, ref: TableRef) -> TargetTable
         if not columns:
             raise errors.FatalError(f"table {ref} does not exist on the target")
         cursor.execute(
-            "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s"
-            " AND TABLE_TYPE = 'SYSTEM VERSIONED'",
+            "SELECT TABLE_TYPE, ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s",
             (ref.schema, ref.name),
         )
-        if cursor.fetchone() is not None:  # the precheck refuses them; a DDL during the sync may make one
+        kind, engine = cursor.fetchone() or ("", "")
+        if kind == "SYSTEM VERSIONED":  # the precheck refuses them; a DDL during the sync may make one
             raise errors.UnsupportedEventError(
                 f"table {ref} is system-versioned (ALTER TABLE ... ADD SYSTEM VERSIONING on the source?): its history"
                 " rows and row_start/row_end cannot be applied exactly; drop the versioning on the source and the"
@@ -262,6 +263,7 @@ def _read_table(conn: mysql_connection.Connection, ref: TableRef) -> TargetTable
         frozenset(str(c[0]) for c in columns if c[1] == "enum"),
         cascading_keys,
         tuple(replay.TargetColumn(str(c[0]), str(c[6]), None if c[2] is None else str(c[2])) for c in columns),
+        str(engine).upper() in catalog.MVCC_ENGINES,
     )
 
 
@@ -692,7 +694,11 @@ class Applier:
         key = (source, origin.columns)
         if key not in self._mismatches:
             table = self._tables.get(source) or self._table(source)
-            mismatch = self._mismatches[key] = replay.mismatch(origin.columns, table.columns)
+            mismatch = self._mismatches[key] = (
+                replay.mismatch(origin.columns, table.columns)
+                if table.transactional
+                else "its engine does not roll back (its changes are applied idempotently)"
+            )
             if mismatch is not None:
                 logger.info(
                     "task %s: the rows of large transactions on %s go as SQL: on the target, %s",
@@ -785,12 +791,15 @@ class Applier:
         batch.checking_foreign_keys(
             kind != "insert" and table.cascades and change.foreign_key_checks and not self.idempotent
         )
+        # A table outside transactions keeps what a target transaction that then failed wrote to it: the changes
+        # offered again after it may meet their own rows.
+        idempotent = self.idempotent or not table.transactional
         if kind == "insert":
-            self._add_insert(batch, change.table, table, change.after)  # type: ignore[arg-type]
+            self._add_insert(batch, change.table, table, change.after, idempotent)  # type: ignore[arg-type]
         elif kind == "update":
-            self._add_update(batch, change.table, table, change.before, change.after)  # type: ignore[arg-type]
+            self._add_update(batch, change.table, table, change.before, change.after, idempotent)  # type: ignore[arg-type]
         else:
-            self._add_delete(batch, table, change.before)  # type: ignore[arg-type]
+            self._add_delete(batch, table, change.before, idempotent)  # type: ignore[arg-type]
 
     def _add_cascades(self, batch: _Batch, table: TargetTable, change: RowChange) -> None:
         """What the source's referential actions did to the children of the row `change` deleted or updated, on
@@ -860,21 +869,29 @@ class Applier:
             sql = self._sql[key] = _Sql(columns, insert, upsert)
         return sql
 
-    def _add_insert(self, batch: _Batch, source: TableRef, table: TargetTable, row: dict[str, Any]) -> None:
+    def _add_insert(
+        self, batch: _Batch, source: TableRef, table: TargetTable, row: dict[str, Any], idempotent: bool
+    ) -> None:
         sql = self._fragments(source, table, row)
         item = "(" + ",".join([literal(row[c]) for c in sql.columns]) + ")"
-        suffix = sql.upsert if self.idempotent and table.key else ""
+        suffix = sql.upsert if idempotent and table.key else ""
         if table.enums and _has_enum_error_value(table, row):
             self._add_lenient(batch, sql.insert + item + suffix, None)
         else:
             batch.add_item(sql.insert, item, suffix, None)
 
     def _add_update(
-        self, batch: _Batch, source: TableRef, table: TargetTable, before: dict[str, Any], after: dict[str, Any]
+        self,
+        batch: _Batch,
+        source: TableRef,
+        table: TargetTable,
+        before: dict[str, Any],
+        after: dict[str, Any],
+        idempotent: bool,
     ) -> None:
         key = table.key
         key_changed = any(not same(before.get(c), after.get(c)) for c in key)
-        if self.idempotent and key:
+        if idempotent and key:
             # The row may be missing or newer on the target: remove the old key's row, then upsert the new one.
             if key_changed:
                 where, _ = table.where(before)
@@ -892,7 +909,7 @@ class Applier:
         where, limit = table.where(before)
         assignments = ",".join(f"{quote_identifier(c)}={literal(after[c])}" for c in changed)
         statement = f"UPDATE {table.sql_name} SET {assignments} WHERE {where}" + (" LIMIT 1" if limit else "")
-        self._add_statement(batch, table, after, statement, None if self.idempotent else 1)
+        self._add_statement(batch, table, after, statement, None if idempotent else 1)
 
     def _add_upsert(
         self, batch: _Batch, source: TableRef, table: TargetTable, row: dict[str, Any], per_row: int | None
@@ -904,8 +921,8 @@ class Applier:
         else:
             batch.add_item(sql.insert, item, sql.upsert, per_row)
 
-    def _add_delete(self, batch: _Batch, table: TargetTable, before: dict[str, Any]) -> None:
-        expected = None if self.idempotent else 1
+    def _add_delete(self, batch: _Batch, table: TargetTable, before: dict[str, Any], idempotent: bool) -> None:
+        expected = None if idempotent else 1
         if table.key and table.key_usable(before):
             values_ = [literal(before[c]) for c in table.key]
             item = values_[0] if len(values_) == 1 else "(" + ",".join(values_) + ")"

@@ -244,6 +244,7 @@ def large_transaction(source: servers.MariadbServer, schema: str) -> None:
     ("target_table", "replayed"),
     [
         pytest.param(LARGE_TABLE, 100 + 42, id="the same table: replayed"),
+        pytest.param(LARGE_TABLE + " ENGINE=Aria", 0, id="an engine that does not roll back"),
         pytest.param(
             "(id INT PRIMARY KEY, k BIGINT, j INT, c VARCHAR(20) CHARACTER SET utf8mb4, e ENUM('a','b'))",
             0,
@@ -506,6 +507,40 @@ def test_exactly_once_across_crashes(
     count = f"SELECT COUNT(*) FROM `{schema}`.nokey"
     assert query(target, count) == query(source, count)
     assert applier_module.load_checkpoint(endpoint_of(target), task) == end
+
+
+@pytest.mark.parametrize("engine", ["Aria", "MyISAM"])
+@pytest.mark.parametrize("after", [1, 2, 3])
+def test_a_non_transactional_tables_changes_kept_through_a_crash_are_met_again_idempotently(
+    source: servers.MariadbServer, target: servers.MariadbServer, schema: str, engine: str, after: int
+) -> None:
+    """An Aria or MyISAM table on the target keeps what a crashed target transaction wrote to it, though the checkpoint
+    rolled back: the resumed applier offers those changes again, and must not fail on their rows (a duplicate key)
+    nor count them as divergence (a row already gone)."""
+    make_target_schema(target, schema)
+    table = f"CREATE TABLE nt (id INT PRIMARY KEY, v INT) ENGINE={engine}"
+    execute(source, table, "CREATE TABLE t (id INT PRIMARY KEY, v INT)", database=schema)
+    execute(target, table, "CREATE TABLE t (id INT PRIMARY KEY, v INT)", database=schema)
+    selection = selection_of(schema)
+    task = new_task()
+    start = position_now(source)
+    for n in range(1, 5):
+        execute(
+            source,
+            f"INSERT INTO nt VALUES ({n}, {n}), ({n + 10}, {n})",
+            f"INSERT INTO t VALUES ({n}, {n})",
+            f"UPDATE nt SET v = v + 100, id = id + 100 WHERE id = {n + 10}",
+            f"DELETE FROM nt WHERE id = {n}",
+            database=schema,
+        )
+    end = position_now(source)
+    crashed = applier_module.Applier(endpoint_of(target), task, selection, fault=crash_at("before_commit", after))
+    with pytest.raises(errors.ReplicationError, match="CrashError"):
+        replicate(source, crashed, start, selection, end, max_rows=4)
+    crashed.close()
+    with applier_module.Applier(endpoint_of(target), task, selection) as resumed:
+        replicate(source, resumed, resumed.load_checkpoint() or start, selection, end, max_rows=4)
+    assert_same_schema(source, target, schema, schema)
 
 
 def test_transactions_offered_again_are_skipped(
