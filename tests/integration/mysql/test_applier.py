@@ -372,6 +372,27 @@ def test_replayed_large_transactions_apply_exactly_once_across_crashes(
     assert applier_module.load_checkpoint(endpoint_of(target), task) == end
 
 
+def test_a_source_without_binlog_checksums_replicates_and_replays_alike(
+    target: servers.MariadbServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With binlog_checksum=NONE the events, and so the replayed ones, end without a CRC32."""
+    monkeypatch.setattr(spill, "SPILL_ROWS", 7)
+    with servers.mariadb_server(
+        tmp_path / "no-checksums", binlog=True, server_id=31, options=["--binlog-checksum=NONE"]
+    ) as source:
+        assert query(source, "SELECT @@binlog_checksum") == [("NONE",)]
+        schema = "no_checksums"
+        execute(source, f"CREATE DATABASE {schema}", f"CREATE TABLE {schema}.t {LARGE_TABLE}")
+        execute(target, f"CREATE DATABASE {schema}", f"CREATE TABLE {schema}.t {LARGE_TABLE}")
+        start = position_now(source)
+        large_transaction(source, schema)
+        execute(source, f"INSERT INTO {schema}.t VALUES (1000, 1, 2, 'small', 'a')")
+        with applier_module.Applier(endpoint_of(target), new_task(), selection_of(schema)) as applier:
+            replicate(source, applier, start, selection_of(schema), position_now(source))
+        assert applier.metrics.replayed == 142
+        assert_same_schema(source, target, schema, schema)
+
+
 def test_a_target_that_logs_a_binlog_logs_the_replayed_rows_as_its_own(
     source: servers.MariadbServer, schema: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
