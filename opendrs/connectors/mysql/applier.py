@@ -502,7 +502,7 @@ class Applier:
         self._own_session = ""  # the SET statement restoring our session settings after a DDL (_prepare)
         self._renames = dict(selection.renames)
         self._replay_setting: str | None = None  # why this target cannot take row images as they came (_prepare)
-        self._replay_refused: str | None = None  # the target's error when it refused them: never again
+        self._replay_refused = False  # the target refused them once (the warning says why): never again
         self._format_sent: bytes | None = None  # the format description event this session last took
         self._server_id = 0  # the target's: the replayed events are its own, as the SQL is
         self._mismatches: dict[tuple[TableRef, tuple[ColumnSpec, ...]], str | None] = {}  # replay.mismatch
@@ -655,7 +655,7 @@ class Applier:
     def _replays(self) -> bool:
         """Whether row images still encoded go to the target as they came (replay.py): not in a catch-up, whose
         inserts must be upserts; not once the target refused them."""
-        return self._replay_refused is None and self._replay_setting is None and not self.idempotent
+        return not self._replay_refused and self._replay_setting is None and not self.idempotent
 
     def _add_replayed(
         self, conn: mysql_connection.Connection, batch: _Batch, changes: spill.SpilledChanges[spill.Change]
@@ -716,7 +716,7 @@ class Applier:
         except pymysql.err.MySQLError as exc:
             if isinstance(errors.classify(exc), errors.RetriableError):
                 raise
-            self._replay_refused = str(exc)
+            self._replay_refused = True
             logger.warning(
                 "task %s: the target refused a large transaction's rows as the binlog has them (%s): they go as SQL"
                 " from now on", self.task_id, exc, extra={"task_id": self.task_id},
@@ -1103,7 +1103,13 @@ class Applier:
             assert row is not None
             self._max_packet = int(row[0])
             self._server_id = int(row[2])
-            self._replay_setting = replay.refusal(str(row[3]), str(row[4]))
+            setting = replay.refusal(str(row[3]), str(row[4]))
+            if setting is not None and setting != self._replay_setting:
+                logger.info(
+                    "task %s: the rows of large transactions go to the target as SQL: %s",
+                    self.task_id, setting, extra={"task_id": self.task_id},
+                )  # fmt: skip
+            self._replay_setting = setting
             self._max_query = min(MAX_QUERY_CHARS, self._max_packet // 8)
             # What a DDL statement replayed in the source's session settings returns to.
             self._own_session = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -297,6 +298,32 @@ def test_a_large_transactions_rows_go_as_the_binlog_has_them_only_where_the_targ
     metrics = applier.metrics
     assert (metrics.inserts, metrics.updates, metrics.deletes) == (300, 100, 42)
     assert metrics.replayed == replayed
+
+
+def test_a_target_that_converts_column_types_in_replication_gets_large_transactions_as_sql(
+    source: servers.MariadbServer,
+    target: servers.MariadbServer,
+    schema: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """With slave_type_conversions set, a target would convert the values of a column of another type instead of
+    refusing them: nothing is replayed there, and the log says why."""
+    caplog.set_level(logging.INFO, logger=applier_module.__name__)
+    monkeypatch.setattr(spill, "SPILL_ROWS", 7)
+    execute(source, f"CREATE TABLE t {LARGE_TABLE}", database=schema)
+    execute(target, f"CREATE DATABASE `{schema}`", f"CREATE TABLE `{schema}`.t {LARGE_TABLE}")
+    start = position_now(source)
+    large_transaction(source, schema)
+    execute(target, "SET GLOBAL slave_type_conversions = 'ALL_NON_LOSSY'")
+    try:
+        with applier_module.Applier(endpoint_of(target), new_task(), selection_of(schema)) as applier:
+            replicate(source, applier, start, selection_of(schema), position_now(source))
+    finally:
+        execute(target, "SET GLOBAL slave_type_conversions = ''")
+    assert_same_schema(source, target, schema, schema)
+    assert applier.metrics.replayed == 0 and applier.metrics.rows == 442
+    assert "slave_type_conversions (ALL_NON_LOSSY)" in caplog.text
 
 
 def test_a_large_transaction_goes_as_sql_a_part_at_a_time_to_a_target_user_who_may_not_replay_binlog_events(
